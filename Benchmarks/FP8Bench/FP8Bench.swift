@@ -1,0 +1,11 @@
+import ArgumentParser
+import FP8
+
+@main
+struct FP8Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "fp8-bench",
+    abstract: "Throughput tables for the FP8 emulator.",
+    subcommands: []
+  )
+}

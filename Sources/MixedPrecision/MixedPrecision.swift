@@ -1,0 +1,2 @@
+// FP8 mixed-precision training on emulated tensor cores.
+@_exported import FP8

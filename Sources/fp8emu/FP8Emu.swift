@@ -1,0 +1,20 @@
+import ArgumentParser
+import FP8
+
+@main
+struct FP8Emu: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "fp8emu",
+    abstract: "Bit-exact FP8 arithmetic and NVIDIA tensor-core numerics on a CPU.",
+    subcommands: [Info.self],
+    defaultSubcommand: Info.self
+  )
+}
+
+struct Info: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Show the SIMD paths this CPU runs.")
+  func run() throws {
+    print("SIMD paths: \(ISA.supported.map(\.description).joined(separator: ", ")); default: \(ISA.default)")
+    if let error = ISA.environmentError { print("note: \(error)") }
+  }
+}
