@@ -13,5 +13,6 @@
 #define CFP8_H
 
 #include "cfp8_base.h"
+#include "cfp8_convert.h"
 
 #endif
