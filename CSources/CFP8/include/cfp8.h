@@ -14,5 +14,6 @@
 
 #include "cfp8_base.h"
 #include "cfp8_convert.h"
+#include "cfp8_gemm.h"
 
 #endif

@@ -1,0 +1,67 @@
+/* The matrix-product contract shared by the FP32-accumulating GEMM engine (gemm_*.c) and the
+ * tensor-core model (tensorcore_*.c):
+ *
+ *   D = alpha · Σ_k scale(i,j,k) · op(A)[i,k] · op(B)[k,j] + beta · C + bias[j]
+ *
+ * with op(A) M×K and op(B) K×N, all row-major unless transposed. */
+#ifndef CFP8_GEMM_H
+#define CFP8_GEMM_H
+
+#include "cfp8_base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One operand. `format` is any CFP8_FORMAT_* except E8M0 (FP8 as uint8_t, F16/BF16 as uint16_t,
+ * F32 as float). Not transposed: element (r, c) of op(X) is data[r * ld + c]. Transposed:
+ * data[c * ld + r]. ld must be at least the stored row length. */
+typedef struct cfp8_operand {
+  const void *data;
+  int32_t format;
+  int32_t transposed;
+  int64_t ld;
+} cfp8_operand;
+
+enum {
+  CFP8_SCALING_NONE = 0,     /* no scales */
+  CFP8_SCALING_TENSOR = 1,   /* a_scales[0], b_scales[0] (torch._scaled_mm) */
+  CFP8_SCALING_ROWWISE = 2,  /* a_scales[M] per row of op(A), b_scales[N] per column of op(B) */
+  CFP8_SCALING_BLOCK = 3,    /* DeepSeek-V3: a_scales[M][ceil(K/128)] per 1×128 tile,
+                                b_scales[ceil(K/128)][ceil(N/128)] per 128×128 block, applied once
+                                per 128-long K block: acc += (sa·sb) · partial */
+  CFP8_SCALING_MX = 4,       /* MXFP8: E8M0 a_mx[M][ceil(K/32)], b_mx[ceil(K/32)][N] */
+};
+
+/* Scales multiply the decoded operands (dequantisation scales, "scale_inv" in DeepSeek's
+ * checkpoints). Scale arrays are dense row-major with the shapes above; float scales must be
+ * finite (CFP8_ERR_BAD_SCALE otherwise). */
+typedef struct cfp8_scaling {
+  int32_t mode;
+  const float *a_scales;
+  const float *b_scales;
+  const uint8_t *a_mx;
+  const uint8_t *b_mx;
+} cfp8_scaling;
+
+/* D = alpha·(scaled A·B) + beta·C + bias, then stored in d_format (F32, F16, BF16 with RNE, or an
+ * FP8 format as satfinite(value · d_scale) with RNE). C is FP32 M×N (ldc), read only when
+ * beta != 0; bias is FP32 length N or NULL; amax_out, if not NULL, receives max |value| over D
+ * before d_scale (NaN if any value is NaN), as cuBLASLt's amax output. */
+typedef struct cfp8_epilogue {
+  float alpha;
+  float beta;
+  const float *c;
+  int64_t ldc;
+  const float *bias;
+  void *d;
+  int32_t d_format;
+  int64_t ldd;
+  float d_scale;
+  float *amax_out;
+} cfp8_epilogue;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
