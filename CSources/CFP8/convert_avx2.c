@@ -45,11 +45,13 @@ static inline T __m256i enc8(__m256i u, __m256i idx, const cfp8_enc_plan *p, int
     const __m256i carry = gt_u32(frac, _mm256_add_epi32(frac, r)); /* all-ones where it carried */
     q = _mm256_sub_epi32(q, carry);
   }
-  const __m256i enc = _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(EB, _mm256_set1_epi32(128 - p->bias)), p->m_bits), q);
+  __m256i enc = _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(EB, _mm256_set1_epi32(128 - p->bias)), p->m_bits), q);
+  if (rounding == CFP8_ROUND_TOWARD_ZERO) enc = _mm256_min_epi32(enc, _mm256_set1_epi32((int)p->max_enc));
   const __m256i neg = _mm256_srai_epi32(u, 31);
   __m256i res = _mm256_or_si256(enc, _mm256_and_si256(_mm256_srli_epi32(u, 24), _mm256_set1_epi32(0x80)));
   if (p->fnuz) res = _mm256_andnot_si256(_mm256_cmpeq_epi32(enc, _mm256_setzero_si256()), res);
-  const __m256i ovf = _mm256_cmpgt_epi32(enc, _mm256_set1_epi32((int)p->max_enc));
+  const __m256i ovf = rounding == CFP8_ROUND_TOWARD_ZERO ? _mm256_cmpeq_epi32(a, _mm256_set1_epi32(0x7F800000))
+                                                          : _mm256_cmpgt_epi32(enc, _mm256_set1_epi32((int)p->max_enc));
   const __m256i nan = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7F800000));
   const __m256i ovf_code = _mm256_blendv_epi8(_mm256_set1_epi32(p->ovf_pos), _mm256_set1_epi32(p->ovf_neg), neg);
   const __m256i nan_code = _mm256_blendv_epi8(_mm256_set1_epi32(p->nan_pos), _mm256_set1_epi32(p->nan_neg), neg);

@@ -47,11 +47,14 @@ static inline T __m512i enc16(__m512i u, __m512i idx, const cfp8_enc_plan *p, in
     const __mmask16 carry = _mm512_cmplt_epu32_mask(_mm512_add_epi32(frac, r), frac);
     q = _mm512_mask_add_epi32(q, carry, q, _mm512_set1_epi32(1));
   }
-  const __m512i enc = _mm512_add_epi32(_mm512_slli_epi32(_mm512_sub_epi32(EB, _mm512_set1_epi32(128 - p->bias)), p->m_bits), q);
+  __m512i enc = _mm512_add_epi32(_mm512_slli_epi32(_mm512_sub_epi32(EB, _mm512_set1_epi32(128 - p->bias)), p->m_bits), q);
+  /* toward zero: a finite overflow gives the largest finite value; only Inf is an overflow */
+  if (rounding == CFP8_ROUND_TOWARD_ZERO) enc = _mm512_min_epu32(enc, _mm512_set1_epi32((int)p->max_enc));
   const __mmask16 neg = _mm512_movepi32_mask(u);
   __m512i res = _mm512_or_si512(enc, _mm512_and_si512(_mm512_srli_epi32(u, 24), _mm512_set1_epi32(0x80)));
   if (p->fnuz) res = _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(enc, enc), res);
-  const __mmask16 ovf = _mm512_cmpgt_epu32_mask(enc, _mm512_set1_epi32((int)p->max_enc));
+  const __mmask16 ovf = rounding == CFP8_ROUND_TOWARD_ZERO ? _mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32(0x7F800000))
+                                                           : _mm512_cmpgt_epu32_mask(enc, _mm512_set1_epi32((int)p->max_enc));
   const __mmask16 nan = _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x7F800000));
   res = _mm512_mask_mov_epi32(res, ovf, _mm512_mask_mov_epi32(_mm512_set1_epi32(p->ovf_pos), neg, _mm512_set1_epi32(p->ovf_neg)));
   res = _mm512_mask_mov_epi32(res, nan, _mm512_mask_mov_epi32(_mm512_set1_epi32(p->nan_pos), neg, _mm512_set1_epi32(p->nan_neg)));

@@ -34,11 +34,13 @@ static inline uint32x4_t enc4(uint32x4_t u, uint32x4_t r, const cfp8_enc_plan *p
     const uint32x4_t carry = vcltq_u32(vaddq_u32(frac, r), frac);
     q = vsubq_u32(q, carry);
   }
-  const uint32x4_t enc = vaddq_u32(vshlq_u32(vsubq_u32(EB, vdupq_n_u32((uint32_t)(128 - p->bias))), vdupq_n_s32(p->m_bits)), q);
+  uint32x4_t enc = vaddq_u32(vshlq_u32(vsubq_u32(EB, vdupq_n_u32((uint32_t)(128 - p->bias))), vdupq_n_s32(p->m_bits)), q);
+  if (rounding == CFP8_ROUND_TOWARD_ZERO) enc = vminq_u32(enc, vdupq_n_u32(p->max_enc));
   const uint32x4_t neg = vreinterpretq_u32_s32(vshrq_n_s32(vreinterpretq_s32_u32(u), 31));
   uint32x4_t res = vorrq_u32(enc, vandq_u32(vshrq_n_u32(u, 24), vdupq_n_u32(0x80)));
   if (p->fnuz) res = vbicq_u32(res, vceqq_u32(enc, vdupq_n_u32(0)));
-  const uint32x4_t ovf = vcgtq_u32(enc, vdupq_n_u32(p->max_enc));
+  const uint32x4_t ovf = rounding == CFP8_ROUND_TOWARD_ZERO ? vceqq_u32(a, vdupq_n_u32(0x7F800000))
+                                                            : vcgtq_u32(enc, vdupq_n_u32(p->max_enc));
   const uint32x4_t nan = vcgtq_u32(a, vdupq_n_u32(0x7F800000));
   const uint32x4_t ovf_code = vbslq_u32(neg, vdupq_n_u32(p->ovf_neg), vdupq_n_u32(p->ovf_pos));
   const uint32x4_t nan_code = vbslq_u32(neg, vdupq_n_u32(p->nan_neg), vdupq_n_u32(p->nan_pos));

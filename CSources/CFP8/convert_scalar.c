@@ -97,7 +97,8 @@ static inline __attribute__((always_inline)) uint8_t encode_core(uint32_t sign_b
   const int bias_src = (1 << (eb - 1)) - 1;
   const int e = (field ? (int)field : 1) - bias_src;
   const uint32_t enc = round_magnitude(sig, e, mb, p, rounding, random);
-  if (enc > p->max_enc) return sp->ovf[sign_bit];
+  /* Overflow. Toward zero never leaves the finite range (IEEE 754 7.4): the largest finite value. */
+  if (enc > p->max_enc) return rounding == CFP8_ROUND_TOWARD_ZERO ? (uint8_t)(p->max_enc | sign) : sp->ovf[sign_bit];
   if (enc == 0 && p->fnuz) return 0x00; /* FNUZ has no -0 */
   return (uint8_t)(enc | sign);
 }
