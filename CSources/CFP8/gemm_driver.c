@@ -7,7 +7,16 @@
 #include <math.h>
 #include <stdlib.h>
 
-enum { GEMM_KC = 256, GEMM_NC = 2048, GEMM_MC_TARGET = 112, SKINNY_MAX_M = 16 };
+#ifndef GEMM_KC
+#define GEMM_KC 768 /* a multiple of CFP8_GEMM_SCALE_BLOCK; B micro-panel 96 KiB, A block 252 KiB: L2 */
+#endif
+#ifndef GEMM_NC
+#define GEMM_NC 2048
+#endif
+#ifndef GEMM_MC_TARGET
+#define GEMM_MC_TARGET 84
+#endif
+enum { SKINNY_MAX_M = 16 };
 
 static int operand_format_ok(int32_t f) {
   return (f >= CFP8_FORMAT_E4M3 && f <= CFP8_FORMAT_E5M2FNUZ) || f == CFP8_FORMAT_F16 || f == CFP8_FORMAT_BF16 ||

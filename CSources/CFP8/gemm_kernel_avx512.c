@@ -90,15 +90,21 @@ CFP8_TARGET_AVX512VBMI static inline void decode64(const uint8_t *src, const ski
   f[3] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(z, w1));
 }
 
+enum { SK_PD = 12 };
+
 /* rows R (1..6) of af against a 64-column block for k in [k0, k1); acc has R*4 vectors. */
 #define SKINNY_ROWS(R)                                                                                     \
   CFP8_TARGET_AVX512VBMI static void skinny_rows##R(const float *af, int64_t ldaf, const uint8_t *b,       \
                                                     int64_t ldb, int64_t k0, int64_t k1,                   \
-                                                    const skinny_tables *t, float *acc, int first) {       \
+                                                    const skinny_tables *t, float *acc, int first,         \
+                                                    int64_t prefetch_bytes) {                              \
     __m512 c[R][4];                                                                                        \
     for (int r = 0; r < R; r++)                                                                            \
       for (int q = 0; q < 4; q++) c[r][q] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc + (r * 4 + q) * 16); \
     for (int64_t k = k0; k < k1; k++) {                                                                    \
+      /* rows are ldb apart (a page or more): fetch a whole super-block row SK_PD rows ahead */            \
+      if (prefetch_bytes && k + SK_PD < k1)                                                                \
+        for (int64_t o = 0; o < prefetch_bytes; o += 64) _mm_prefetch((const char *)(b + (k + SK_PD) * ldb + o), _MM_HINT_T0); \
       __m512 f[4];                                                                                         \
       decode64(b + k * ldb, t, f);                                                                         \
       for (int r = 0; r < R; r++) {                                                                        \
@@ -117,7 +123,7 @@ SKINNY_ROWS(5)
 SKINNY_ROWS(6)
 
 typedef void (*skinny_fn)(const float *, int64_t, const uint8_t *, int64_t, int64_t, int64_t, const skinny_tables *,
-                          float *, int);
+                          float *, int, int64_t);
 
 enum { SK_KB = 256, SK_NB = 1024, SK_RG = 6 };
 
@@ -153,7 +159,8 @@ CFP8_TARGET_AVX512VBMI static void skinny_body(int64_t m, int64_t n0, int64_t n1
           const int R = (int)(m - r0 < SK_RG ? m - r0 : SK_RG);
           float *ac = acc + (r0 * (SK_NB / 64) + jb * R) * 64;
           if (j + 64 <= nbe) {
-            fns[R](af + r0 * ldaf, ldaf, b + j, ldb, kb, ke, &t, ac, kb == 0);
+            const int64_t pf = jb == 0 && r0 == 0 ? nbe - nb : 0;
+            fns[R](af + r0 * ldaf, ldaf, b + j, ldb, kb, ke, &t, ac, kb == 0, pf);
           } else { /* last partial block: one row at a time through a padded copy */
             const int64_t cols = nbe - j;
             memset(tail, 0, sizeof tail);
@@ -161,7 +168,7 @@ CFP8_TARGET_AVX512VBMI static void skinny_body(int64_t m, int64_t n0, int64_t n1
             if (first) memset(ac, 0, sizeof(float) * 64 * R);
             for (int64_t kk = kb; kk < ke; kk++) {
               memcpy(tail, b + kk * ldb + j, (size_t)cols);
-              fns[R](af + r0 * ldaf, ldaf, tail, 0, kk, kk + 1, &t, ac, 0); /* ldb 0: row kk is tail */
+              fns[R](af + r0 * ldaf, ldaf, tail, 0, kk, kk + 1, &t, ac, 0, 0); /* ldb 0: row kk is tail */
             }
           }
         }
