@@ -25,6 +25,29 @@ static int operand_format_ok(int32_t f) {
 static int64_t max1(int64_t x) { return x > 1 ? x : 1; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* Per-thread scratch buffers reused across calls (packed panels, the FP32 accumulator tile), so
+ * that small products do not pay for fresh pages on every call. Buffers above SCRATCH_KEEP bytes
+ * are allocated for the call and freed by scratch_release. */
+#define SCRATCH_KEEP ((size_t)16 << 20)
+typedef struct scratch_slot { void *p; size_t cap; } scratch_slot;
+static __thread scratch_slot scratch_slots[3];
+static void *scratch_get(int slot, size_t bytes) {
+  bytes = (bytes + 63) / 64 * 64;
+  if (bytes == 0) bytes = 64;
+  if (bytes > SCRATCH_KEEP) return aligned_alloc(64, bytes);
+  scratch_slot *s = &scratch_slots[slot];
+  if (s->cap < bytes) {
+    free(s->p);
+    s->p = aligned_alloc(64, bytes);
+    s->cap = s->p ? bytes : 0;
+  }
+  return s->p;
+}
+static void scratch_release(int slot, void *p) {
+  if (p && p != scratch_slots[slot].p) free(p);
+}
+enum { SLOT_W = 0, SLOT_B = 1, SLOT_A = 2 };
+
 /* Elements spanned by a rows×cols array with leading dimension ld, times elem bytes, fits. */
 static int extent_ok(int64_t rows, int64_t cols, int64_t ld, int64_t elem) {
   if (rows == 0 || cols == 0) return 1;
@@ -127,13 +150,14 @@ typedef struct blocked_args {
   float *w;
   int64_t ldw;
   int nt;
+  int simd_pack;
 } blocked_args;
 
 static cfp8_status run_blocked(const blocked_args *g) {
   const int mr = g->kern.mr, nr = g->kern.nr;
   const int64_t nc_max = g->n < GEMM_NC ? ceil_div(g->n, nr) * nr : GEMM_NC;
   const int64_t kc_max = g->k < GEMM_KC ? g->k : GEMM_KC;
-  float *bp = aligned_alloc(64, (size_t)(((nc_max * kc_max * 4) + 63) / 64 * 64));
+  float *bp = scratch_get(SLOT_B, (size_t)(nc_max * kc_max * 4));
   if (!bp) return CFP8_ERR_NO_MEMORY;
   const int block = g->s->mode == CFP8_SCALING_BLOCK;
   const int mx = g->s->mode == CFP8_SCALING_MX;
@@ -144,7 +168,7 @@ static cfp8_status run_blocked(const blocked_args *g) {
 #pragma omp parallel num_threads(g->nt)
   {
     const size_t abytes = (size_t)((g->mc * kc_max * 4 + 63) / 64 * 64);
-    float *ap = aligned_alloc(64, abytes);
+    float *ap = scratch_get(SLOT_A, abytes);
     float scales[(GEMM_KC / CFP8_GEMM_SCALE_BLOCK) * 16];
     if (!ap) {
 #pragma omp atomic write
@@ -159,7 +183,8 @@ static cfp8_status run_blocked(const blocked_args *g) {
 #pragma omp for schedule(static)
         for (int64_t p = 0; p < npanels; p++) {
           const int64_t cols = nc - p * nr < nr ? nc - p * nr : nr;
-          cfp8_gemm_pack_b(g->b, pc, kc, jc + p * nr, cols, nr, mx ? g->s->b_mx : NULL, g->n, bp + p * nr * kc);
+          cfp8_gemm_pack_b(g->b, pc, kc, jc + p * nr, cols, nr, mx ? g->s->b_mx : NULL, g->n, g->simd_pack,
+                           bp + p * nr * kc);
         }
         /* work units: (M block, N range); split N only when there are fewer M blocks than threads */
         const int64_t nic = ceil_div(g->m, g->mc);
@@ -172,7 +197,7 @@ static cfp8_status run_blocked(const blocked_args *g) {
           const int64_t mc = g->m - ic < g->mc ? g->m - ic : g->mc;
           const int64_t p0 = ju * pan_per, p1 = p0 + pan_per < npanels ? p0 + pan_per : npanels;
           if (p0 >= p1) continue;
-          cfp8_gemm_pack_a(g->a, ic, mc, pc, kc, mr, mx ? g->s->a_mx : NULL, kq, ap);
+          cfp8_gemm_pack_a(g->a, ic, mc, pc, kc, mr, mx ? g->s->a_mx : NULL, kq, g->simd_pack, ap);
           for (int64_t p = p0; p < p1; p++) {
             const int64_t jr = p * nr;
             for (int64_t ir = 0; ir < mc; ir += mr) {
@@ -196,9 +221,9 @@ static cfp8_status run_blocked(const blocked_args *g) {
         }
       }
     }
-    free(ap);
+    scratch_release(SLOT_A, ap);
   }
-  free(bp);
+  scratch_release(SLOT_B, bp);
   return failed ? CFP8_ERR_NO_MEMORY : CFP8_OK;
 }
 
@@ -230,31 +255,55 @@ static void epilogue_rows(int64_t i0, int64_t i1, int64_t n, const float *w, int
   const int32_t df = e->d_format;
   float mx = 0.0f;
   int seen_nan = 0;
+  enum { CH = 256 };
+  float t[CH];
   for (int64_t i = i0; i < i1; i++) {
-    const float *wr = w + i * ldw;
-    for (int64_t j = 0; j < n; j++) {
-      float v = wr[j];
-      if (s->mode == CFP8_SCALING_TENSOR) v = v * tensor_scale;
-      else if (s->mode == CFP8_SCALING_ROWWISE) {
-        const float sc = s->a_scales[i] * s->b_scales[j];
-        v = v * sc;
+    for (int64_t j0 = 0; j0 < n; j0 += CH) {
+      const int64_t len = n - j0 < CH ? n - j0 : CH;
+      const float *wr = w + i * ldw + j0;
+      /* simple loops, one operation each, so that the compiler vectorises them */
+      if (s->mode == CFP8_SCALING_TENSOR) {
+        for (int64_t j = 0; j < len; j++) t[j] = wr[j] * tensor_scale;
+      } else if (s->mode == CFP8_SCALING_ROWWISE) {
+        const float sa = s->a_scales[i];
+        const float *sb = s->b_scales + j0;
+        for (int64_t j = 0; j < len; j++) {
+          const float sc = sa * sb[j];
+          t[j] = wr[j] * sc;
+        }
+      } else {
+        memcpy(t, wr, (size_t)len * sizeof(float));
       }
-      float t = e->alpha * v;
-      if (e->beta != 0.0f) t = fmaf(e->beta, e->c[i * e->ldc + j], t);
-      if (e->bias) t = t + e->bias[j];
-      const float at = fabsf(t);
-      if (at != at) seen_nan = 1;
-      else if (at > mx) mx = at;
-      const int64_t o = i * e->ldd + j;
+      if (e->alpha != 1.0f) /* alpha·v is exact when alpha = 1 */
+        for (int64_t j = 0; j < len; j++) t[j] = e->alpha * t[j];
+      if (e->beta != 0.0f) {
+        const float *cr = e->c + i * e->ldc + j0;
+        for (int64_t j = 0; j < len; j++) t[j] = fmaf(e->beta, cr[j], t[j]);
+      }
+      if (e->bias)
+        for (int64_t j = 0; j < len; j++) t[j] = t[j] + e->bias[j0 + j];
+      int row_nan = 0;
+      for (int64_t j = 0; j < len; j++) {
+        const float at = fabsf(t[j]);
+        row_nan |= at != at;
+        mx = at > mx ? at : mx;
+      }
+      seen_nan |= row_nan;
+      const int64_t o = i * e->ldd + j0;
       switch (df) {
-      case CFP8_FORMAT_F32: ((float *)e->d)[o] = t; break;
-      case CFP8_FORMAT_F16: ((uint16_t *)e->d)[o] = cfp8_gemm_f32_to_f16(t); break;
-      case CFP8_FORMAT_BF16: ((uint16_t *)e->d)[o] = cfp8_gemm_f32_to_bf16(t); break;
-      default: {
-        const float ts = t * e->d_scale;
-        ((uint8_t *)e->d)[o] =
-            cfp8_encode_f32_reference(ts, df, CFP8_ROUND_NEAREST_EVEN, CFP8_PRESET_CUDA_SATFINITE, 0);
-      }
+      case CFP8_FORMAT_F32: memcpy((float *)e->d + o, t, (size_t)len * sizeof(float)); break;
+      case CFP8_FORMAT_F16:
+        for (int64_t j = 0; j < len; j++) ((uint16_t *)e->d)[o + j] = cfp8_gemm_f32_to_f16(t[j]);
+        break;
+      case CFP8_FORMAT_BF16:
+        for (int64_t j = 0; j < len; j++) ((uint16_t *)e->d)[o + j] = cfp8_gemm_f32_to_bf16(t[j]);
+        break;
+      default:
+        for (int64_t j = 0; j < len; j++) {
+          const float ts = t[j] * e->d_scale;
+          ((uint8_t *)e->d)[o + j] =
+              cfp8_encode_f32_reference(ts, df, CFP8_ROUND_NEAREST_EVEN, CFP8_PRESET_CUDA_SATFINITE, 0);
+        }
       }
     }
   }
@@ -304,8 +353,9 @@ cfp8_status cfp8_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, co
   if (__builtin_mul_overflow(mp, ldw, &wcount) || __builtin_mul_overflow(wcount, (int64_t)sizeof(float), &wbytes) ||
       (uint64_t)wbytes > (uint64_t)SIZE_MAX / 2)
     return CFP8_ERR_SIZE_OVERFLOW;
-  float *w = k == 0 ? calloc((size_t)wcount, sizeof(float)) : aligned_alloc(64, (size_t)((wbytes + 63) / 64 * 64));
+  float *w = scratch_get(SLOT_W, (size_t)wbytes);
   if (!w) return CFP8_ERR_NO_MEMORY;
+  if (k == 0) memset(w, 0, (size_t)wbytes);
 
   if (k > 0) {
 #if defined(CFP8_X86)
@@ -313,11 +363,12 @@ cfp8_status cfp8_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, co
     else
 #endif
     {
-      blocked_args g = {m, n, k, a, b, s, kern, ceil_div(GEMM_MC_TARGET, kern.mr) * kern.mr, w, ldw, nt};
+      const int simd_pack = risa == CFP8_ISA_AVX512 && cfp8_cpu_has_avx512vbmi();
+      blocked_args g = {m, n, k, a, b, s, kern, ceil_div(GEMM_MC_TARGET, kern.mr) * kern.mr, w, ldw, nt, simd_pack};
       st = run_blocked(&g);
     }
     if (st) {
-      free(w);
+      scratch_release(SLOT_W, w);
       return st;
     }
   }
@@ -333,7 +384,7 @@ cfp8_status cfp8_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, co
     const int64_t i0 = t * per, i1 = i0 + per < m ? i0 + per : m;
     if (i0 < i1) epilogue_rows(i0, i1, n, w, ldw, s, e, &amax_t[t], &nan_t[t]);
   }
-  free(w);
+  scratch_release(SLOT_W, w);
   if (e->amax_out) {
     float mx = 0.0f;
     int nan = 0;

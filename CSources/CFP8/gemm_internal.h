@@ -37,6 +37,8 @@ void cfp8_gemm_kernel_avx512(cfp8_gemm_kernel_info *info);
  * of 64. Returns 0 if this CPU lacks what the kernel needs (VBMI). */
 int cfp8_gemm_skinny_avx512(int64_t m, int64_t n0, int64_t n1, int64_t k, const float *af, int64_t ldaf,
                             const uint8_t *b, int64_t ldb, int32_t bformat, float *w, int64_t ldw);
+/* Contiguous FP8 (E4M3, E5M2 and FNUZ) → FP32, same values as cfp8_decode_table_f32 (VBMI). */
+void cfp8_gemm_decode_fp8_avx512(const uint8_t *src, int64_t n, int32_t format, float *dst);
 #endif
 #if defined(CFP8_ARM64)
 void cfp8_gemm_kernel_neon(cfp8_gemm_kernel_info *info);
@@ -45,10 +47,11 @@ void cfp8_gemm_kernel_neon(cfp8_gemm_kernel_info *info);
 /* Packing (gemm_pack.c). Element (r, c) of op(X): X->transposed ? data[c*ld + r] : data[r*ld + c].
  * `mx` (NULL for none): E8M0 bytes folded into the decoded values; for A mx[r*mxld + c/32], for B
  * mx[(r/32)*mxld + c]. */
+/* `simd` 1: contiguous FP8 runs decode with cfp8_gemm_decode_fp8_avx512 (the caller checked VBMI). */
 void cfp8_gemm_pack_a(const cfp8_operand *a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
-                      const uint8_t *mx, int64_t mxld, float *dst);
+                      const uint8_t *mx, int64_t mxld, int simd, float *dst);
 void cfp8_gemm_pack_b(const cfp8_operand *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
-                      const uint8_t *mx, int64_t mxld, float *dst);
+                      const uint8_t *mx, int64_t mxld, int simd, float *dst);
 /* Decodes `count` elements of op(X) row r starting at column c0 into dst (contiguous). */
 void cfp8_gemm_decode_row(const cfp8_operand *x, int64_t r, int64_t c0, int64_t count, float *dst);
 

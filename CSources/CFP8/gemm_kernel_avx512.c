@@ -5,6 +5,7 @@
 #include "gemm_internal.h"
 #if defined(CFP8_X86)
 #include <immintrin.h>
+#include <pthread.h>
 
 enum { AMR = 14, ANR = 32 };
 
@@ -197,5 +198,53 @@ int cfp8_gemm_skinny_avx512(int64_t m, int64_t n0, int64_t n1, int64_t k, const 
   if (!cfp8_cpu_has_avx512vbmi() || m > 16 || !cfp8_format_is_fp8(bformat) || bformat == CFP8_FORMAT_E8M0) return 0;
   skinny_body(m, n0, n1, k, af, ldaf, b, ldb, bformat, w, ldw);
   return 1;
+}
+#endif
+
+#if defined(CFP8_X86)
+/* Contiguous FP8 → FP32 decode in natural order for packing (same values as the tables): the
+ * high and low bytes of each value's BF16 pattern by 256-entry byte lookups, widened to FP32. */
+static uint8_t bf16_bytes[4][2][256] __attribute__((aligned(64))); /* [format][high, low][bits] */
+static pthread_once_t bf16_once = PTHREAD_ONCE_INIT;
+static void build_bf16_bytes(void) {
+  for (int f = 0; f < 4; f++) {
+    const float *table = cfp8_decode_table_f32(f);
+    for (int i = 0; i < 256; i++) {
+      const uint32_t u = cfp8_f32_bits(table[i]);
+      bf16_bytes[f][0][i] = (uint8_t)(u >> 24);
+      bf16_bytes[f][1][i] = (uint8_t)(u >> 16);
+    }
+  }
+}
+
+CFP8_TARGET_AVX512VBMI void cfp8_gemm_decode_fp8_avx512(const uint8_t *src, int64_t n, int32_t format, float *dst) {
+  pthread_once(&bf16_once, build_bf16_bytes);
+  const uint8_t *hb = bf16_bytes[format][0], *lb = bf16_bytes[format][1];
+  const __m512i h0 = _mm512_load_si512((const void *)hb), h1 = _mm512_load_si512((const void *)(hb + 64));
+  const __m512i h2 = _mm512_load_si512((const void *)(hb + 128)), h3 = _mm512_load_si512((const void *)(hb + 192));
+  const __m512i l0 = _mm512_load_si512((const void *)lb), l1 = _mm512_load_si512((const void *)(lb + 64));
+  const __m512i l2 = _mm512_load_si512((const void *)(lb + 128)), l3 = _mm512_load_si512((const void *)(lb + 192));
+  int64_t i = 0;
+  for (; i < n; i += 64) {
+    const int64_t len = n - i < 64 ? n - i : 64;
+    const __mmask64 lm = len == 64 ? ~(__mmask64)0 : (((__mmask64)1 << len) - 1);
+    const __m512i x = _mm512_maskz_loadu_epi8(lm, src + i);
+    const __mmask64 neg = _mm512_movepi8_mask(x);
+    const __m512i hi = _mm512_mask_blend_epi8(neg, _mm512_permutex2var_epi8(h0, x, h1), _mm512_permutex2var_epi8(h2, x, h3));
+    const __m512i lo = _mm512_mask_blend_epi8(neg, _mm512_permutex2var_epi8(l0, x, l1), _mm512_permutex2var_epi8(l2, x, l3));
+    for (int q = 0; q < 4 && q * 16 < len; q++) {
+      __m128i h128, l128;
+      switch (q) {
+      case 0: h128 = _mm512_extracti32x4_epi32(hi, 0); l128 = _mm512_extracti32x4_epi32(lo, 0); break;
+      case 1: h128 = _mm512_extracti32x4_epi32(hi, 1); l128 = _mm512_extracti32x4_epi32(lo, 1); break;
+      case 2: h128 = _mm512_extracti32x4_epi32(hi, 2); l128 = _mm512_extracti32x4_epi32(lo, 2); break;
+      default: h128 = _mm512_extracti32x4_epi32(hi, 3); l128 = _mm512_extracti32x4_epi32(lo, 3); break;
+      }
+      const __m512i v = _mm512_or_si512(_mm512_slli_epi32(_mm512_cvtepu8_epi32(h128), 24),
+                                        _mm512_slli_epi32(_mm512_cvtepu8_epi32(l128), 16));
+      const int64_t cnt = len - q * 16 < 16 ? len - q * 16 : 16;
+      _mm512_mask_storeu_ps(dst + i + q * 16, (__mmask16)(cnt == 16 ? 0xFFFF : ((1u << cnt) - 1)), _mm512_castsi512_ps(v));
+    }
+  }
 }
 #endif

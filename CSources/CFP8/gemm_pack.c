@@ -40,7 +40,13 @@ uint16_t cfp8_gemm_f32_to_bf16(float x) {
 
 /* n elements of format fmt at base[off + i*stride] (element units) into dst[i*dstride]. */
 static void decode_strided(const void *base, int32_t fmt, int64_t off, int64_t stride, int64_t n, float *dst,
-                           int64_t dstride) {
+                           int64_t dstride, int simd) {
+#if defined(CFP8_X86)
+  if (simd && stride == 1 && dstride == 1 && fmt <= CFP8_FORMAT_E5M2FNUZ && n >= 16) {
+    cfp8_gemm_decode_fp8_avx512((const uint8_t *)base + off, n, fmt, dst);
+    return;
+  }
+#endif
   if (cfp8_format_is_fp8(fmt)) {
     const float *t = cfp8_decode_table_f32(fmt);
     const uint8_t *s = (const uint8_t *)base + off;
@@ -59,24 +65,31 @@ static void decode_strided(const void *base, int32_t fmt, int64_t off, int64_t s
 }
 
 void cfp8_gemm_decode_row(const cfp8_operand *x, int64_t r, int64_t c0, int64_t count, float *dst) {
-  if (x->transposed) decode_strided(x->data, x->format, c0 * x->ld + r, x->ld, count, dst, 1);
-  else decode_strided(x->data, x->format, r * x->ld + c0, 1, count, dst, 1);
+  if (x->transposed) decode_strided(x->data, x->format, c0 * x->ld + r, x->ld, count, dst, 1, 0);
+  else decode_strided(x->data, x->format, r * x->ld + c0, 1, count, dst, 1, 0);
 }
 
 void cfp8_gemm_pack_a(const cfp8_operand *a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
-                      const uint8_t *mx, int64_t mxld, float *dst) {
+                      const uint8_t *mx, int64_t mxld, int simd, float *dst) {
   const float *e8 = mx ? cfp8_decode_table_f32(CFP8_FORMAT_E8M0) : NULL;
   for (int64_t p = 0; p < mc; p += mr) {
     float *panel = dst + (p / mr) * (int64_t)mr * kc;
     const int64_t rows = mc - p < mr ? mc - p : mr;
     if (a->transposed) {
       for (int64_t k = 0; k < kc; k++) {
-        decode_strided(a->data, a->format, (k0 + k) * a->ld + i0 + p, 1, rows, panel + k * mr, 1);
+        decode_strided(a->data, a->format, (k0 + k) * a->ld + i0 + p, 1, rows, panel + k * mr, 1, simd);
         for (int64_t r = rows; r < mr; r++) panel[k * mr + r] = 0.0f;
       }
     } else {
-      for (int64_t r = 0; r < rows; r++)
-        decode_strided(a->data, a->format, (i0 + p + r) * a->ld + k0, 1, kc, panel + r, mr);
+      float tmp[1024];
+      for (int64_t r = 0; r < rows; r++) {
+        if (simd && kc <= 1024) { /* decode the row with SIMD, then interleave into the panel */
+          decode_strided(a->data, a->format, (i0 + p + r) * a->ld + k0, 1, kc, tmp, 1, simd);
+          for (int64_t k = 0; k < kc; k++) panel[k * mr + r] = tmp[k];
+        } else {
+          decode_strided(a->data, a->format, (i0 + p + r) * a->ld + k0, 1, kc, panel + r, mr, 0);
+        }
+      }
       for (int64_t r = rows; r < mr; r++)
         for (int64_t k = 0; k < kc; k++) panel[k * mr + r] = 0.0f;
     }
@@ -89,19 +102,19 @@ void cfp8_gemm_pack_a(const cfp8_operand *a, int64_t i0, int64_t mc, int64_t k0,
 }
 
 void cfp8_gemm_pack_b(const cfp8_operand *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
-                      const uint8_t *mx, int64_t mxld, float *dst) {
+                      const uint8_t *mx, int64_t mxld, int simd, float *dst) {
   const float *e8 = mx ? cfp8_decode_table_f32(CFP8_FORMAT_E8M0) : NULL;
   for (int64_t q = 0; q < nc; q += nr) {
     float *panel = dst + (q / nr) * (int64_t)nr * kc;
     const int64_t cols = nc - q < nr ? nc - q : nr;
     if (b->transposed) {
       for (int64_t c = 0; c < cols; c++)
-        decode_strided(b->data, b->format, (j0 + q + c) * b->ld + k0, 1, kc, panel + c, nr);
+        decode_strided(b->data, b->format, (j0 + q + c) * b->ld + k0, 1, kc, panel + c, nr, 0);
       for (int64_t c = cols; c < nr; c++)
         for (int64_t k = 0; k < kc; k++) panel[k * nr + c] = 0.0f;
     } else {
       for (int64_t k = 0; k < kc; k++) {
-        decode_strided(b->data, b->format, (k0 + k) * b->ld + j0 + q, 1, cols, panel + k * nr, 1);
+        decode_strided(b->data, b->format, (k0 + k) * b->ld + j0 + q, 1, cols, panel + k * nr, 1, simd);
         for (int64_t c = cols; c < nr; c++) panel[k * nr + c] = 0.0f;
       }
     }
