@@ -69,8 +69,13 @@ int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p) {
   const int64_t K = job->k;
   const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
   float *out = job->acc + i * job->ldacc + p * CFP8_TC_PANEL;
+  float init[CFP8_TC_PANEL];
+  for (int l = 0; l < CFP8_TC_PANEL; l++)
+    init[l] = p * CFP8_TC_PANEL + l < job->n ? cfp8_tc_init(job, i, p * CFP8_TC_PANEL + l) : 0.0f;
+  for (int l = 0; l < CFP8_TC_PANEL; l++)
+    if (init[l] - init[l] != 0.0f) return 0; /* NaN or Inf: the scalar task */
   for (int h = 0; h < 2; h++) {
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc = _mm256_loadu_ps(init + 8 * h);
     if (job->accumulation == CFP8_TC_ACCUM_IDEAL) {
       const float *av = job->av + i * K, *bv = job->bv + p * K * CFP8_TC_PANEL + 8 * h;
       for (int64_t s0 = 0; s0 < K; s0 += 128) {

@@ -70,6 +70,12 @@ int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i, int64_t p) {
   const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
   float *out = job->acc + i * job->ldacc + p * CFP8_TC_PANEL;
   __m512 acc = _mm512_setzero_ps();
+  if (job->acc_init) {
+    int64_t left = job->n - p * CFP8_TC_PANEL;
+    __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+    acc = _mm512_maskz_loadu_ps(mk, job->acc_init + i * job->n + p * CFP8_TC_PANEL);
+    if (_mm512_fpclass_ps_mask(acc, 0x99)) return 0; /* NaN or Inf: the scalar task */
+  }
   if (job->accumulation == CFP8_TC_ACCUM_IDEAL) {
     const float *av = job->av + i * K, *bv = job->bv + p * K * CFP8_TC_PANEL;
     for (int64_t s0 = 0; s0 < K; s0 += 128) {

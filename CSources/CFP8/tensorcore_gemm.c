@@ -98,7 +98,8 @@ void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t pnl) {
     if (j >= job->n) { *out = 0.0f; continue; }
     const float *brow = job->bv + pnl * K * CFP8_TC_PANEL + jj;
     const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
-    float acc = 0.0f;
+    const float init = cfp8_tc_init(job, i, j);
+    float acc = init;
     switch (job->accumulation) {
     case CFP8_TC_ACCUM_FAST:
       for (int64_t k0 = 0; k0 < K; k0 += L) acc = cfp8_tc_job_block(job, i, j, k0, (int)(K - k0 < L ? K - k0 : L), acc);
@@ -122,7 +123,7 @@ void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t pnl) {
       }
       break;
     default: { /* EXACT */
-      double s = 0.0;
+      double s = (double)init;
       for (int64_t s0 = 0; s0 < K; s0 += 128) {
         int64_t s1 = s0 + 128 < K ? s0 + 128 : K;
         double part = 0.0;
@@ -186,7 +187,7 @@ static int d_format_ok(int32_t f) {
 }
 
 cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, const cfp8_operand *b,
-                         const cfp8_scaling *scaling, const cfp8_tc_model *model, int32_t accumulation,
+                         const float *acc_init, const cfp8_scaling *scaling, const cfp8_tc_model *model, int32_t accumulation,
                          int32_t promotion_interval, const cfp8_epilogue *ep, int32_t isa, int32_t threads) {
   if (m < 0 || n < 0 || k < 0) return CFP8_ERR_BAD_SHAPE;
   if (!a || !b || !ep) return CFP8_ERR_NULL_POINTER;
@@ -283,7 +284,7 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
     .blk_a = mode == CFP8_SCALING_BLOCK ? scaling->a_scales : NULL,
     .blk_b = mode == CFP8_SCALING_BLOCK ? scaling->b_scales : NULL,
     .kb128 = kb128, .nb128 = nb128, .scaling = mode, .fp8_inputs = is_fp8_in(a->format), .model = model, .accumulation = accumulation,
-    .interval = promotion_interval, .acc = acc, .ldacc = ldacc,
+    .interval = promotion_interval, .acc_init = acc_init, .acc = acc, .ldacc = ldacc,
   };
   const int64_t tasks = m * npanels;
 #pragma omp parallel for schedule(static, 4) num_threads(nt)

@@ -17,7 +17,6 @@ float cfp8_tc_round_f32_rz(double x);
  * NaN or infinite. */
 float cfp8_tc_block_terms(const double *p, const int *pe, int n, float c, const cfp8_tc_model *m, int special);
 
-#endif
 
 /* A packed matrix product for the kernels: A as decoded values and model exponents (M×K,
  * row-major), B in panels of 16 columns (panel p: K rows of 16, zero padded). */
@@ -43,6 +42,7 @@ typedef struct cfp8_tc_job {
   const cfp8_tc_model *model;
   int32_t accumulation;
   int32_t interval;
+  const float *acc_init; /* M×N or NULL */
   float *acc; /* M × npanels*16 FP32 accumulators */
   int64_t ldacc;
 } cfp8_tc_job;
@@ -56,3 +56,8 @@ int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i, int64_t p);
 int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p);
 /* 1 when the FP32 fast path is exact for this model (FP8 inputs, F small enough). */
 int cfp8_tc_simd_model_ok(const cfp8_tc_job *job);
+
+static inline float cfp8_tc_init(const cfp8_tc_job *job, int64_t i, int64_t j) {
+  return job->acc_init ? job->acc_init[i * job->n + j] : 0.0f;
+}
+#endif

@@ -78,9 +78,12 @@ cfp8_status cfp8_tc_dot(const float *a, const float *b, int32_t k, float c, int3
  * CFP8_TC_ACCUM_PROMOTED with an interval that divides 128 or IDEAL/EXACT; MX scales (FP8 only)
  * are powers of two folded exactly into the product exponents. The model applies to FAST and
  * PROMOTED. Parallel over rows and 16-column panels; a K chain is never split, so the bits do
- * not depend on `threads` or `isa`. promotion_interval <= 0 means 128. */
+ * not depend on `threads` or `isa`. promotion_interval <= 0 means 128.
+ * acc_init (dense M×N FP32, or NULL for zeros) is the accumulator's starting value, as wgmma's
+ * D = A·B + D: the c of the first block (FAST), the FP32 accumulator's start (PROMOTED, IDEAL),
+ * or a term of the FP64 sum (EXACT); scales and the epilogue apply to the whole accumulator. */
 cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, const cfp8_operand *b,
-                         const cfp8_scaling *scaling, const cfp8_tc_model *model, int32_t accumulation,
+                         const float *acc_init, const cfp8_scaling *scaling, const cfp8_tc_model *model, int32_t accumulation,
                          int32_t promotion_interval, const cfp8_epilogue *epilogue, int32_t isa,
                          int32_t threads);
 
