@@ -53,6 +53,34 @@ static int32_t packed_exp(float v, int32_t format) {
   return cfp8_tc_exponent(v, format);
 }
 
+/* Decode and exponent tables of an FP8 operand format (exponents as packed_exp gives them). */
+typedef struct { float v[256]; int32_t e[256]; } fp8_tables;
+
+static void make_tables(int32_t format, fp8_tables *t) {
+  if (!is_fp8_in(format)) return;
+  const float *dec = cfp8_decode_table_f32(format);
+  for (int x = 0; x < 256; x++) { t->v[x] = dec[x]; t->e[x] = packed_exp(dec[x], format); }
+}
+
+/* Element (r, c) of op(X): its value and its model exponent. */
+static inline void load_packed(const cfp8_operand *x, int64_t r, int64_t c, const fp8_tables *t, float *v, int32_t *e) {
+  int64_t idx = x->transposed ? c * x->ld + r : r * x->ld + c;
+  if (x->format == CFP8_FORMAT_E4M3 || x->format == CFP8_FORMAT_E5M2) {
+    uint8_t byte = ((const uint8_t *)x->data)[idx];
+    *v = t->v[byte];
+    *e = t->e[byte];
+    return;
+  }
+  float f = load(x, r, c);
+  *v = f;
+  uint32_t u = cfp8_f32_bits(f) & 0x7FFFFFFFu;
+  if (u == 0 || u >= 0x7F800000u) { *e = CFP8_TC_EXP_ZERO; return; }
+  int be = (int)(u >> 23);
+  int ex = be ? be - 127 : -127; /* FP32 subnormals only occur below every input format's emin */
+  int emin = cfp8_tc_format_emin(x->format);
+  *e = ex < emin ? emin : ex;
+}
+
 static int16_t mx_exp(uint8_t e) { return e == 0xFF ? INT16_MIN : (int16_t)((int)e - 127); }
 
 float cfp8_tc_job_block(const cfp8_tc_job *job, int64_t i, int64_t j, int64_t k0, int nb, float c) {
@@ -255,12 +283,17 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
     return CFP8_ERR_NO_MEMORY;
   }
   const int nt = cfp8_threads(threads);
+  fp8_tables ta, tb;
+  make_tables(a->format, &ta);
+  make_tables(b->format, &tb);
 #pragma omp parallel for schedule(static) num_threads(nt)
   for (int64_t i = 0; i < m; i++) {
     for (int64_t kk = 0; kk < k; kk++) {
-      float v = load(a, i, kk);
+      float v;
+      int32_t e;
+      load_packed(a, i, kk, &ta, &v, &e);
       av[i * k + kk] = v;
-      ae[i * k + kk] = packed_exp(v, a->format);
+      ae[i * k + kk] = e;
       if (!isfinite(v)) asp[i] = 1;
     }
   }
@@ -269,9 +302,11 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
     for (int64_t kk = 0; kk < k; kk++)
       for (int jj = 0; jj < CFP8_TC_PANEL; jj++) {
         int64_t j = p * CFP8_TC_PANEL + jj, idx = (p * k + kk) * CFP8_TC_PANEL + jj;
-        float v = j < n ? load(b, kk, j) : 0.0f;
+        float v = 0.0f;
+        int32_t e = CFP8_TC_EXP_ZERO;
+        if (j < n) load_packed(b, kk, j, &tb, &v, &e);
         bv[idx] = v;
-        be[idx] = packed_exp(v, b->format);
+        be[idx] = e;
         if (!isfinite(v)) bsp[p] = 1;
       }
   }
@@ -286,16 +321,22 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
     .kb128 = kb128, .nb128 = nb128, .scaling = mode, .fp8_inputs = is_fp8_in(a->format), .model = model, .accumulation = accumulation,
     .interval = promotion_interval, .acc_init = acc_init, .acc = acc, .ldacc = ldacc,
   };
-  const int64_t tasks = m * npanels;
-#pragma omp parallel for schedule(static, 4) num_threads(nt)
+  /* tasks: 4 rows × one 16-column panel; a K chain never leaves its task */
+  const int64_t rblocks = (m + 3) / 4, tasks = rblocks * npanels;
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
   for (int64_t tsk = 0; tsk < tasks; tsk++) {
-    int64_t p = tsk % npanels, i = tsk / npanels;
+    int64_t p = tsk / rblocks, i0 = (tsk % rblocks) * 4; /* a B panel stays in cache across row blocks */
     int done = 0;
 #if defined(CFP8_X86)
-    if (resolved == CFP8_ISA_AVX512) done = cfp8_tc_task_avx512(&job, i, p);
-    else if (resolved == CFP8_ISA_AVX2) done = cfp8_tc_task_avx2(&job, i, p);
+    if (resolved == CFP8_ISA_AVX512) done = cfp8_tc_task_avx512(&job, i0, p);
 #endif
-    if (!done) cfp8_tc_task_scalar(&job, i, p);
+    for (int64_t i = i0; !done && i < i0 + 4 && i < m; i++) {
+      int row_done = 0;
+#if defined(CFP8_X86)
+      if (resolved == CFP8_ISA_AVX2) row_done = cfp8_tc_task_avx2(&job, i, p);
+#endif
+      if (!row_done) cfp8_tc_task_scalar(&job, i, p);
+    }
   }
 
   /* ---- epilogue ---- */

@@ -52,7 +52,8 @@ float cfp8_tc_job_block(const cfp8_tc_job *job, int64_t i, int64_t j, int64_t k0
 /* The scalar reference for the task (row i, panel p). */
 void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t p);
 /* SIMD tasks: return 0 when they do not take this job (the scalar task runs instead). */
-int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i, int64_t p);
+/* AVX-512: rows i0..i0+3 (those below m) of panel p. */
+int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i0, int64_t p);
 int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p);
 /* 1 when the FP32 fast path is exact for this model (FP8 inputs, F small enough). */
 int cfp8_tc_simd_model_ok(const cfp8_tc_job *job);
