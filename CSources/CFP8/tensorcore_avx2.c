@@ -29,7 +29,8 @@ static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_
   const __m256i nonzero = _mm256_cmpgt_epi32(E, _mm256_set1_epi32(EXP_NONE));
   E = _mm256_max_epi32(E, _mm256_set1_epi32(job->model->min_exponent));
   __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(-100), E), _mm256_cmpgt_epi32(E, _mm256_set1_epi32(100)));
-  int rare = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(nonzero, out), csub)));
+  const __m256i cneg0 = _mm256_cmpeq_epi32(cb, _mm256_set1_epi32(INT32_MIN)); /* -0 c keeps its sign */
+  int rare = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(_mm256_or_si256(_mm256_and_si256(nonzero, out), csub), cneg0)));
   E = _mm256_min_epi32(_mm256_max_epi32(E, _mm256_set1_epi32(-100)), _mm256_set1_epi32(100));
   __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 127), E), 23));
 #define rz (_MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
@@ -65,7 +66,7 @@ static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_
 
 CFP8_TARGET_AVX2
 int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p) {
-  if (!cfp8_tc_simd_model_ok(job) || job->a_special[i] || job->b_special[p]) return 0;
+  if (cfp8_tc_simd_model_ok(job) != CFP8_TC_SIMD_F32 || job->a_special[i] || job->b_special[p]) return 0;
   const int64_t K = job->k;
   const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
   float *out = job->acc + i * job->ldacc + p * CFP8_TC_PANEL;

@@ -40,8 +40,10 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
   for (int r = 0; r < R; r++) {
     __mmask16 nonzero = _mm512_cmpgt_epi32_mask(E[r], _mm512_set1_epi32(EXP_NONE));
     E[r] = _mm512_max_epi32(E[r], _mm512_set1_epi32(job->model->min_exponent));
-    rare[r] = nonzero & (_mm512_cmplt_epi32_mask(E[r], _mm512_set1_epi32(-100)) |
-                         _mm512_cmpgt_epi32_mask(E[r], _mm512_set1_epi32(100)));
+    /* lanes outside the exact range, and a -0 c (whose all-zero sum keeps the sign) */
+    rare[r] = (nonzero & (_mm512_cmplt_epi32_mask(E[r], _mm512_set1_epi32(-100)) |
+                          _mm512_cmpgt_epi32_mask(E[r], _mm512_set1_epi32(100)))) |
+              _mm512_cmpeq_epi32_mask(_mm512_castps_si512(c[r]), _mm512_set1_epi32(INT32_MIN));
     E[r] = _mm512_min_epi32(_mm512_max_epi32(E[r], _mm512_set1_epi32(-100)), _mm512_set1_epi32(100));
     scale[r] = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(F + 127), E[r]), 23));
     s[r] = _mm512_roundscale_ps(_mm512_mul_ps(c[r], scale[r]), RZ);
@@ -74,6 +76,76 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
   }
 }
 
+
+/* The FP64 variant for models with F >= 23 (16-bit and TF32 inputs, B200 FP8): products of two
+ * significands of at most 11 bits are exact in FP64, trunc(p * 2^(F-E)) is exact, and L+1 terms
+ * below 2^(F+2) sum exactly; the result s * 2^(E-F) is exact in FP64 and converted to FP32 with
+ * embedded round-toward-zero (B200 FP8: then c is added with an RNE FP32 addition). */
+CFP8_TARGET_AVX512
+static void block16x4_f64(const cfp8_tc_job *job, const int64_t *rows, int64_t p, int64_t k0, int nb, __m512 *c) {
+  const int64_t K = job->k;
+  const float *bv = job->bv + (p * K + k0) * CFP8_TC_PANEL;
+  const int32_t *be = job->be + (p * K + k0) * CFP8_TC_PANEL;
+  const int F = job->model->fraction_bits;
+  const int fused = job->model->c_mode == CFP8_TC_C_FUSED;
+  const float *av[R];
+  const int32_t *ae[R];
+  for (int r = 0; r < R; r++) { av[r] = job->av + rows[r] * K + k0; ae[r] = job->ae + rows[r] * K + k0; }
+  __m256 half_out[R][2];
+  for (int h = 0; h < 2; h++) {
+    __m512d cd[R], scale[R], s[R];
+    __m256i E[R];
+    __mmask8 rare[R];
+    for (int r = 0; r < R; r++) {
+      __m256 ch = h ? _mm512_extractf32x8_ps(c[r], 1) : _mm512_castps512_ps256(c[r]);
+      cd[r] = _mm512_cvtps_pd(ch);
+      __mmask8 cnz = _mm512_cmp_pd_mask(cd[r], _mm512_setzero_pd(), _CMP_NEQ_UQ);
+      E[r] = fused ? _mm512_mask_cvttpd_epi32(_mm256_set1_epi32(-30000), cnz, _mm512_getexp_pd(cd[r])) : _mm256_set1_epi32(-30000);
+      rare[r] = _mm256_cmpeq_epi32_mask(_mm256_castps_si256(ch), _mm256_set1_epi32(INT32_MIN));
+    }
+    for (int t = 0; t < nb; t++) {
+      __m256i eb = _mm256_loadu_si256((const __m256i *)(be + t * CFP8_TC_PANEL + 8 * h));
+      for (int r = 0; r < R; r++) E[r] = _mm256_max_epi32(E[r], _mm256_add_epi32(_mm256_set1_epi32(ae[r][t]), eb));
+    }
+    for (int r = 0; r < R; r++) {
+      __mmask8 nonzero = _mm256_cmpgt_epi32_mask(E[r], _mm256_set1_epi32(EXP_NONE));
+      E[r] = _mm256_max_epi32(E[r], _mm256_set1_epi32(job->model->min_exponent));
+      rare[r] |= nonzero & (_mm256_cmplt_epi32_mask(E[r], _mm256_set1_epi32(-900)) |
+                            _mm256_cmpgt_epi32_mask(E[r], _mm256_set1_epi32(900)));
+      E[r] = _mm256_min_epi32(_mm256_max_epi32(E[r], _mm256_set1_epi32(-900)), _mm256_set1_epi32(900));
+      __m512i e64 = _mm512_cvtepi32_epi64(_mm256_sub_epi32(_mm256_set1_epi32(F + 1023), E[r]));
+      scale[r] = _mm512_castsi512_pd(_mm512_slli_epi64(e64, 52));
+      s[r] = fused ? _mm512_roundscale_pd(_mm512_mul_pd(cd[r], scale[r]), RZ) : _mm512_setzero_pd();
+    }
+    for (int t = 0; t < nb; t++) {
+      __m512d b = _mm512_cvtps_pd(_mm256_loadu_ps(bv + t * CFP8_TC_PANEL + 8 * h));
+      for (int r = 0; r < R; r++) {
+        __m512d prod = _mm512_mul_pd(_mm512_set1_pd((double)av[r][t]), b);
+        s[r] = _mm512_add_pd(s[r], _mm512_roundscale_pd(_mm512_mul_pd(prod, scale[r]), RZ));
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      __m512d sum = _mm512_add_pd(s[r], _mm512_setzero_pd());
+      __m512i back64 = _mm512_slli_epi64(_mm512_cvtepi32_epi64(_mm256_add_epi32(E[r], _mm256_set1_epi32(1023 - F))), 52);
+      __m256 res = _mm512_cvt_roundpd_ps(_mm512_mul_pd(sum, _mm512_castsi512_pd(back64)), RZ);
+      if (!fused) res = _mm256_add_ps(res, _mm512_cvtpd_ps(cd[r]));
+      if (rare[r]) {
+        float cv[8], rv[8];
+        _mm256_storeu_ps(cv, _mm512_cvtpd_ps(cd[r]));
+        _mm256_storeu_ps(rv, res);
+        for (int l = 0; l < 8; l++) {
+          int64_t j = p * CFP8_TC_PANEL + 8 * h + l;
+          if (((rare[r] >> l) & 1) && j < job->n) rv[l] = cfp8_tc_job_block(job, rows[r], j, k0, nb, cv[l]);
+        }
+        res = _mm256_loadu_ps(rv);
+      }
+      half_out[r][h] = res;
+    }
+  }
+  for (int r = 0; r < R; r++)
+    c[r] = _mm512_insertf32x8(_mm512_castps256_ps512(half_out[r][0]), half_out[r][1], 1);
+}
+
 CFP8_TARGET_AVX512
 static __m512 load_init(const cfp8_tc_job *job, int64_t i, int64_t p, int *special) {
   if (!job->acc_init) return _mm512_setzero_ps();
@@ -86,7 +158,8 @@ static __m512 load_init(const cfp8_tc_job *job, int64_t i, int64_t p, int *speci
 
 CFP8_TARGET_AVX512
 int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i0, int64_t p) {
-  if (!cfp8_tc_simd_model_ok(job) || job->b_special[p]) return 0;
+  const int path = cfp8_tc_simd_model_ok(job);
+  if (!path || job->b_special[p]) return 0;
   const int64_t K = job->k;
   int64_t rows[R];
   int nrows = 0, special = 0;
@@ -124,7 +197,11 @@ int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i0, int64_t p) {
       int64_t s1 = s0 + interval < K ? s0 + interval : K;
       __m512 part[R];
       for (int r = 0; r < R; r++) part[r] = fast ? acc[r] : _mm512_setzero_ps();
-      for (int64_t k0 = s0; k0 < s1; k0 += L) block16x4(job, rows, p, k0, (int)(s1 - k0 < L ? s1 - k0 : L), part);
+      for (int64_t k0 = s0; k0 < s1; k0 += L) {
+        int nb = (int)(s1 - k0 < L ? s1 - k0 : L);
+        if (path == CFP8_TC_SIMD_F64) block16x4_f64(job, rows, p, k0, nb, part);
+        else block16x4(job, rows, p, k0, nb, part);
+      }
       for (int r = 0; r < R; r++) {
         if (fast) acc[r] = part[r];
         else if (block_scaled) {

@@ -174,14 +174,17 @@ void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t pnl) {
 }
 
 int cfp8_tc_simd_model_ok(const cfp8_tc_job *job) {
-  if (job->accumulation == CFP8_TC_ACCUM_IDEAL) return job->scaling != CFP8_SCALING_MX;
+  if (job->accumulation == CFP8_TC_ACCUM_IDEAL) return job->scaling != CFP8_SCALING_MX ? CFP8_TC_SIMD_F32 : 0;
   if (job->accumulation != CFP8_TC_ACCUM_FAST && job->accumulation != CFP8_TC_ACCUM_PROMOTED) return 0;
   const cfp8_tc_model *m = job->model;
-  if (job->scaling == CFP8_SCALING_MX || !job->fp8_inputs) return 0;
-  if (m->accumulator != CFP8_TC_ACC_F32 || m->c_mode != CFP8_TC_C_FUSED) return 0;
-  /* terms below 2^(F+2), L+1 of them, must sum exactly in FP32 */
-  if (m->fraction_bits > 20 || (int64_t)(m->block_size + 1) << (m->fraction_bits + 2) > (1 << 24)) return 0;
-  return 1;
+  if (job->scaling == CFP8_SCALING_MX || m->accumulator != CFP8_TC_ACC_F32) return 0;
+  const int F = m->fraction_bits;
+  /* FP32 lanes: FP8 products exact; terms below 2^(F+2), L+1 of them, sum exactly in FP32 */
+  if (job->fp8_inputs && m->c_mode == CFP8_TC_C_FUSED && F <= 20 &&
+      ((int64_t)(m->block_size + 1) << (F + 2)) <= (1 << 24)) return CFP8_TC_SIMD_F32;
+  /* FP64 lanes: products of <= 11-bit significands exact; sums below 2^52 exact */
+  if (F >= 23 && F <= 40 && ((int64_t)(m->block_size + 1) << (F + 2)) <= ((int64_t)1 << 52)) return CFP8_TC_SIMD_F64;
+  return 0;
 }
 
 /* ---- argument checks ----------------------------------------------------------------------- */

@@ -178,3 +178,30 @@ struct GEMMTests {
     #expect(throws: FP8Error.self) { try TensorCoreGEMM.matmul(abf, bbf, numerics: .gpu(.v100, accumulation: .fast)) }
   }
 }
+
+@Suite("Tensor-core matrix products, 16-bit inputs")
+struct WideInputGEMMTests {
+  @Test("bits do not depend on ISA or thread count", arguments: [TensorCoreInput.fp16, .bf16, .tf32, .e4m3])
+  func isaAndThreadInvariance(input: TensorCoreInput) throws {
+    var rng = SplitMix64(seed: 1234 + UInt64(input.elementFormat.rawValue))
+    let m = 9, n = 21, k = 77
+    let a = try TensorCoreOperand(values: (0..<(m * k)).map { _ in randomValue(input, &rng) }, input: input, rows: m, cols: k)
+    let b = try TensorCoreOperand(values: (0..<(k * n)).map { _ in randomValue(input, &rng) }, input: input, rows: k, cols: n)
+    var initial = (0..<(m * n)).map { _ in Float(Int(rng.next() % 2000) - 1000) / 64 }
+    initial[3] = -0.0
+    for gpu in GPUArchitecture.presets {
+      guard gpu.numerics(for: input) != nil || input.isFP8 else { continue }
+      for acc in [Accumulation.fast, .promoted(every: 32)] {
+        for accInit in [nil, initial] {
+          let reference = try TensorCoreGEMM.matmul(a, b, accumulator: accInit, numerics: .gpu(gpu, accumulation: acc), isa: .scalar, threads: 1)
+          for isa in ISA.supported {
+            for threads in [1, 3] {
+              let d = try TensorCoreGEMM.matmul(a, b, accumulator: accInit, numerics: .gpu(gpu, accumulation: acc), isa: isa, threads: threads)
+              #expect(d.map(\.bitPattern) == reference.map(\.bitPattern), "\(gpu.name) \(input) \(acc) \(isa) threads \(threads)")
+            }
+          }
+        }
+      }
+    }
+  }
+}
