@@ -116,6 +116,30 @@ public struct NpyArray: Sendable, Hashable {
 
   public var elementCount: Int { shape.reduce(1, *) }
 
+  /// The element bytes in C (row-major) order: `data` itself for C-order files, transposed for
+  /// Fortran-order ones.
+  public func cOrderData() -> [UInt8] {
+    guard fortranOrder, shape.count >= 2 else { return data }
+    let n = elementCount, w = dtype.itemSize
+    var out = [UInt8](repeating: 0, count: data.count)
+    var idx = [Int](repeating: 0, count: shape.count)
+    var strides = [Int](repeating: 1, count: shape.count)
+    for d in 1..<shape.count { strides[d] = strides[d - 1] * shape[d - 1] }
+    for k in 0..<n {
+      var f = 0
+      for d in 0..<shape.count { f += idx[d] * strides[d] }
+      for b in 0..<w { out[k * w + b] = data[f * w + b] }
+      var d = shape.count - 1
+      while d >= 0 {
+        idx[d] += 1
+        if idx[d] < shape[d] { break }
+        idx[d] = 0
+        d -= 1
+      }
+    }
+    return out
+  }
+
   /// The elements as FP32 in C (row-major) order, whatever the file order (f16, u8, i8, i32 and
   /// f64 converted: f64 with RNE to FP32).
   public func floatsCOrder() -> [Float] {

@@ -57,6 +57,7 @@ struct Inspect: ParsableCommand {
     if json {
       let enc = JSONEncoder()
       enc.outputFormatting = [.sortedKeys]
+      enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
       let data = try enc.encode(Report(file: file, metadata: f.metadata, tensors: rows))
       print(String(decoding: data, as: UTF8.self))
       return
