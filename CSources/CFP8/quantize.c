@@ -250,44 +250,33 @@ cfp8_status cfp8_quantize(const void *x, int32_t fmt, int64_t rows, int64_t cols
 
 /* ---- dequantise ------------------------------------------------------------------------------- */
 
-/* One contiguous run of n elements sharing scale s. */
-typedef void (*deq_run_fn)(const uint8_t *q, const float *table, float s, void *out, int32_t out_format, size_t n);
+/* One row of n elements; element j uses scale rs[j / span]. */
+typedef void (*deq_run_fn)(const uint8_t *q, const float *table, const float *rs, int64_t span, void *out,
+                           int32_t out_format, size_t n);
 
-static void deq_run_scalar(const uint8_t *q, const float *t, float s, void *out, int32_t of, size_t n) {
-  if (of == CFP8_FORMAT_F32) {
-    float *y = (float *)out;
-    for (size_t i = 0; i < n; i++) y[i] = t[q[i]] * s;
-  } else if (of == CFP8_FORMAT_BF16) {
-    uint16_t *y = (uint16_t *)out;
-    for (size_t i = 0; i < n; i++) y[i] = cfp8_f32_to_bf16_rne(t[q[i]] * s);
-  } else {
-    uint16_t *y = (uint16_t *)out;
-    for (size_t i = 0; i < n; i++) y[i] = f32_to_f16_rne(t[q[i]] * s);
+static void deq_run_scalar(const uint8_t *q, const float *t, const float *rs, int64_t span, void *out, int32_t of,
+                           size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    float v = t[q[i]] * rs[i / (size_t)span];
+    if (of == CFP8_FORMAT_F32) ((float *)out)[i] = v;
+    else if (of == CFP8_FORMAT_BF16) ((uint16_t *)out)[i] = cfp8_f32_to_bf16_rne(v);
+    else ((uint16_t *)out)[i] = f32_to_f16_rne(v);
   }
 }
 
 #if defined(CFP8_X86)
-/* 256-entry table lookup for 16 indices: eight 32-entry two-register permutes, then blends on
- * bits 5, 6 and 7 of the index. */
-CFP8_TARGET_AVX512 static inline __m512 lookup256(__m512i idx, const __m512 T[16]) {
+/* 128-entry table lookup for 16 indices (bits 0..6): four 32-entry two-register permutes, then
+ * blends on bits 5 and 6. */
+CFP8_TARGET_AVX512 static inline __m512 lookup128(__m512i idx, const __m512 *T) {
   __m512 r0 = _mm512_permutex2var_ps(T[0], idx, T[1]);
   __m512 r1 = _mm512_permutex2var_ps(T[2], idx, T[3]);
   __m512 r2 = _mm512_permutex2var_ps(T[4], idx, T[5]);
   __m512 r3 = _mm512_permutex2var_ps(T[6], idx, T[7]);
-  __m512 r4 = _mm512_permutex2var_ps(T[8], idx, T[9]);
-  __m512 r5 = _mm512_permutex2var_ps(T[10], idx, T[11]);
-  __m512 r6 = _mm512_permutex2var_ps(T[12], idx, T[13]);
-  __m512 r7 = _mm512_permutex2var_ps(T[14], idx, T[15]);
   __mmask16 b5 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(32));
   __mmask16 b6 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(64));
-  __mmask16 b7 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(128));
   r0 = _mm512_mask_blend_ps(b5, r0, r1);
   r2 = _mm512_mask_blend_ps(b5, r2, r3);
-  r4 = _mm512_mask_blend_ps(b5, r4, r5);
-  r6 = _mm512_mask_blend_ps(b5, r6, r7);
-  r0 = _mm512_mask_blend_ps(b6, r0, r2);
-  r4 = _mm512_mask_blend_ps(b6, r4, r6);
-  return _mm512_mask_blend_ps(b7, r0, r4);
+  return _mm512_mask_blend_ps(b6, r0, r2);
 }
 
 CFP8_TARGET_AVX512 static inline __m256i bf16_rne16(__m512 v) {
@@ -300,21 +289,47 @@ CFP8_TARGET_AVX512 static inline __m256i bf16_rne16(__m512 v) {
   return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
 }
 
-CFP8_TARGET_AVX512 static void deq_run_avx512(const uint8_t *q, const float *t, float s, void *out, int32_t of, size_t n) {
-  if (of == CFP8_FORMAT_F16) { deq_run_scalar(q, t, s, out, of, n); return; }
+/* 1 when table[i | 0x80] is table[i] with the sign bit flipped for every i < 128 (OCP E4M3 and
+ * E5M2; not the FNUZ formats, whose 0x80 is NaN). */
+static int sign_symmetric(const float *t) {
+  for (int i = 0; i < 128; i++)
+    if (cfp8_f32_bits(t[i | 0x80]) != (cfp8_f32_bits(t[i]) ^ 0x80000000u)) return 0;
+  return 1;
+}
+
+CFP8_TARGET_AVX512 static void deq_run_avx512(const uint8_t *q, const float *t, const float *rs, int64_t span,
+                                              void *out, int32_t of, size_t n) {
+  if (of == CFP8_FORMAT_F16) { deq_run_scalar(q, t, rs, span, out, of, n); return; }
   __m512 T[16];
   for (int k = 0; k < 16; k++) T[k] = _mm512_loadu_ps(t + 16 * k);
-  const __m512 vs = _mm512_set1_ps(s);
+  const int sym = sign_symmetric(t);
+  const __m512i low7 = _mm512_set1_epi32(0x7F), sbit = _mm512_set1_epi32(0x80);
   size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + i)));
-    __m512 v = _mm512_mul_ps(lookup256(idx, T), vs);
-    if (of == CFP8_FORMAT_F32) _mm512_storeu_ps((float *)out + i, v);
-    else _mm256_storeu_si256((__m256i *)((uint16_t *)out + i), bf16_rne16(v));
-  }
-  if (i < n) {
-    size_t bytes = of == CFP8_FORMAT_F32 ? 4 : 2;
-    deq_run_scalar(q + i, t, s, (char *)out + i * bytes, of, n - i);
+  while (i < n) {
+    size_t end = (i / (size_t)span + 1) * (size_t)span;
+    if (end > n) end = n;
+    const __m512 vs = _mm512_set1_ps(rs[i / (size_t)span]);
+    for (; i + 16 <= end; i += 16) {
+      __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + i)));
+      __m512 d;
+      if (sym) {
+        __m512 m = lookup128(_mm512_and_si512(idx, low7), T);
+        __m512i sign = _mm512_slli_epi32(_mm512_and_si512(idx, sbit), 24);
+        d = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(m), sign));
+      } else {
+        __m512 lo = lookup128(idx, T), hi = lookup128(idx, T + 8);
+        d = _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, sbit), lo, hi);
+      }
+      __m512 v = _mm512_mul_ps(d, vs);
+      if (of == CFP8_FORMAT_F32) _mm512_storeu_ps((float *)out + i, v);
+      else _mm256_storeu_si256((__m256i *)((uint16_t *)out + i), bf16_rne16(v));
+    }
+    if (i < end) { /* tail of a span: scalar, same arithmetic */
+      float s = rs[i / (size_t)span];
+      size_t bytes = of == CFP8_FORMAT_F32 ? 4 : 2;
+      deq_run_scalar(q + i, t, &s, (int64_t)(end - i), (char *)out + i * bytes, of, end - i);
+      i = end;
+    }
   }
 }
 #endif
@@ -346,20 +361,29 @@ cfp8_status cfp8_dequantize(const uint8_t *q, int32_t format, int64_t rows, int6
   const int64_t span = g == CFP8_GRANULARITY_TENSOR || g == CFP8_GRANULARITY_ROW ? (cols > 0 ? cols : 1)
                        : g == CFP8_GRANULARITY_BLOCK128                          ? 128
                                                                                  : 32;
-#pragma omp parallel for num_threads(cfp8_threads(threads)) schedule(static) if (rows * cols > (1 << 16))
-  for (int64_t i = 0; i < rows; i++) {
-    for (int64_t c0 = 0; c0 < cols; c0 += span) {
-      int64_t n = cols - c0 < span ? cols - c0 : span;
-      float s;
-      switch (g) {
-      case CFP8_GRANULARITY_TENSOR: s = scales[0]; break;
-      case CFP8_GRANULARITY_ROW: s = scales[i]; break;
-      case CFP8_GRANULARITY_BLOCK128: s = scales[(i / 128) * sc + c0 / 128]; break;
-      default: s = cfp8_fp8_to_f32_reference(mx[i * sc + c0 / 32], CFP8_FORMAT_E8M0); break;
-      }
-      size_t off = (size_t)(i * cols + c0);
-      run(q + off, t, s, (char *)out + off * osz, of, (size_t)n);
+  int err = 0;
+#pragma omp parallel num_threads(cfp8_threads(threads)) if (rows * cols > (1 << 16))
+  {
+    float *rs = (float *)malloc(sizeof(float) * (size_t)(sc > 0 ? sc : 1));
+    if (!rs) {
+#pragma omp atomic write
+      err = CFP8_ERR_NO_MEMORY;
     }
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < rows; i++) {
+      if (!rs) continue;
+      for (int64_t b = 0; b < sc; b++) {
+        switch (g) {
+        case CFP8_GRANULARITY_TENSOR: rs[b] = scales[0]; break;
+        case CFP8_GRANULARITY_ROW: rs[b] = scales[i]; break;
+        case CFP8_GRANULARITY_BLOCK128: rs[b] = scales[(i / 128) * sc + b]; break;
+        default: rs[b] = cfp8_fp8_to_f32_reference(mx[i * sc + b], CFP8_FORMAT_E8M0); break;
+        }
+      }
+      size_t off = (size_t)(i * cols);
+      run(q + off, t, rs, span, (char *)out + off * osz, of, (size_t)cols);
+    }
+    free(rs);
   }
-  return CFP8_OK;
+  return err;
 }

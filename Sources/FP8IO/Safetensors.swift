@@ -6,6 +6,13 @@ public struct SafetensorsTensorInfo: Sendable, Hashable {
   /// [begin, end) relative to the byte buffer that follows the header.
   public var dataOffsets: Range<Int>
 
+  public init(name: String, dtype: SafetensorsDType, shape: [Int], dataOffsets: Range<Int>) {
+    self.name = name
+    self.dtype = dtype
+    self.shape = shape
+    self.dataOffsets = dataOffsets
+  }
+
   public var elementCount: Int { shape.reduce(1, *) }
   public var byteCount: Int { dataOffsets.count }
 }
