@@ -16,5 +16,6 @@
 #include "cfp8_convert.h"
 #include "cfp8_gemm.h"
 #include "cfp8_tensorcore.h"
+#include "cfp8_quantize.h"
 
 #endif
