@@ -6,8 +6,10 @@ struct FP8Emu: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "fp8emu",
     abstract: "Bit-exact FP8 arithmetic and NVIDIA tensor-core numerics on a CPU.",
-    subcommands: [Info.self],
-    defaultSubcommand: Info.self
+    subcommands: [Info.self,
+      Train.self,
+    ],
+    defaultSubcommand: Train.self
   )
 }
 
