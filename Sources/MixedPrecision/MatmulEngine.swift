@@ -36,6 +36,9 @@ public struct QuantizedPayload: Sendable {
   public var granularity: ScaleGranularity
   public var outer: Int
   public var k: Int
+  /// `bits × scale_inv` in k-major order, when the quantiser already computed it (an engine may use
+  /// it instead of decoding again: it is exactly ``dequantized()``).
+  public var dequantizedCache: [Float]? = nil
 
   public init(bits: [UInt8], format: ElementFormat, scaleInverse: [Float], granularity: ScaleGranularity, outer: Int, k: Int) {
     self.bits = bits; self.format = format; self.scaleInverse = scaleInverse
@@ -57,6 +60,7 @@ public struct QuantizedPayload: Sendable {
   /// The dequantised values in k-major order (`bits × scale_inv`, exact products in FP32 unless
   /// they underflow).
   public func dequantized() throws(FP8Error) -> [Float] {
+    if let c = dequantizedCache { return c }
     var out = try FP8Conversion.decode(bits, from: format)
     if granularity == .tensor {
       let s = scaleInverse[0]

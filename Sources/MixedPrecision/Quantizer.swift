@@ -6,7 +6,7 @@ public struct QuantStats: Sendable, Codable, Equatable {
   public var amax: Float
   /// The scale (per-tensor recipes) or the smallest group scale.
   public var scale: Float
-  /// 10·log10(Σx² / Σ(x − dequant(q))²); +Inf when exact.
+  /// 10·log10(Σx² / Σ(x − dequant(q))²) (sums per scale group in FP32, then FP64); +Inf when exact.
   public var sqnrDB: Double
   /// Fraction of the elements whose scaled magnitude exceeded the format's largest finite value.
   public var saturated: Double
@@ -36,19 +36,31 @@ public enum Quantizer {
     default: let g = granularity.groupShape!; (go, gk) = (g.outer, g.k)
     }
     let nOuter = (outer + go - 1) / go, nK = (k + gk - 1) / gk
-    var gAmax = [Float](repeating: 0, count: Swift.max(nOuter * nK, 1))
-    var amax: Float = 0
-    x.withUnsafeBufferPointer { X in
+    // Group index of element (o, p) is (o / go) * nK + p / gk; the loops walk k in group-sized runs
+    // so that no division happens per element.
+    @inline(__always) func forEachRun(_ body: (_ o: Int, _ p0: Int, _ p1: Int, _ group: Int) -> Void) {
       for o in 0..<outer {
         let gRow = (o / go) * nK
-        for p in 0..<k {
-          let a = abs(X[o * k + p])
-          let gi = gRow + p / gk
-          if a.isNaN || gAmax[gi].isNaN { gAmax[gi] = .nan } else if a > gAmax[gi] { gAmax[gi] = a }
-          if a.isNaN || amax.isNaN { amax = .nan } else if a > amax { amax = a }
-        }
+        var p0 = 0, g = gRow
+        while p0 < k { let p1 = Swift.min(k, p0 + gk); body(o, p0, p1, g); p0 = p1; g += 1 }
       }
     }
+    var gAmax = [Float](repeating: 0, count: Swift.max(nOuter * nK, 1))
+    var amax: Float = 0
+    var sawNaN = false
+    x.withUnsafeBufferPointer { X in
+      forEachRun { o, p0, p1, g in
+        var m = gAmax[g]
+        for p in p0..<p1 {
+          let a = abs(X[o * k + p])
+          if a.isNaN { sawNaN = true; m = .nan; break }
+          m = Swift.max(m, a)
+        }
+        gAmax[g] = m.isNaN || gAmax[g].isNaN ? .nan : m
+      }
+    }
+    for a in gAmax { if a.isNaN { amax = .nan; break }; amax = Swift.max(amax, a) }
+    if sawNaN { amax = .nan }
     var scales = gAmax.map { a -> Float in
       granularity == .mx32 ? Scaling.mxScale(amax: a, format: format)
         : Scaling.currentScale(amax: a, fp8Max: fmax, powerOfTwo: powerOfTwo)
@@ -59,10 +71,10 @@ public enum Quantizer {
     var saturated = 0
     x.withUnsafeBufferPointer { X in
       scaled.withUnsafeMutableBufferPointer { S in
-        for o in 0..<outer {
-          let gRow = (o / go) * nK
-          for p in 0..<k {
-            let v = X[o * k + p] * scales[gRow + p / gk]
+        forEachRun { o, p0, p1, g in
+          let s = scales[g]
+          for p in p0..<p1 {
+            let v = X[o * k + p] * s
             if abs(v) > fmax && v.isFinite { saturated += 1 }
             S[o * k + p] = v
           }
@@ -76,20 +88,20 @@ public enum Quantizer {
     var sig = 0.0, err = 0.0
     x.withUnsafeBufferPointer { X in
       deq.withUnsafeMutableBufferPointer { D in
-        for o in 0..<outer {
-          let gRow = (o / go) * nK
-          for p in 0..<k {
+        forEachRun { o, p0, p1, g in
+          let si = inv[g]
+          var sg: Float = 0, er: Float = 0
+          for p in p0..<p1 {
             let i = o * k + p
-            let q = D[i]
-            let v = X[i]
+            let q = D[i], v = X[i]
             if v != 0 { nonzero += 1; if q == 0 { flushed += 1 } }
-            let dq = q * inv[gRow + p / gk]
+            let dq = q * si
             D[i] = dq
-            let dv = Double(v)
-            sig += dv * dv
-            let e = dv - Double(dq)
-            err += e * e
+            sg += v * v
+            let e = v - dq
+            er += e * e
           }
+          sig += Double(sg); err += Double(er)
         }
       }
     }
@@ -98,7 +110,8 @@ public enum Quantizer {
     let stats = QuantStats(
       amax: amax, scale: scales.min() ?? 1, sqnrDB: sqnr, saturated: Double(saturated) / Double(n),
       flushed: nonzero == 0 ? 0 : Double(flushed) / Double(nonzero))
-    let payload = QuantizedPayload(bits: bits, format: format, scaleInverse: inv, granularity: granularity, outer: outer, k: k)
+    var payload = QuantizedPayload(bits: bits, format: format, scaleInverse: inv, granularity: granularity, outer: outer, k: k)
+    payload.dequantizedCache = deq
     return (payload, deq, stats)
   }
 }

@@ -30,6 +30,8 @@ public final class Trainer {
   public private(set) var bytesFP8 = 0
   public private(set) var bytesFP32 = 0
   var evalMode = false
+  /// Quantised weights of the current step (they change only at the update): key linear·2 + (0 forward, 1 dgrad).
+  var weightCache: [Int: Operand] = [:]
 
   public init(options: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine = IdealMatmulEngine(),
               model config: TransformerConfig? = nil) throws(TrainingError) {
@@ -48,7 +50,8 @@ public final class Trainer {
     self.options = options
     self.task = task
     self.engine = engine
-    let cfg = config ?? TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength)
+    var cfg = config ?? TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength)
+    if config == nil, let s = ProcessInfo.processInfo.environment["FP8EMU_INIT_STD"], let v = Double(s) { cfg.initStd = v }
     var initRNG = TrainRNG(seed: options.seed)
     model = Transformer<Float>(config: cfg, rng: &initRNG)
     model.fp16Schedule = options.effectiveFP16Schedule
@@ -92,6 +95,8 @@ public final class Trainer {
       return Operand(values: x.values, transposed: x.transposed)
     }
     if r == .bf16 { return Operand(values: x.values.map(roundBF16), transposed: x.transposed) }
+    let cacheKey = linear * 2 + (role == .forward ? 0 : 1)
+    if kind == .weight, let c = weightCache[cacheKey] { return c }
     if options.fakeQuantization && kind == .gradient { return Operand(values: x.values, transposed: x.transposed) }
     let format: ElementFormat = kind == .gradient ? options.effectiveGradientFormat : .e4m3
     let g = r.granularity(for: kind)
@@ -114,11 +119,12 @@ public final class Trainer {
         bytesFP32 += 4 * payload.bits.count
       }
     }
-    if options.fakeQuantization {
+    let op = options.fakeQuantization
       // Quantise-dequantise; the product runs in FP32 on the dequantised values (k-major layout).
-      return Operand(values: deq, transposed: !isA)
-    }
-    return Operand(values: x.values, transposed: x.transposed, quantized: payload)
+      ? Operand(values: deq, transposed: !isA)
+      : Operand(values: x.values, transposed: x.transposed, quantized: payload)
+    if kind == .weight { weightCache[cacheKey] = op }
+    return op
   }
 
   func matmul(_ linear: Int, _ role: GemmRole, _ a: MatrixRef<Float>, _ b: MatrixRef<Float>, _ m: Int, _ n: Int, _ k: Int) throws(TrainingError) -> [Float] {
@@ -140,6 +146,8 @@ public final class Trainer {
   @discardableResult
   public func trainStep() throws(TrainingError) -> StepRecord {
     var events: [String] = []
+    weightCache = [:]
+    defer { weightCache = [:] }
     if options.recipe == .delayed, let every = options.weightRecalibrationInterval, every > 0, step > 0, step % every == 0 {
       for l in linearNames.indices where !highPrecision[l] {
         let w = model.params[model.config.weightIndex(ofLinear: l)]
@@ -205,7 +213,8 @@ public final class Trainer {
   /// The task's metric and held-out loss with the recipe's forward numerics (no scaling state changes).
   public func evaluate() throws(TrainingError) -> (metric: Double, loss: Double) {
     evalMode = true
-    defer { evalMode = false }
+    weightCache = [:]
+    defer { evalMode = false; weightCache = [:] }
     let m = model
     return try task.evaluate { (t, b, s) throws(TrainingError) in
       try m.logits(t, batch: b, seq: s, hook: { (l, r, a, bb, mm, nn, kk) throws(TrainingError) in try self.matmul(l, r, a, bb, mm, nn, kk) })

@@ -6,6 +6,8 @@ public struct TransformerConfig: Sendable, Hashable, Codable {
   public var heads: Int
   public var layers: Int
   public var ffnMultiplier: Int
+  /// Standard deviation of the initial weights and embeddings.
+  public var initStd: Double = 0.1
 
   public init(vocab: Int, maxSeq: Int, d: Int = 64, heads: Int = 4, layers: Int = 2, ffnMultiplier: Int = 4) {
     self.vocab = vocab; self.maxSeq = maxSeq; self.d = d; self.heads = heads; self.layers = layers
@@ -68,19 +70,19 @@ public struct Transformer<T: TrainScalar>: Sendable {
     self.config = config; self.params = params
   }
 
-  /// GPT-2 style initialisation: N(0, 0.02) weights and embeddings, residual projections scaled by
+  /// Initialisation (GPT-2 style, wider: std 0.1 for this small model): N(0, initStd) weights and embeddings, residual projections scaled by
   /// 1/sqrt(2·layers), zero biases, unit LayerNorm gains.
   public init(config: TransformerConfig, rng: inout TrainRNG) {
     self.config = config
     params = []
-    let resid = 0.02 / Double(2 * config.layers).squareRoot()
+    let resid = config.initStd / Double(2 * config.layers).squareRoot()
     for (name, count) in config.parameterShapes {
       if name.hasSuffix(".g") {
         params.append([T](repeating: 1, count: count))
       } else if name.hasSuffix(".b") {
         params.append([T](repeating: 0, count: count))
       } else {
-        let std = (name.hasSuffix("proj.w") || name.hasSuffix("fc2.w")) ? resid : 0.02
+        let std = (name.hasSuffix("proj.w") || name.hasSuffix("fc2.w")) ? resid : config.initStd
         params.append((0..<count).map { _ in T(rng.normal() * std) })
       }
     }
