@@ -8,6 +8,10 @@ struct FP8Emu: ParsableCommand {
     abstract: "Bit-exact FP8 arithmetic and NVIDIA tensor-core numerics on a CPU.",
     subcommands: [Info.self, Verify.self, Convert.self, Validate.self, Inspect.self, Dequant.self, Quantize.self, Copy.self, Export.self, Import.self],
     defaultSubcommand: Info.self
+    subcommands: [Info.self,
+      Train.self,
+    ],
+    defaultSubcommand: Train.self
   )
 }
 

@@ -1,0 +1,146 @@
+import Foundation
+
+/// The outcome of one recipe in a comparison.
+public struct RunResult: Sendable, Codable {
+  public var recipe: String
+  public var gpu: String
+  public var numerics: String
+  public var losses: [Float]
+  /// Mean training loss over the last 10% of the steps.
+  public var finalLoss: Double
+  /// finalLoss / FP32's finalLoss − 1 (nil for the first run when it is the baseline itself).
+  public var relativeToFP32: Double?
+  public var metricName: String
+  public var metric: Double
+  public var heldOutLoss: Double
+  /// First step whose trailing mean loss (window: 10% of the steps) reaches FP32's final loss.
+  public var stepsToFP32Loss: Int?
+  public var tokensPerSecond: Double
+  public var bytesFP8: Int
+  public var bytesFP32: Int
+  public var skippedSteps: Int
+  public var seconds: Double
+
+  public init(recipe: String, gpu: String, numerics: String, losses: [Float], finalLoss: Double, relativeToFP32: Double?,
+              metricName: String, metric: Double, heldOutLoss: Double, stepsToFP32Loss: Int?, tokensPerSecond: Double,
+              bytesFP8: Int, bytesFP32: Int, skippedSteps: Int, seconds: Double) {
+    self.recipe = recipe; self.gpu = gpu; self.numerics = numerics; self.losses = losses; self.finalLoss = finalLoss
+    self.relativeToFP32 = relativeToFP32; self.metricName = metricName; self.metric = metric; self.heldOutLoss = heldOutLoss
+    self.stepsToFP32Loss = stepsToFP32Loss; self.tokensPerSecond = tokensPerSecond; self.bytesFP8 = bytesFP8
+    self.bytesFP32 = bytesFP32; self.skippedSteps = skippedSteps; self.seconds = seconds
+  }
+}
+
+public enum Comparison {
+  /// Mean of the last max(1, n/10) values.
+  public static func finalLoss(_ l: [Float]) -> Double {
+    let w = max(1, l.count / 10)
+    return l.suffix(w).reduce(0.0) { $0 + Double($1) } / Double(min(w, max(l.count, 1)))
+  }
+
+  /// First index where the trailing mean (window max(1, n/10)) is ≤ target.
+  public static func stepsToReach(_ l: [Float], target: Double) -> Int? {
+    let w = max(1, l.count / 10)
+    var s = 0.0
+    for i in l.indices {
+      s += Double(l[i])
+      if i >= w { s -= Double(l[i - w]) }
+      if i >= w - 1 && s / Double(w) <= target { return i + 1 }
+    }
+    return nil
+  }
+
+  /// Runs one recipe, calling `progress(step, loss)` after each step and writing the monitor log.
+  public static func run(
+    _ options: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine = IdealMatmulEngine(),
+    log: MonitorLog? = nil, progress: (Int, Float) -> Void = { _, _ in }
+  ) throws(TrainingError) -> RunResult {
+    let t = try Trainer(options: options, task: task, engine: engine)
+    var losses: [Float] = []
+    let start = Date()
+    for _ in 0..<options.steps {
+      let r = try t.trainStep()
+      losses.append(r.loss)
+      log?.write(r, recipe: options.recipe.rawValue)
+      progress(r.step, r.loss)
+    }
+    let secs = Date().timeIntervalSince(start)
+    let (metric, held) = try t.evaluate()
+    let tokens = Double(options.steps * options.accumulation * options.microBatch * task.sequenceLength)
+    return RunResult(
+      recipe: options.recipe.rawValue, gpu: options.gpu, numerics: options.recipe.isFP8 ? options.numerics.description : "fp32",
+      losses: losses, finalLoss: finalLoss(losses), relativeToFP32: nil, metricName: task.metricName, metric: metric,
+      heldOutLoss: held, stepsToFP32Loss: nil, tokensPerSecond: tokens / max(secs, 1e-9),
+      bytesFP8: t.bytesFP8, bytesFP32: t.bytesFP32, skippedSteps: t.scaler.skippedSteps, seconds: secs)
+  }
+
+  /// Fills `relativeToFP32` and `stepsToFP32Loss` against the run of recipe fp32 (if present).
+  public static func relate(_ results: inout [RunResult]) {
+    guard let base = results.first(where: { $0.recipe == "fp32" }) else { return }
+    for i in results.indices {
+      results[i].relativeToFP32 = results[i].finalLoss / base.finalLoss - 1
+      results[i].stepsToFP32Loss = stepsToReach(results[i].losses, target: base.finalLoss)
+    }
+  }
+
+  /// The result table as text.
+  public static func table(_ results: [RunResult]) -> String {
+    let metricName = results.first?.metricName ?? "metric"
+    var rows = [["recipe", "numerics", "final loss", "vs FP32", metricName, "held-out loss", "steps to FP32 loss",
+                 "tokens/s", "FP8 KiB", "FP32 KiB", "skipped"]]
+    for r in results {
+      let metric = metricName == "exact match" ? String(format: "%.1f%%", 100 * r.metric) : String(format: "%.3f", r.metric)
+      rows.append([
+        r.recipe, r.numerics, String(format: "%.4f", r.finalLoss),
+        r.relativeToFP32.map { String(format: "%+.2f%%", 100 * $0) } ?? "-", metric, String(format: "%.4f", r.heldOutLoss),
+        r.stepsToFP32Loss.map { "\($0)" } ?? "not reached", String(format: "%.0f", r.tokensPerSecond),
+        r.bytesFP8 == 0 ? "-" : String(format: "%.1f", Double(r.bytesFP8) / 1024), r.bytesFP8 == 0 ? "-" : String(format: "%.1f", Double(r.bytesFP32) / 1024),
+        "\(r.skippedSteps)",
+      ])
+    }
+    let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max()! }
+    return rows.enumerated().map { i, row in
+      let line = row.enumerated().map { c, s in c < 2 ? s.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+        : String(repeating: " ", count: widths[c] - s.count) + s }.joined(separator: "  ")
+      return i == 0 ? line + "\n" + String(repeating: "-", count: line.count) : line
+    }.joined(separator: "\n")
+  }
+}
+
+/// A minimal SVG line plot of loss curves (own writer: axes, ticks, one polyline per series, legend).
+public enum SVGPlot {
+  public static func lossCurves(_ series: [(name: String, values: [Float])], title: String, width: Int = 720, height: Int = 420) -> String {
+    let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    let left = 60.0, right = 160.0, top = 30.0, bottom = 40.0
+    let w = Double(width) - left - right, h = Double(height) - top - bottom
+    let all = series.flatMap(\.values).filter(\.isFinite)
+    let n = max(1, series.map(\.values.count).max() ?? 1)
+    var lo = Double(all.min() ?? 0), hi = Double(all.max() ?? 1)
+    if hi <= lo { hi = lo + 1 }
+    let pad = (hi - lo) * 0.05; lo -= pad; hi += pad
+    func x(_ i: Int) -> Double { left + w * Double(i) / Double(max(1, n - 1)) }
+    func y(_ v: Double) -> Double { top + h * (1 - (v - lo) / (hi - lo)) }
+    func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;") }
+    var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"12\">\n"
+    s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    s += "<text x=\"\(left)\" y=\"18\" font-size=\"14\">\(esc(title))</text>\n"
+    s += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#444\"/>\n", left, top, w, h)
+    for t in 0...4 {
+      let v = lo + (hi - lo) * Double(t) / 4
+      s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>", left, y(v), left + w, y(v))
+      s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3f</text>\n", left - 4, y(v) + 4, v)
+      let step = Int((Double(n - 1) * Double(t) / 4).rounded())
+      s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n", x(step), top + h + 16, step)
+    }
+    s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">step</text>\n", left + w / 2, top + h + 34)
+    for (i, ser) in series.enumerated() {
+      let c = colors[i % colors.count]
+      let pts = ser.values.enumerated().filter { $0.element.isFinite }.map { String(format: "%.1f,%.1f", x($0.offset), y(Double($0.element))) }
+      s += "<polyline fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.2\" points=\"\(pts.joined(separator: " "))\"/>\n"
+      let ly = top + 14 + 18 * Double(i)
+      s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"2\"/>", left + w + 10, ly - 4, left + w + 30, ly - 4, c)
+      s += String(format: "<text x=\"%.1f\" y=\"%.1f\">%@</text>\n", left + w + 36, ly, esc(ser.name))
+    }
+    return s + "</svg>\n"
+  }
+}

@@ -1,0 +1,102 @@
+/// AdamW on the FP32 master weights (decoupled weight decay on matrices only, not on biases,
+/// LayerNorm gains or embeddings). Moments are FP32.
+public struct AdamW: Sendable, Equatable {
+  public var m: [[Float]]
+  public var v: [[Float]]
+  /// Updates applied so far (skipped steps do not count), for the bias correction.
+  public var t: Int = 0
+  public var decays: [Bool]
+
+  public init(shapes: [(name: String, count: Int)]) {
+    m = shapes.map { [Float](repeating: 0, count: $0.count) }
+    v = m
+    decays = shapes.map { $0.name.hasSuffix(".w") }
+  }
+
+  public mutating func update(_ params: inout [[Float]], _ grads: [[Float]], lr: Float, options o: TrainingOptions) {
+    t += 1
+    let bc1 = 1 - pow1(o.beta1, t), bc2 = 1 - pow1(o.beta2, t)
+    for i in params.indices {
+      let wd = decays[i] ? o.weightDecay : 0
+      params[i].withUnsafeMutableBufferPointer { P in
+        m[i].withUnsafeMutableBufferPointer { M in
+          v[i].withUnsafeMutableBufferPointer { V in
+            grads[i].withUnsafeBufferPointer { G in
+              for j in 0..<P.count {
+                let g = G[j]
+                M[j] = o.beta1 * M[j] + (1 - o.beta1) * g
+                V[j] = o.beta2 * V[j] + (1 - o.beta2) * g * g
+                let mh = M[j] / bc1, vh = V[j] / bc2
+                P[j] -= lr * (mh / (vh.squareRoot() + o.epsilon) + wd * P[j])
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+@inline(__always) func pow1(_ b: Float, _ e: Int) -> Float {
+  var r: Float = 1
+  for _ in 0..<min(e, 100_000) { r *= b }
+  return r
+}
+
+/// Dynamic loss scaling: the loss is multiplied by `scale` before the backward pass; a step whose
+/// gradients contain Inf or NaN is skipped and the scale halved; after `growthInterval`
+/// consecutive good steps the scale doubles (capped at 2^24). Static scaling keeps `scale`.
+public struct LossScaler: Sendable, Equatable, Codable {
+  public var dynamic: Bool
+  public var scale: Float
+  public var growthInterval: Int
+  public var goodSteps = 0
+  public var skippedSteps = 0
+
+  public init(dynamic: Bool, initial: Float, growthInterval: Int) {
+    self.dynamic = dynamic; self.scale = dynamic ? initial : 1; self.growthInterval = growthInterval
+  }
+
+  /// Records a step; returns whether its update is applied.
+  public mutating func record(finite: Bool) -> Bool {
+    guard dynamic else {
+      if !finite { skippedSteps += 1 }
+      return finite
+    }
+    if !finite {
+      skippedSteps += 1
+      goodSteps = 0
+      scale = max(scale / 2, 1)
+      return false
+    }
+    goodSteps += 1
+    if goodSteps >= growthInterval { goodSteps = 0; scale = min(scale * 2, 0x1p24) }
+    return true
+  }
+}
+
+/// Gradient clipping helpers.
+public enum Clipping {
+  /// Clamps every element to [−limit, limit].
+  public static func byValue(_ g: inout [[Float]], limit: Float) {
+    for i in g.indices { for j in g[i].indices { g[i][j] = min(max(g[i][j], -limit), limit) } }
+  }
+
+  /// The global L2 norm (accumulated in FP64 in a fixed order).
+  public static func globalNorm(_ g: [[Float]]) -> Double {
+    var s = 0.0
+    for t in g { for x in t { s += Double(x) * Double(x) } }
+    return s.squareRoot()
+  }
+
+  /// Scales the gradients so that their global norm is at most `maxNorm`; returns the norm before.
+  @discardableResult
+  public static func byGlobalNorm(_ g: inout [[Float]], maxNorm: Float) -> Double {
+    let n = globalNorm(g)
+    if n > Double(maxNorm), n.isFinite {
+      let f = Float(Double(maxNorm) / n)
+      for i in g.indices { for j in g[i].indices { g[i][j] *= f } }
+    }
+    return n
+  }
+}

@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import MixedPrecision
+
+/// `fp8emu train`: train the small transformer under one or several recipes and compare them.
+struct Train: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Train a small transformer with FP8 recipes and compare them with FP32.",
+    discussion: """
+      With no options: the built-in 2-digit addition task, FP32 against the delayed, current and \
+      blockwise FP8 recipes, a table at the end. Recipes: \(Recipe.allCases.map(\.rawValue).joined(separator: ", ")). \
+      GPUs: \(TrainingGPU.allCases.map(\.rawValue).joined(separator: ", ")) (sm_80 gives the A100 hybrid FP16 fallback).
+      """)
+
+  @Option(help: "One recipe to train (instead of --compare).") var recipe: String?
+  @Option(help: "Comma-separated recipes to compare.") var compare: String = "fp32,delayed,current,blockwise"
+  @Option(help: "GPU whose FP8 numerics to emulate (default: h100 when the engine has it, else ideal).") var gpu: String?
+  @Option(help: "Micro-batches per optimiser step (gradient accumulation).") var accumulation: Int = 4
+  @Option(help: "Sequences per micro-batch.") var microBatch: Int = 16
+  @Option(help: "Optimiser steps.") var steps: Int = 300
+  @Option(help: "Random seed (initialisation and data).") var seed: UInt64 = 1
+  @Option(help: "Peak learning rate.") var lr: Float = 3e-3
+  @Option(help: "Digits of the built-in addition task.") var digits: Int = 2
+  @Option(help: "Train a character-level model on this text file instead (metric: bits per character).") var text: String?
+  @Option(help: "Per-step monitor log: .csv or JSON lines.") var log: String?
+  @Flag(help: "Print the result table as JSON lines (one object per recipe).") var json = false
+  @Option(help: "Write an SVG plot of the loss curves.") var svg: String?
+  @Option(help: "Delayed scaling: amax history length.") var amaxHistory: Int = 1024
+  @Option(help: "Delayed scaling: max or most_recent.") var amaxAlgo: String = "max"
+  @Option(help: "Delayed scaling: margin (scale divided by 2^margin).") var margin: Int = 0
+  @Flag(help: "Round current/rowwise/blockwise scales down to powers of two.") var pow2Scales = false
+  @Option(help: "Gradient format: e5m2 (HYBRID) or e4m3 (default: e4m3 for blockwise, e5m2 otherwise).") var gradFormat: String?
+  @Option(help: "Clip gradients element-wise to +-VALUE (e.g. 6).") var clipValue: Float?
+  @Option(help: "Clip the global gradient norm (0: off).") var clipNorm: Float = 1
+  @Option(help: "Re-calibrate weight scales every N steps (delayed).") var recalibrateEvery: Int?
+  @Flag(help: "Fake quantisation (QAT): quantise-dequantise forward, straight-through gradients.") var fakeQuant = false
+  @Option(help: "Comma-separated linear layers kept in FP32 (names: blockN.qkv|proj|fc1|fc2, head; 'none').") var highPrecision: String = "head"
+  @Option(help: "Progressive schedule: step from which weights are FP8.") var fp8WeightsFrom: Int = 0
+  @Option(help: "Progressive schedule: step from which activations are FP8.") var fp8ActivationsFrom: Int = 0
+  @Option(help: "Progressive schedule: step from which gradients are FP8.") var fp8GradientsFrom: Int = 0
+  @Option(help: "Halve the learning rate when a layer's forward SQNR falls below this many dB.") var sqnrThreshold: Double?
+  @Option(help: "Override the FP16 precision schedule: on or off (default: on for FP8 recipes).") var fp16Schedule: String?
+  @Option(help: "Override dynamic loss scaling: on or off (default: on except fp32).") var lossScaling: String?
+  @Option(help: "Save a checkpoint of the (single-recipe) run at the end.") var saveCheckpoint: String?
+  @Option(help: "Resume the (single-recipe) run from this checkpoint.") var resume: String?
+  @Flag(help: "No progress bar.") var quiet = false
+
+  func options(for r: Recipe, gpu g: String) throws -> TrainingOptions {
+    var o = TrainingOptions()
+    o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatch; o.accumulation = accumulation; o.seed = seed
+    o.learningRate = lr; o.amaxHistoryLength = amaxHistory
+    guard let algo = AmaxAlgorithm(rawValue: amaxAlgo) else { throw ValidationError("--amax-algo: max or most_recent") }
+    o.amaxAlgorithm = algo; o.margin = margin; o.powerOfTwoScales = pow2Scales; o.gradientFormat = gradFormat
+    o.clipValue = clipValue; o.clipNorm = clipNorm > 0 ? clipNorm : nil; o.weightRecalibrationInterval = recalibrateEvery
+    o.fakeQuantization = fakeQuant
+    o.highPrecisionLayers = highPrecision == "none" ? [] : highPrecision.split(separator: ",").map(String.init)
+    o.fp8WeightsFrom = fp8WeightsFrom; o.fp8ActivationsFrom = fp8ActivationsFrom; o.fp8GradientsFrom = fp8GradientsFrom
+    o.sqnrThresholdDB = sqnrThreshold
+    func onOff(_ s: String?, _ name: String) throws -> Bool? {
+      guard let s else { return nil }
+      switch s { case "on": return true; case "off": return false; default: throw ValidationError("\(name): on or off") }
+    }
+    o.fp16Schedule = try onOff(fp16Schedule, "--fp16-schedule")
+    o.dynamicLossScaling = try onOff(lossScaling, "--loss-scaling")
+    return o
+  }
+
+  func run() throws {
+    // The engine every matrix product goes through. This build has the ideal FP32 engine; the
+    // tensor-core engine (H100/B200/A100 numerics) plugs in here.
+    let engine: any MatmulEngine = IdealMatmulEngine()
+    let task: any TrainingTask = try text.map { try TextTask(file: $0) } ?? AdditionTask(digits: digits)
+    let names = recipe.map { [$0] } ?? compare.split(separator: ",").map(String.init)
+    var recipes: [Recipe] = []
+    for n in names {
+      guard let r = Recipe(rawValue: n) else { throw ValidationError("unknown recipe '\(n)' (\(Recipe.allCases.map(\.rawValue).joined(separator: ", ")))") }
+      recipes.append(r)
+    }
+    let gpuName = gpu ?? (engine.supports(TrainingGPU.h100.numerics) ? "h100" : "ideal")
+    guard TrainingGPU(name: gpuName) != nil else { throw ValidationError("unknown GPU '\(gpuName)'") }
+    if gpu == nil && gpuName == "ideal" && !quiet {
+      FileHandle.standardError.write(Data("note: this build's engine computes ideal FP32 numerics only; tensor-core numerics (--gpu h100, ...) are not available yet\n".utf8))
+    }
+    let monitor = try log.map { try MonitorLog(path: $0) }
+    var results: [RunResult] = []
+    for r in recipes {
+      let o = try options(for: r, gpu: gpuName)
+      let result: RunResult
+      if (resume != nil || saveCheckpoint != nil) {
+        guard recipes.count == 1 else { throw ValidationError("--resume and --save-checkpoint need a single --recipe") }
+        result = try runWithCheckpoint(o, task: task, engine: engine, monitor: monitor)
+      } else {
+        result = try Comparison.run(o, task: task, engine: engine, log: monitor) { step, loss in
+          if !quiet { progressBar(r.rawValue, step + 1, o.steps, loss) }
+        }
+      }
+      if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+      results.append(result)
+    }
+    Comparison.relate(&results)
+    if json {
+      let enc = JSONEncoder()
+      enc.outputFormatting = [.sortedKeys]
+      enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+      for var r in results {
+        r.losses = []
+        print(String(decoding: try enc.encode(r), as: UTF8.self))
+      }
+    } else {
+      print("task: \(task.name), \(steps) steps x \(accumulation) micro-batches of \(microBatch), seed \(seed), gpu \(gpuName)")
+      print(Comparison.table(results))
+    }
+    if let svg {
+      let plot = SVGPlot.lossCurves(results.map { ($0.recipe + " (" + $0.numerics + ")", $0.losses) }, title: "training loss, \(task.name)")
+      try plot.write(toFile: svg, atomically: true, encoding: .utf8)
+    }
+  }
+
+  func runWithCheckpoint(_ o: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine, monitor: MonitorLog?) throws -> RunResult {
+    let t = try Trainer(options: o, task: task, engine: engine)
+    let store = BinaryCheckpointStore()
+    if let resume { try t.restore(try store.load(from: resume)) }
+    var losses: [Float] = []
+    let start = Date()
+    while t.step < o.steps {
+      let rec = try t.trainStep()
+      losses.append(rec.loss)
+      monitor?.write(rec, recipe: o.recipe.rawValue)
+      if !quiet { progressBar(o.recipe.rawValue, rec.step + 1, o.steps, rec.loss) }
+      if !json && quiet { print("step \(rec.step) loss \(rec.loss)") }
+    }
+    if let saveCheckpoint { try store.save(t.checkpoint(), to: saveCheckpoint) }
+    let secs = Date().timeIntervalSince(start)
+    let (metric, held) = try t.evaluate()
+    return RunResult(recipe: o.recipe.rawValue, gpu: o.gpu, numerics: o.recipe.isFP8 ? o.numerics.description : "fp32", losses: losses,
+                     finalLoss: Comparison.finalLoss(losses), relativeToFP32: nil, metricName: task.metricName, metric: metric,
+                     heldOutLoss: held, stepsToFP32Loss: nil,
+                     tokensPerSecond: Double(losses.count * o.accumulation * o.microBatch * task.sequenceLength) / max(secs, 1e-9),
+                     bytesFP8: t.bytesFP8, bytesFP32: t.bytesFP32, skippedSteps: t.scaler.skippedSteps, seconds: secs)
+  }
+}
+
+/// `[#####.....] recipe 120/300 loss 1.2345` on stderr, redrawn in place.
+func progressBar(_ name: String, _ done: Int, _ total: Int, _ loss: Float) {
+  let width = 30
+  let filled = total > 0 ? width * done / total : width
+  let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+  let line = "\r[\(bar)] \(name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(done)/\(total) loss \(String(format: "%.4f", loss))"
+  FileHandle.standardError.write(Data(line.utf8))
+}
