@@ -146,7 +146,7 @@ public enum FP8Checkpoint {
   }
 
   /// FP32 values of a scale tensor (F32, BF16, F16: exact).
-  static func floatScales(_ t: SafetensorsTensorInfo, _ bytes: UnsafeRawBufferPointer) -> [Float] {
+  public static func floatScales(_ t: SafetensorsTensorInfo, _ bytes: UnsafeRawBufferPointer) -> [Float] {
     (0..<t.elementCount).map { k in
       switch t.dtype {
       case .bf16: return Float(bitPattern: UInt32(bytes.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)) << 16)

@@ -8,7 +8,7 @@ struct FP8Emu: ParsableCommand {
     abstract: "Bit-exact FP8 arithmetic and NVIDIA tensor-core numerics on a CPU.",
     subcommands: [
       Train.self, Verify.self, Convert.self, Validate.self, Inspect.self, Dequant.self, Quantize.self,
-      Copy.self, Export.self, Import.self, Info.self,
+      Gemm.self, Copy.self, Export.self, Import.self, Info.self,
     ],
     defaultSubcommand: Train.self
   )
