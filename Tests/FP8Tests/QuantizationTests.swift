@@ -114,8 +114,9 @@ import _TestSupport
     #expect(deqBad == 0, "\(deqBad) dequantised values differ from the reference")
   }
 
-  @Test func everyPathAndThreadCountGivesTheSameBits() throws {
-    let rows = 300, cols = 333
+  /// 300x333 takes the generic SIMD paths, 20x1100 the per-scale table path of per-channel.
+  @Test(arguments: [(300, 333), (20, 1100)])
+  func everyPathAndThreadCountGivesTheSameBits(_ rows: Int, _ cols: Int) throws {
     let x = Self.data(rows: rows, cols: cols, seed: 11)
     let bf16: [UInt16] = x.map { UInt16($0.bitPattern >> 16) }
     let f16: [UInt16] = x.map { Float16($0).bitPattern }
