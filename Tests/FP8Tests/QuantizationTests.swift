@@ -181,6 +181,16 @@ import _TestSupport
     for (k, v) in x.enumerated() { #expect(q.bits[k] == Self.encodeReference(v / 3, .e4m3)) }
   }
 
+  @Test func misalignedSourceGivesTheSameResult() throws {
+    let x = Self.data(rows: 3, cols: 50, seed: 5)
+    let bytes = [UInt8](repeating: 0, count: 1) + x.withUnsafeBytes { Array($0) }
+    let q = try Quantizer(granularity: .perChannel).quantize(x, rows: 3, cols: 50)
+    let m = try bytes.withUnsafeBytes {
+      try Quantizer(granularity: .perChannel).quantize(raw: UnsafeRawBufferPointer(rebasing: $0[1...]), sourceFormat: .f32, rows: 3, cols: 50)
+    }
+    #expect(m == q)
+  }
+
   @Test func errors() {
     #expect(throws: FP8Error.self) { _ = try Quantizer(granularity: .perTensor).quantize([1, .nan], rows: 1, cols: 2) }
     #expect(throws: FP8Error.self) { _ = try Quantizer(granularity: .block128).quantize([1, .infinity], rows: 2, cols: 1) }
