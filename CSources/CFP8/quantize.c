@@ -334,6 +334,61 @@ CFP8_TARGET_AVX512 static void deq_run_avx512(const uint8_t *q, const float *t, 
 }
 #endif
 
+#if defined(CFP8_X86)
+/* 16-bit output (BF16 / F16) through per-scale tables: for a scale s, out = round(t[b] * s) is a
+ * function of the byte b only, so a 256-entry table (built with the scalar formula, hence the
+ * same bits) split into low and high byte planes turns 64 elements into four VBMI byte permutes,
+ * two blends and two interleaving permutes. Used when one scale covers >= 128 elements. */
+typedef struct { uint8_t lo[256], hi[256]; } deq_table16;
+
+static void build_table16(deq_table16 *tb, const float *t, float s, int32_t of) {
+  for (int b = 0; b < 256; b++) {
+    float v = t[b] * s;
+    uint16_t h = of == CFP8_FORMAT_BF16 ? cfp8_f32_to_bf16_rne(v) : f32_to_f16_rne(v);
+    tb->lo[b] = (uint8_t)h;
+    tb->hi[b] = (uint8_t)(h >> 8);
+  }
+}
+
+CFP8_TARGET_AVX512VBMI static void deq_row_table16(const uint8_t *q, const deq_table16 *tabs, int64_t span,
+                                                   uint16_t *out, int64_t n) {
+  uint8_t il[64], ih[64];
+  for (int k = 0; k < 32; k++) {
+    il[2 * k] = (uint8_t)k;
+    il[2 * k + 1] = (uint8_t)(64 + k);
+    ih[2 * k] = (uint8_t)(32 + k);
+    ih[2 * k + 1] = (uint8_t)(96 + k);
+  }
+  const __m512i I0 = _mm512_loadu_si512(il), I1 = _mm512_loadu_si512(ih);
+  for (int64_t c0 = 0, b = 0; c0 < n; c0 += span, b++) {
+    const deq_table16 *tb = tabs + b;
+    const __m512i L0 = _mm512_loadu_si512(tb->lo), L1 = _mm512_loadu_si512(tb->lo + 64);
+    const __m512i L2 = _mm512_loadu_si512(tb->lo + 128), L3 = _mm512_loadu_si512(tb->lo + 192);
+    const __m512i H0 = _mm512_loadu_si512(tb->hi), H1 = _mm512_loadu_si512(tb->hi + 64);
+    const __m512i H2 = _mm512_loadu_si512(tb->hi + 128), H3 = _mm512_loadu_si512(tb->hi + 192);
+    int64_t end = c0 + span < n ? c0 + span : n;
+    for (int64_t c = c0; c < end; c += 64) {
+      int64_t m = end - c < 64 ? end - c : 64;
+      __mmask64 lm = m == 64 ? ~(__mmask64)0 : (((__mmask64)1 << m) - 1);
+      __m512i x = _mm512_maskz_loadu_epi8(lm, q + c);
+      __mmask64 top = _mm512_movepi8_mask(x);
+      __m512i lo = _mm512_mask_blend_epi8(top, _mm512_permutex2var_epi8(L0, x, L1), _mm512_permutex2var_epi8(L2, x, L3));
+      __m512i hi = _mm512_mask_blend_epi8(top, _mm512_permutex2var_epi8(H0, x, H1), _mm512_permutex2var_epi8(H2, x, H3));
+      __m512i o0 = _mm512_permutex2var_epi8(lo, I0, hi), o1 = _mm512_permutex2var_epi8(lo, I1, hi);
+      if (m == 64) {
+        _mm512_storeu_si512((void *)(out + c), o0);
+        _mm512_storeu_si512((void *)(out + c + 32), o1);
+      } else {
+        __mmask32 m0 = m >= 32 ? 0xFFFFFFFFu : (((__mmask32)1 << m) - 1);
+        __mmask32 m1 = m > 32 ? (((__mmask32)1 << (m - 32)) - 1) : 0;
+        _mm512_mask_storeu_epi16(out + c, m0, o0);
+        _mm512_mask_storeu_epi16(out + c + 32, m1, o1);
+      }
+    }
+  }
+}
+#endif
+
 static deq_run_fn pick_deq(int32_t isa) {
 #if defined(CFP8_X86)
   if (isa == CFP8_ISA_AVX512) return deq_run_avx512;
@@ -362,6 +417,33 @@ cfp8_status cfp8_dequantize(const uint8_t *q, int32_t format, int64_t rows, int6
                        : g == CFP8_GRANULARITY_BLOCK128                          ? 128
                                                                                  : 32;
   int err = 0;
+#if defined(CFP8_X86)
+  if (r == CFP8_ISA_AVX512 && cfp8_cpu_has_avx512vbmi() && of != CFP8_FORMAT_F32 &&
+      (g == CFP8_GRANULARITY_TENSOR || g == CFP8_GRANULARITY_BLOCK128 || (g == CFP8_GRANULARITY_ROW && cols >= 1024))) {
+#pragma omp parallel num_threads(cfp8_threads(threads)) if (rows * cols > (1 << 16))
+    {
+      deq_table16 *tabs = (deq_table16 *)malloc(sizeof(deq_table16) * (size_t)(sc > 0 ? sc : 1));
+      if (!tabs) {
+#pragma omp atomic write
+        err = CFP8_ERR_NO_MEMORY;
+      }
+      int64_t band_of_tables = -1;
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < rows; i++) {
+        if (!tabs) continue;
+        int64_t band = g == CFP8_GRANULARITY_BLOCK128 ? i / 128 : (g == CFP8_GRANULARITY_ROW ? i : 0);
+        if (band != band_of_tables) {
+          for (int64_t b = 0; b < sc; b++)
+            build_table16(&tabs[b], t, g == CFP8_GRANULARITY_TENSOR ? scales[0] : scales[band * sc + b], of);
+          band_of_tables = band;
+        }
+        deq_row_table16(q + (size_t)(i * cols), tabs, span, (uint16_t *)out + (size_t)(i * cols), cols);
+      }
+      free(tabs);
+    }
+    return err;
+  }
+#endif
 #pragma omp parallel num_threads(cfp8_threads(threads)) if (rows * cols > (1 << 16))
   {
     float *rs = (float *)malloc(sizeof(float) * (size_t)(sc > 0 ? sc : 1));

@@ -83,6 +83,13 @@ public struct Quantizer: Sendable, Hashable {
     let shape = try granularity.scaleShape(rows: rows, cols: cols)
     let (n, o) = rows.multipliedReportingOverflow(by: cols)
     guard !o, raw.count >= n * sourceFormat.byteSize else { throw .badShape("buffer of \(raw.count) bytes for \(rows)x\(cols)") }
+    if let base = raw.baseAddress, Int(bitPattern: base) % sourceFormat.byteSize != 0 {
+      // the kernel reads whole elements: quantise an aligned copy of a misaligned buffer
+      let copy = [UInt8](raw.prefix(n * sourceFormat.byteSize))
+      return try copy.withUnsafeBufferPointer { (p) throws(FP8Error) in
+        try quantize(raw: UnsafeRawBufferPointer(p), sourceFormat: sourceFormat, rows: rows, cols: cols)
+      }
+    }
     var q = [UInt8](repeating: 0, count: n)
     let ns = shape.rows * shape.cols
     var scales = [Float](repeating: 0, count: granularity == .mxfp8 ? 0 : ns)

@@ -139,15 +139,7 @@ extension FP8Checkpoint {
           let (r, c) = matrixShape(t.shape)
           let q: QuantizedTensor
           do {
-            // the C kernel reads whole elements: copy a misaligned tensor first
-            if Int(bitPattern: src.baseAddress) % 4 != 0 {
-              let copy = Array(src)
-              q = try copy.withUnsafeBufferPointer { (p) throws(FP8Error) in
-                try quantizer.quantize(raw: UnsafeRawBufferPointer(p), sourceFormat: t.dtype.elementFormat!, rows: r, cols: c)
-              }
-            } else {
-              q = try quantizer.quantize(raw: src, sourceFormat: t.dtype.elementFormat!, rows: r, cols: c)
-            }
+            q = try quantizer.quantize(raw: src, sourceFormat: t.dtype.elementFormat!, rows: r, cols: c)
           } catch {
             throw CheckpointError.kernel(tensor: t.name, error)
           }

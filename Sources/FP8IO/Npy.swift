@@ -360,7 +360,7 @@ public enum Npy {
     if fd < 0 { throw .io(path: tmp, operation: "create", errno: errno) }
     var off = 0
     while off < bytes.count {
-      let r = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
+      let r = bytes.withUnsafeBytes { systemWrite(fd, $0.baseAddress! + off, bytes.count - off) }
       if r <= 0 {
         let e = errno
         close(fd)
@@ -377,4 +377,12 @@ public enum Npy {
       throw .io(path: path, operation: "rename", errno: e)
     }
   }
+}
+
+private func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
+  #if canImport(Glibc)
+  return Glibc.write(fd, p, n)
+  #else
+  return Darwin.write(fd, p, n)
+  #endif
 }

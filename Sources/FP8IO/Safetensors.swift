@@ -48,6 +48,8 @@ public struct SafetensorsHeader: Sendable, Hashable {
     guard 8 + Int(n) <= total, 8 + Int(n) <= file.count else { throw .headerBeyondFile(length: n, fileSize: total) }
     let bytes = Array(file[8..<(8 + Int(n))])
     if let bad = firstInvalidUTF8(bytes) { throw .headerNotUTF8(offset: 8 + bad) }
+    // as the reference implementation: the JSON must start right away (no leading whitespace)
+    guard bytes.first == UInt8(ascii: "{") else { throw .invalidHeader("the header does not start with '{'") }
     let json: JSONValue
     do {
       json = try StrictJSONParser.parse(bytes)

@@ -114,8 +114,9 @@ import _TestSupport
     #expect(deqBad == 0, "\(deqBad) dequantised values differ from the reference")
   }
 
-  @Test func everyPathAndThreadCountGivesTheSameBits() throws {
-    let rows = 300, cols = 333
+  /// 300x333 takes the generic SIMD paths, 20x1100 the per-scale table path of per-channel.
+  @Test(arguments: [(300, 333), (20, 1100)])
+  func everyPathAndThreadCountGivesTheSameBits(_ rows: Int, _ cols: Int) throws {
     let x = Self.data(rows: rows, cols: cols, seed: 11)
     let bf16: [UInt16] = x.map { UInt16($0.bitPattern >> 16) }
     let f16: [UInt16] = x.map { Float16($0).bitPattern }
@@ -178,6 +179,16 @@ import _TestSupport
     let q = try Quantizer(granularity: .perTensor, isa: .scalar).quantize(x, rows: 1, cols: x.count)
     #expect(q.scales == [3])
     for (k, v) in x.enumerated() { #expect(q.bits[k] == Self.encodeReference(v / 3, .e4m3)) }
+  }
+
+  @Test func misalignedSourceGivesTheSameResult() throws {
+    let x = Self.data(rows: 3, cols: 50, seed: 5)
+    let bytes = [UInt8](repeating: 0, count: 1) + x.withUnsafeBytes { Array($0) }
+    let q = try Quantizer(granularity: .perChannel).quantize(x, rows: 3, cols: 50)
+    let m = try bytes.withUnsafeBytes {
+      try Quantizer(granularity: .perChannel).quantize(raw: UnsafeRawBufferPointer(rebasing: $0[1...]), sourceFormat: .f32, rows: 3, cols: 50)
+    }
+    #expect(m == q)
   }
 
   @Test func errors() {
