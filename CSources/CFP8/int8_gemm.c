@@ -5,8 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define I8_MB 64   /* rows per parallel block (a multiple of both MRs' lcm handled by loops) */
+#define I8_MB 96   /* rows per parallel block (a multiple of both MRs, 8 and 6) */
 #define I8_NB 256  /* columns per parallel block (a multiple of both NRs) */
+#define I8_KC 512  /* K per block: a 32-column VNNI (or 16-column AVX2) B slice is 16 KiB, in L1 */
 
 static cfp8_status check_mul(int64_t x, int64_t y, int64_t *out) {
   if (__builtin_mul_overflow(x, y, out) || *out > (int64_t)(SIZE_MAX / 4)) return CFP8_ERR_SIZE_OVERFLOW;
@@ -120,25 +121,32 @@ cfp8_status cfp8_int8_gemm(int64_t m, int64_t n, int64_t k, const int8_t *a, int
 #pragma omp parallel for collapse(2) num_threads(nt) schedule(static, 1)
   for (int64_t bi = 0; bi < mblocks; bi++)
     for (int64_t bj = 0; bj < nblocks; bj++) {
-      int32_t tile[CFP8_I8_VNNI_MR * CFP8_I8_VNNI_NR] __attribute__((aligned(64)));
+      /* Accumulators of the block's I8_MB rows × one NR-wide panel, kept across the K blocks. */
+      int32_t acc[I8_MB * CFP8_I8_VNNI_NR] __attribute__((aligned(64)));
       int64_t i1 = (bi + 1) * I8_MB < m ? (bi + 1) * I8_MB : m;
       int64_t j1 = (bj + 1) * I8_NB < n ? (bj + 1) * I8_NB : n;
       for (int64_t j0 = bj * I8_NB; j0 < j1; j0 += nr) {
-        for (int64_t i0 = bi * I8_MB; i0 < i1; i0 += mr) {
-          if (vnni)
-            cfp8_i8_kernel_vnni(kp, (const uint8_t *)pa + i0 * kp, kp, (const int8_t *)pb + (j0 / nr) * kp * nr, tile);
-          else
-            cfp8_i8_kernel_avx2(kp, (const int16_t *)pa + i0 * kp, kp, (const int16_t *)pb + (j0 / nr) * kp * nr, tile);
-          int64_t ri = i1 - i0 < mr ? i1 - i0 : mr, cj = j1 - j0 < nr ? j1 - j0 : nr;
-          for (int64_t r = 0; r < ri; r++) {
-            int32_t *dst = c + (i0 + r) * ldc + j0;
-            const int32_t *src = tile + r * nr;
-            /* VNNI: Σ (a+128)·b − 128·Σ b, in wrapping int32 arithmetic; the true value fits. */
+        for (int64_t k0 = 0; k0 < kp; k0 += I8_KC) {
+          int64_t kc = kp - k0 < I8_KC ? kp - k0 : I8_KC;
+          for (int64_t i0 = bi * I8_MB; i0 < i1; i0 += mr) {
+            int32_t *tile = acc + (i0 - bi * I8_MB) * nr;
             if (vnni)
-              for (int64_t q = 0; q < cj; q++) dst[q] = (int32_t)((uint32_t)src[q] - 128u * (uint32_t)colsum[j0 + q]);
+              cfp8_i8_kernel_vnni(kc, (const uint8_t *)pa + i0 * kp + k0, kp, (const int8_t *)pb + (j0 / nr) * kp * nr + k0 * nr,
+                                  tile, k0 > 0);
             else
-              for (int64_t q = 0; q < cj; q++) dst[q] = src[q];
+              cfp8_i8_kernel_avx2(kc, (const int16_t *)pa + i0 * kp + k0, kp,
+                                  (const int16_t *)pb + (j0 / nr) * kp * nr + k0 * nr, tile, k0 > 0);
           }
+        }
+        int64_t cj = j1 - j0 < nr ? j1 - j0 : nr;
+        for (int64_t i = bi * I8_MB; i < i1; i++) {
+          int32_t *dst = c + i * ldc + j0;
+          const int32_t *src = acc + (i - bi * I8_MB) * nr;
+          /* VNNI: Σ (a+128)·b − 128·Σ b, in wrapping int32 arithmetic; the true value fits. */
+          if (vnni)
+            for (int64_t q = 0; q < cj; q++) dst[q] = (int32_t)((uint32_t)src[q] - 128u * (uint32_t)colsum[j0 + q]);
+          else
+            for (int64_t q = 0; q < cj; q++) dst[q] = src[q];
         }
       }
     }

@@ -6,13 +6,12 @@
 #include <immintrin.h>
 
 CFP8_TARGET_AVX2
-void cfp8_i8_kernel_avx2(int64_t kp, const int16_t *a, int64_t lda, const int16_t *b, int32_t *tile) {
-  __m256i c00 = _mm256_setzero_si256(), c01 = _mm256_setzero_si256();
-  __m256i c10 = _mm256_setzero_si256(), c11 = _mm256_setzero_si256();
-  __m256i c20 = _mm256_setzero_si256(), c21 = _mm256_setzero_si256();
-  __m256i c30 = _mm256_setzero_si256(), c31 = _mm256_setzero_si256();
-  __m256i c40 = _mm256_setzero_si256(), c41 = _mm256_setzero_si256();
-  __m256i c50 = _mm256_setzero_si256(), c51 = _mm256_setzero_si256();
+void cfp8_i8_kernel_avx2(int64_t kp, const int16_t *a, int64_t lda, const int16_t *b, int32_t *tile, int load) {
+#define CFP8_INIT(i) (load ? _mm256_loadu_si256((const __m256i *)tile + (i)) : _mm256_setzero_si256())
+  __m256i c00 = CFP8_INIT(0), c01 = CFP8_INIT(1), c10 = CFP8_INIT(2), c11 = CFP8_INIT(3);
+  __m256i c20 = CFP8_INIT(4), c21 = CFP8_INIT(5), c30 = CFP8_INIT(6), c31 = CFP8_INIT(7);
+  __m256i c40 = CFP8_INIT(8), c41 = CFP8_INIT(9), c50 = CFP8_INIT(10), c51 = CFP8_INIT(11);
+#undef CFP8_INIT
   const int16_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
   for (int64_t p = 0; p < kp; p += 2) {
     __m256i b0 = _mm256_loadu_si256((const __m256i *)b);

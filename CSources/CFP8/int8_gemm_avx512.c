@@ -6,15 +6,13 @@
 #include <immintrin.h>
 
 CFP8_TARGET_AVX512VNNI
-void cfp8_i8_kernel_vnni(int64_t kp, const uint8_t *a, int64_t lda, const int8_t *b, int32_t *tile) {
-  __m512i c00 = _mm512_setzero_si512(), c01 = _mm512_setzero_si512();
-  __m512i c10 = _mm512_setzero_si512(), c11 = _mm512_setzero_si512();
-  __m512i c20 = _mm512_setzero_si512(), c21 = _mm512_setzero_si512();
-  __m512i c30 = _mm512_setzero_si512(), c31 = _mm512_setzero_si512();
-  __m512i c40 = _mm512_setzero_si512(), c41 = _mm512_setzero_si512();
-  __m512i c50 = _mm512_setzero_si512(), c51 = _mm512_setzero_si512();
-  __m512i c60 = _mm512_setzero_si512(), c61 = _mm512_setzero_si512();
-  __m512i c70 = _mm512_setzero_si512(), c71 = _mm512_setzero_si512();
+void cfp8_i8_kernel_vnni(int64_t kp, const uint8_t *a, int64_t lda, const int8_t *b, int32_t *tile, int load) {
+#define CFP8_INIT(i) (load ? _mm512_loadu_si512(tile + 16 * (i)) : _mm512_setzero_si512())
+  __m512i c00 = CFP8_INIT(0), c01 = CFP8_INIT(1), c10 = CFP8_INIT(2), c11 = CFP8_INIT(3);
+  __m512i c20 = CFP8_INIT(4), c21 = CFP8_INIT(5), c30 = CFP8_INIT(6), c31 = CFP8_INIT(7);
+  __m512i c40 = CFP8_INIT(8), c41 = CFP8_INIT(9), c50 = CFP8_INIT(10), c51 = CFP8_INIT(11);
+  __m512i c60 = CFP8_INIT(12), c61 = CFP8_INIT(13), c70 = CFP8_INIT(14), c71 = CFP8_INIT(15);
+#undef CFP8_INIT
   const uint8_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
   const uint8_t *a4 = a + 4 * lda, *a5 = a + 5 * lda, *a6 = a + 6 * lda, *a7 = a + 7 * lda;
   for (int64_t p = 0; p < kp; p += 4) {

@@ -23,9 +23,10 @@
 #define CFP8_I8_AVX2_MR 6
 #define CFP8_I8_AVX2_NR 16
 
-/* tile[MR][NR] = Σ over kp of the packed panels (raw accumulators, before any correction). */
-void cfp8_i8_kernel_vnni(int64_t kp, const uint8_t *a, int64_t lda, const int8_t *b, int32_t *tile);
-void cfp8_i8_kernel_avx2(int64_t kp, const int16_t *a, int64_t lda, const int16_t *b, int32_t *tile);
+/* tile[MR][NR] (+)= Σ over kp of the packed panels (raw accumulators, before any correction);
+ * load = 0 starts from zero, 1 adds to the tile (K blocks after the first). */
+void cfp8_i8_kernel_vnni(int64_t kp, const uint8_t *a, int64_t lda, const int8_t *b, int32_t *tile, int load);
+void cfp8_i8_kernel_avx2(int64_t kp, const int16_t *a, int64_t lda, const int16_t *b, int32_t *tile, int load);
 /* C rows [i0, i1) of A·Bᵀ on unpacked operands. */
 void cfp8_i8_rows_neon(int64_t i0, int64_t i1, int64_t n, int64_t k, const int8_t *a, int64_t lda, const int8_t *b,
                        int64_t ldb, int32_t *c, int64_t ldc);

@@ -7,7 +7,7 @@ import Foundation
 /// |---|---|
 /// | `max` | max |x| over the calibration data |
 /// | `percentile(p)` | the p-th percentile of |x| (e.g. 99.99): the smallest |x| with at least p% of the values ≤ it |
-/// | `entropy` | TensorRT-style: a 2048-bin histogram of |x| over [0, max]; for every candidate of i = 128…2048 bins, the reference P (bins 0..<i, with the mass beyond folded into bin i−1) is compared by KL divergence with Q (P's i bins merged into 128 levels and spread back uniformly over each level's non-empty bins); T = (i + 0.5) · bin width of the best i |
+/// | `entropy` | TensorRT-style: a 2048-bin histogram of |x| over [0, max]; for every candidate of i = 128…2048 bins, the reference P (bins 0..<i, with the mass beyond folded into bin i−1) is compared by KL divergence with Q (the i bins merged into 128 levels and spread back evenly over the bins where P is non-empty; both smoothed); T = (i + 0.5) · bin width of the best i |
 public enum CalibrationMethod: Sendable, Hashable, CustomStringConvertible {
   case max
   case percentile(Double)
@@ -55,32 +55,37 @@ public enum EntropyCalibration {
     return h
   }
 
-  /// KL(P || Q) for the candidate of `i` bins (P, Q normalised; terms with P = 0 contribute 0; a
-  /// Q of 0 where P > 0 gives +∞).
+  /// KL(P || Q) for the candidate of `i` bins. P: bins 0..<i with the mass beyond folded into bin
+  /// i−1. Q: the unfolded bins 0..<i merged into `levels` groups, each group's mass spread evenly
+  /// over the bins where P is non-zero. Both are normalised, then smoothed (bins where a
+  /// distribution is 0 get 1e-4, its other bins are scaled down to keep the sum 1) so that KL stays finite.
   public static func divergence(_ hist: [Double], bins i: Int) -> Double {
     var p = Array(hist[0..<i])
     p[i - 1] += hist[i...].reduce(0, +)
     var q = [Double](repeating: 0, count: i)
-    // Merge the i candidate bins (without the folded outliers) into `levels` groups.
-    let ref = Array(hist[0..<i])
     for l in 0..<levels {
       let start = l * i / levels, end = (l + 1) * i / levels
       guard end > start else { continue }
       var mass = 0.0, nonzero = 0
-      for b in start..<end { mass += ref[b]; if ref[b] != 0 { nonzero += 1 } }
+      for b in start..<end { mass += hist[b]; if p[b] != 0 { nonzero += 1 } }
       guard nonzero > 0 else { continue }
-      for b in start..<end where ref[b] != 0 { q[b] = mass / Double(nonzero) }
+      for b in start..<end where p[b] != 0 { q[b] = mass / Double(nonzero) }
     }
-    let sp = p.reduce(0, +), sq = q.reduce(0, +)
-    guard sp > 0 else { return 0 }
-    guard sq > 0 else { return .infinity }
+    guard let ps = smoothed(p), let qs = smoothed(q) else { return p.contains { $0 > 0 } ? .infinity : 0 }
     var kl = 0.0
-    for b in 0..<i where p[b] > 0 {
-      let pb = p[b] / sp, qb = q[b] / sq
-      if qb == 0 { return .infinity }
-      kl += pb * (pb / qb).logOrZero
-    }
+    for b in 0..<i where ps[b] > 0 { kl += ps[b] * Foundation.log(ps[b] / qs[b]) }
     return kl
+  }
+
+  /// Normalised copy with every zero bin raised to eps = 1e-4 and the non-zero bins scaled by
+  /// (1 − eps·zeros), so that it still sums to 1; nil when the distribution is empty.
+  static func smoothed(_ h: [Double]) -> [Double]? {
+    let total = h.reduce(0, +)
+    guard total > 0 else { return nil }
+    let eps = 1e-4
+    let zeros = h.filter { $0 == 0 }.count
+    let keep = 1 - eps * Double(zeros)
+    return h.map { $0 == 0 ? eps : $0 / total * keep }
   }
 
   /// The threshold with the smallest divergence (the first on ties); 0 for no data.
@@ -98,6 +103,3 @@ public enum EntropyCalibration {
   }
 }
 
-extension Double {
-  var logOrZero: Double { self > 0 ? Foundation.log(self) : 0 }
-}
