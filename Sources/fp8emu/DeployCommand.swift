@@ -87,7 +87,7 @@ enum DeployTable {
       let delta = String(format: "%+.2f pt", 100 * (r.metric - base.metric))
       let loss = String(format: "%.4f", r.loss)
       let ratio = String(format: "%.2fx", Double(base.modelBytes) / Double(r.modelBytes))
-      out += "| \(pad(r.tier.description, 26, left: true)) | \(pad(acc, 7)) | \(pad(delta, 9)) | \(loss) | \(pad(String(r.linearBytes), 7)) B | \(pad(String(r.modelBytes), 7)) B | \(ratio) |\n"
+      out += "| \(pad(r.tier.description, 30, left: true)) | \(pad(acc, 7)) | \(pad(delta, 9)) | \(loss) | \(pad(String(r.linearBytes), 7)) B | \(pad(String(r.modelBytes), 7)) B | \(ratio) |\n"
     }
     return out
   }
