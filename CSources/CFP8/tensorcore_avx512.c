@@ -88,6 +88,7 @@ static void block16x4_f64(const cfp8_tc_job *job, const int64_t *rows, int64_t p
   const int32_t *be = job->be + (p * K + k0) * CFP8_TC_PANEL;
   const int F = job->model->fraction_bits;
   const int fused = job->model->c_mode == CFP8_TC_C_FUSED;
+  const int f16acc = job->model->accumulator == CFP8_TC_ACC_F16;
   const float *av[R];
   const int32_t *ae[R];
   for (int r = 0; r < R; r++) { av[r] = job->av + rows[r] * K + k0; ae[r] = job->ae + rows[r] * K + k0; }
@@ -98,10 +99,14 @@ static void block16x4_f64(const cfp8_tc_job *job, const int64_t *rows, int64_t p
     __mmask8 rare[R];
     for (int r = 0; r < R; r++) {
       __m256 ch = h ? _mm512_extractf32x8_ps(c[r], 1) : _mm512_castps512_ps256(c[r]);
+      /* with an FP16 accumulator c is rounded to FP16 first (RNE) */
+      if (f16acc) ch = _mm256_cvtph_ps(_mm256_cvtps_ph(ch, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
       cd[r] = _mm512_cvtps_pd(ch);
       __mmask8 cnz = _mm512_cmp_pd_mask(cd[r], _mm512_setzero_pd(), _CMP_NEQ_UQ);
       E[r] = fused ? _mm512_mask_cvttpd_epi32(_mm256_set1_epi32(-30000), cnz, _mm512_getexp_pd(cd[r])) : _mm256_set1_epi32(-30000);
-      rare[r] = _mm256_cmpeq_epi32_mask(_mm256_castps_si256(ch), _mm256_set1_epi32(INT32_MIN));
+      /* a -0 c (the sign of an all-zero sum) and a NaN/Inf c (FP16 overflow) take the scalar block */
+      rare[r] = _mm256_cmpeq_epi32_mask(_mm256_castps_si256(ch), _mm256_set1_epi32(INT32_MIN)) |
+                _mm256_fpclass_ps_mask(ch, 0x99);
     }
     for (int t = 0; t < nb; t++) {
       __m256i eb = _mm256_loadu_si256((const __m256i *)(be + t * CFP8_TC_PANEL + 8 * h));
@@ -127,8 +132,15 @@ static void block16x4_f64(const cfp8_tc_job *job, const int64_t *rows, int64_t p
     for (int r = 0; r < R; r++) {
       __m512d sum = _mm512_add_pd(s[r], _mm512_setzero_pd());
       __m512i back64 = _mm512_slli_epi64(_mm512_cvtepi32_epi64(_mm256_add_epi32(E[r], _mm256_set1_epi32(1023 - F))), 52);
-      __m256 res = _mm512_cvt_roundpd_ps(_mm512_mul_pd(sum, _mm512_castsi512_pd(back64)), RZ);
-      if (!fused) res = _mm256_add_ps(res, _mm512_cvtpd_ps(cd[r]));
+      __m512d exact = _mm512_mul_pd(sum, _mm512_castsi512_pd(back64));
+      __m256 res = _mm512_cvt_roundpd_ps(exact, RZ);
+      if (f16acc) {
+        /* to FP16 with one rounding: round to odd at 24 bits (toward zero, then the sticky bit
+           into the last place), then RNE to 11 bits */
+        __mmask8 inexact = _mm512_cmp_pd_mask(_mm512_cvtps_pd(res), exact, _CMP_NEQ_OQ);
+        __m256i bits = _mm256_mask_or_epi32(_mm256_castps_si256(res), inexact, _mm256_castps_si256(res), _mm256_set1_epi32(1));
+        res = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_castsi256_ps(bits), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      } else if (!fused) res = _mm256_add_ps(res, _mm512_cvtpd_ps(cd[r]));
       if (rare[r]) {
         float cv[8], rv[8];
         _mm256_storeu_ps(cv, _mm512_cvtpd_ps(cd[r]));

@@ -177,10 +177,12 @@ int cfp8_tc_simd_model_ok(const cfp8_tc_job *job) {
   if (job->accumulation == CFP8_TC_ACCUM_IDEAL) return job->scaling != CFP8_SCALING_MX ? CFP8_TC_SIMD_F32 : 0;
   if (job->accumulation != CFP8_TC_ACCUM_FAST && job->accumulation != CFP8_TC_ACCUM_PROMOTED) return 0;
   const cfp8_tc_model *m = job->model;
-  if (job->scaling == CFP8_SCALING_MX || m->accumulator != CFP8_TC_ACC_F32) return 0;
+  if (job->scaling == CFP8_SCALING_MX) return 0;
   const int F = m->fraction_bits;
+  /* FP16 accumulator: the FP64 path with c fused only */
+  if (m->accumulator == CFP8_TC_ACC_F16 && (m->c_mode != CFP8_TC_C_FUSED || F < 23)) return 0;
   /* FP32 lanes: FP8 products exact; terms below 2^(F+2), L+1 of them, sum exactly in FP32 */
-  if (job->fp8_inputs && m->c_mode == CFP8_TC_C_FUSED && F <= 20 &&
+  if (m->accumulator == CFP8_TC_ACC_F32 && job->fp8_inputs && m->c_mode == CFP8_TC_C_FUSED && F <= 20 &&
       ((int64_t)(m->block_size + 1) << (F + 2)) <= (1 << 24)) return CFP8_TC_SIMD_F32;
   /* FP64 lanes: products of <= 11-bit significands exact; sums below 2^52 exact */
   if (F >= 23 && F <= 40 && ((int64_t)(m->block_size + 1) << (F + 2)) <= ((int64_t)1 << 52)) return CFP8_TC_SIMD_F64;

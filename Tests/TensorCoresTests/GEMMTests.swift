@@ -191,13 +191,17 @@ struct WideInputGEMMTests {
     initial[3] = -0.0
     for gpu in GPUArchitecture.presets {
       guard gpu.numerics(for: input) != nil || input.isFP8 else { continue }
-      for acc in [Accumulation.fast, .promoted(every: 32)] {
+      var numerics: [Numerics] = [.gpu(gpu, accumulation: .fast), .gpu(gpu, accumulation: .promoted(every: 32))]
+      if let m16 = gpu.numerics(for: input, accumulator: .fp16) {  // FP16 accumulator (FP16 inputs)
+        numerics += [.model(m16, accumulation: .fast), .model(m16, accumulation: .promoted(every: 64))]
+      }
+      for num in numerics {
         for accInit in [nil, initial] {
-          let reference = try TensorCoreGEMM.matmul(a, b, accumulator: accInit, numerics: .gpu(gpu, accumulation: acc), isa: .scalar, threads: 1)
+          let reference = try TensorCoreGEMM.matmul(a, b, accumulator: accInit, numerics: num, isa: .scalar, threads: 1)
           for isa in ISA.supported {
             for threads in [1, 3] {
-              let d = try TensorCoreGEMM.matmul(a, b, accumulator: accInit, numerics: .gpu(gpu, accumulation: acc), isa: isa, threads: threads)
-              #expect(d.map(\.bitPattern) == reference.map(\.bitPattern), "\(gpu.name) \(input) \(acc) \(isa) threads \(threads)")
+              let d = try TensorCoreGEMM.matmul(a, b, accumulator: accInit, numerics: num, isa: isa, threads: threads)
+              #expect(d.map(\.bitPattern) == reference.map(\.bitPattern), "\(gpu.name) \(input) \(num) \(isa) threads \(threads)")
             }
           }
         }
