@@ -339,6 +339,8 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
       int row_done = 0;
 #if defined(CFP8_X86)
       if (resolved == CFP8_ISA_AVX2) row_done = cfp8_tc_task_avx2(&job, i, p);
+#elif defined(CFP8_ARM64)
+      if (resolved == CFP8_ISA_NEON) row_done = cfp8_tc_task_neon(&job, i, p);
 #endif
       if (!row_done) cfp8_tc_task_scalar(&job, i, p);
     }
