@@ -1,9 +1,12 @@
 /* AVX-512 tasks of the tensor-core model: 16 output columns per vector, four rows of A at a time
  * (broadcast), so that each load of B serves four independent chains.
  * Exact for FP8 inputs with a small F (H100/Ada FP8: F = 13): every product of two FP8 values is
- * exact in FP32, its truncation to F bits below 2^E is trunc(p * 2^(F-E)) (an exact power-of-two
- * multiply, then a round toward zero), and the L+1 truncated terms (each below 2^(F+2)) sum
- * exactly in FP32. Lanes outside the fast path's range (|E| > 100) take the scalar block. */
+ * exact in FP32, its truncation to F bits below 2^E is trunc(p * 2^(F-E)), and the L+1 truncated
+ * terms (each below 2^(F+2)) sum exactly in FP32. The power-of-two scaling is an integer add to
+ * the exponent field: A is pre-scaled by 2^-64 (exact), so p·2^-64 is a normal FP32 value and
+ * adding (F - E + 64) << 23 to its bits multiplies it by 2^(F-E+64) exactly; for a zero product
+ * the add gives at most 2^-1, which truncates to zero, as long as 1 <= F - E + 64 <= 126. Lanes
+ * outside that range (E < F - 62 or E > F + 63) take the scalar block. */
 #include "internal.h"
 #include "tensorcore_internal.h"
 
@@ -23,9 +26,10 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
   const float *av[R];
   const int32_t *ae[R];
   const int F = job->model->fraction_bits;
+  const int elo = F - 62, ehi = F + 63; /* exact range of the exponent-add scaling */
   __m512i E[R];
   for (int r = 0; r < R; r++) {
-    av[r] = job->av + rows[r] * K + k0;
+    av[r] = job->av_pre + rows[r] * K + k0;
     ae[r] = job->ae + rows[r] * K + k0;
     __mmask16 cnz = _mm512_cmp_ps_mask(c[r], _mm512_setzero_ps(), _CMP_NEQ_UQ);
     E[r] = _mm512_mask_cvttps_epi32(_mm512_set1_epi32(-30000), cnz, _mm512_getexp_ps(c[r]));
@@ -36,24 +40,27 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
     for (int r = 0; r < R; r++) E[r] = _mm512_max_epi32(E[r], _mm512_add_epi32(_mm512_set1_epi32(ae[r][t]), eb));
   }
   __m512 scale[R], s[R];
+  __m512i shift[R];
   __mmask16 rare[R];
   for (int r = 0; r < R; r++) {
     __mmask16 nonzero = _mm512_cmpgt_epi32_mask(E[r], _mm512_set1_epi32(EXP_NONE));
     E[r] = _mm512_max_epi32(E[r], _mm512_set1_epi32(job->model->min_exponent));
     /* lanes outside the exact range, and a -0 c (whose all-zero sum keeps the sign) */
-    rare[r] = (nonzero & (_mm512_cmplt_epi32_mask(E[r], _mm512_set1_epi32(-100)) |
-                          _mm512_cmpgt_epi32_mask(E[r], _mm512_set1_epi32(100)))) |
+    rare[r] = (nonzero & (_mm512_cmplt_epi32_mask(E[r], _mm512_set1_epi32(elo)) |
+                          _mm512_cmpgt_epi32_mask(E[r], _mm512_set1_epi32(ehi)))) |
               _mm512_cmpeq_epi32_mask(_mm512_castps_si512(c[r]), _mm512_set1_epi32(INT32_MIN));
-    E[r] = _mm512_min_epi32(_mm512_max_epi32(E[r], _mm512_set1_epi32(-100)), _mm512_set1_epi32(100));
+    E[r] = _mm512_min_epi32(_mm512_max_epi32(E[r], _mm512_set1_epi32(elo)), _mm512_set1_epi32(ehi));
     scale[r] = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(F + 127), E[r]), 23));
+    shift[r] = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(F + 64), E[r]), 23);
     s[r] = _mm512_roundscale_ps(_mm512_mul_ps(c[r], scale[r]), RZ);
   }
   /* (2) truncated terms, summed exactly (order does not matter: every partial sum is exact) */
   for (int t = 0; t < nb; t++) {
     __m512 b = _mm512_loadu_ps(bv + t * CFP8_TC_PANEL);
     for (int r = 0; r < R; r++) {
-      __m512 prod = _mm512_mul_ps(_mm512_set1_ps(av[r][t]), b);
-      s[r] = _mm512_add_ps(s[r], _mm512_roundscale_ps(_mm512_mul_ps(prod, scale[r]), RZ));
+      __m512 prod = _mm512_mul_ps(_mm512_set1_ps(av[r][t]), b); /* p · 2^-64 */
+      __m512 term = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(prod), shift[r]));
+      s[r] = _mm512_add_ps(s[r], _mm512_roundscale_ps(term, RZ));
     }
   }
   /* (3) normalise: keep F fraction bits, then scale back by 2^(E-F) (exact); -0 becomes +0 */

@@ -279,12 +279,13 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
       nbp > INT64_MAX / 8 || nacc > INT64_MAX / 8) return CFP8_ERR_SIZE_OVERFLOW;
   int64_t nmx_a = 0, nmx_b = 0;
   if (mode == CFP8_SCALING_MX && (!mul_ok(m, kb32, &nmx_a) || !mul_ok(kb32, n, &nmx_b))) return CFP8_ERR_SIZE_OVERFLOW;
-  float *av = malloc((size_t)(na ? na : 1) * 4), *bv = malloc((size_t)(nbp ? nbp : 1) * 4), *acc = malloc((size_t)nacc * 4);
+  float *av = malloc((size_t)(na ? na : 1) * 4), *av_pre = is_fp8_in(a->format) ? malloc((size_t)(na ? na : 1) * 4) : NULL, *bv = malloc((size_t)(nbp ? nbp : 1) * 4), *acc = malloc((size_t)nacc * 4);
   int32_t *ae = malloc((size_t)(na ? na : 1) * 4), *be = malloc((size_t)(nbp ? nbp : 1) * 4);
   uint8_t *asp = calloc((size_t)m, 1), *bsp = calloc((size_t)npanels, 1);
   int16_t *amx = nmx_a ? malloc((size_t)nmx_a * 2) : NULL, *bmx = nmx_b ? malloc((size_t)nmx_b * 2) : NULL;
-  if (!av || !bv || !acc || !ae || !be || !asp || !bsp || (nmx_a && !amx) || (nmx_b && !bmx)) {
-    free(av); free(bv); free(acc); free(ae); free(be); free(asp); free(bsp); free(amx); free(bmx);
+  if (!av || !bv || !acc || !ae || !be || !asp || !bsp || (nmx_a && !amx) || (nmx_b && !bmx) ||
+      (is_fp8_in(a->format) && !av_pre)) {
+    free(av); free(av_pre); free(bv); free(acc); free(ae); free(be); free(asp); free(bsp); free(amx); free(bmx);
     return CFP8_ERR_NO_MEMORY;
   }
   const int nt = cfp8_threads(threads);
@@ -298,6 +299,7 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
       int32_t e;
       load_packed(a, i, kk, &ta, &v, &e);
       av[i * k + kk] = v;
+      if (av_pre) av_pre[i * k + kk] = v * 0x1p-64f; /* exact: FP8 values are far from underflow */
       ae[i * k + kk] = e;
       if (!isfinite(v)) asp[i] = 1;
     }
@@ -319,7 +321,7 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
   for (int64_t x = 0; x < nmx_b; x++) bmx[x] = mx_exp(scaling->b_mx[x]);
 
   cfp8_tc_job job = {
-    .m = m, .n = n, .k = k, .npanels = npanels, .av = av, .ae = ae, .bv = bv, .be = be,
+    .m = m, .n = n, .k = k, .npanels = npanels, .av = av, .av_pre = av_pre, .ae = ae, .bv = bv, .be = be,
     .a_special = asp, .b_special = bsp, .a_mx = amx, .b_mx = bmx, .kb32 = kb32,
     .blk_a = mode == CFP8_SCALING_BLOCK ? scaling->a_scales : NULL,
     .blk_b = mode == CFP8_SCALING_BLOCK ? scaling->b_scales : NULL,
@@ -372,6 +374,6 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
     }
   }
   if (ep->amax_out) *ep->amax_out = any_nan ? NAN : amax;
-  free(av); free(bv); free(acc); free(ae); free(be); free(asp); free(bsp); free(amx); free(bmx);
+  free(av); free(av_pre); free(bv); free(acc); free(ae); free(be); free(asp); free(bsp); free(amx); free(bmx);
   return CFP8_OK;
 }

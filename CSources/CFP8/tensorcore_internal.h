@@ -26,6 +26,7 @@ float cfp8_tc_block_terms(const double *p, const int *pe, int n, float c, const 
 typedef struct cfp8_tc_job {
   int64_t m, n, k, npanels;
   const float *av;
+  const float *av_pre; /* FP8 inputs: av · 2^-64 (exact), for the FP32-lane SIMD paths; else NULL */
   const int32_t *ae;
   const float *bv;
   const int32_t *be;

@@ -209,3 +209,34 @@ struct WideInputGEMMTests {
     }
   }
 }
+
+@Suite("Tensor-core SIMD range edges")
+struct RangeEdgeTests {
+  // Starting accumulators from 2^-140 to 2^100 put the alignment point at, inside and beyond the
+  // SIMD paths' exact ranges (lanes outside take the scalar block); half the operands are zero,
+  // so zero products meet every alignment point. Bits must equal the scalar path's.
+  @Test func accumulatorsAcrossTheExponentRange() throws {
+    var rng = SplitMix64(seed: 31337)
+    let m = 8, n = 32, k = 96
+    for format in [ElementFormat.e4m3, .e5m2] {
+      let ab = (0..<(m * k)).map { _ -> UInt8 in rng.next() % 2 == 0 ? 0 : UInt8(truncatingIfNeeded: rng.next()) & 0x73 }
+      let bb = (0..<(k * n)).map { _ -> UInt8 in rng.next() % 2 == 0 ? 0x80 : UInt8(truncatingIfNeeded: rng.next()) & 0xF3 }
+      let a = try TensorCoreOperand(storage: .bytes(ab), format: format, rows: m, cols: k)
+      let b = try TensorCoreOperand(storage: .bytes(bb), format: format, rows: k, cols: n)
+      let initial = (0..<(m * n)).map { i -> Float in
+        let e = -140 + (i * 7) % 241
+        return Float(sign: i % 3 == 0 ? .minus : .plus, exponent: e, significand: 1 + Float(i % 5) / 8)
+      }
+      for gpu in [GPUArchitecture.h100, .ada, .b200, .v100] {
+        for acc in [Accumulation.fast, .promoted(every: 32)] {
+          let num = Numerics.gpu(gpu, accumulation: acc)
+          let reference = try TensorCoreGEMM.matmul(a, b, accumulator: initial, numerics: num, isa: .scalar)
+          for isa in ISA.supported {
+            let d = try TensorCoreGEMM.matmul(a, b, accumulator: initial, numerics: num, isa: isa, threads: 2)
+            #expect(d.map(\.bitPattern) == reference.map(\.bitPattern), "\(format) \(gpu.name) \(acc) \(isa)")
+          }
+        }
+      }
+    }
+  }
+}
