@@ -13,11 +13,12 @@
 CFP8_TARGET_AVX2
 static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_t k0, int nb, __m256 c) {
   const int64_t K = job->k;
-  const float *av = job->av + i * K + k0;
+  const float *av = job->av_pre + i * K + k0; /* A · 2^-64: see tensorcore_avx512.c */
   const int32_t *ae = job->ae + i * K + k0;
   const float *bv = job->bv + (p * K + k0) * CFP8_TC_PANEL + 8 * h;
   const int32_t *be = job->be + (p * K + k0) * CFP8_TC_PANEL + 8 * h;
   const int F = job->model->fraction_bits;
+  const int elo = F - 62, ehi = F + 63;
   const __m256i cb = _mm256_castps_si256(c);
   const __m256i biased = _mm256_and_si256(_mm256_srli_epi32(cb, 23), _mm256_set1_epi32(0xFF));
   const __m256 cnz = _mm256_cmp_ps(c, _mm256_setzero_ps(), _CMP_NEQ_UQ);
@@ -29,24 +30,27 @@ static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_
                                              _mm256_loadu_si256((const __m256i *)(be + t * CFP8_TC_PANEL))));
   const __m256i nonzero = _mm256_cmpgt_epi32(E, _mm256_set1_epi32(EXP_NONE));
   E = _mm256_max_epi32(E, _mm256_set1_epi32(job->model->min_exponent));
-  __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(-100), E), _mm256_cmpgt_epi32(E, _mm256_set1_epi32(100)));
+  __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(elo), E), _mm256_cmpgt_epi32(E, _mm256_set1_epi32(ehi)));
   const __m256i cneg0 = _mm256_cmpeq_epi32(cb, _mm256_set1_epi32(INT32_MIN)); /* -0 c keeps its sign */
   int rare = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(_mm256_or_si256(_mm256_and_si256(nonzero, out), csub), cneg0)));
-  E = _mm256_min_epi32(_mm256_max_epi32(E, _mm256_set1_epi32(-100)), _mm256_set1_epi32(100));
+  E = _mm256_min_epi32(_mm256_max_epi32(E, _mm256_set1_epi32(elo)), _mm256_set1_epi32(ehi));
   __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 127), E), 23));
+  const __m256i shift = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 64), E), 23);
 #define rz (_MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
   __m256 s0 = _mm256_round_ps(_mm256_mul_ps(c, scale), rz), s1 = _mm256_setzero_ps();
   int t = 0;
+#define TERM(x) _mm256_round_ps(_mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(x), shift)), rz)
   for (; t + 1 < nb; t += 2) {
     __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
     __m256 p1 = _mm256_mul_ps(_mm256_set1_ps(av[t + 1]), _mm256_loadu_ps(bv + (t + 1) * CFP8_TC_PANEL));
-    s0 = _mm256_add_ps(s0, _mm256_round_ps(_mm256_mul_ps(p0, scale), rz));
-    s1 = _mm256_add_ps(s1, _mm256_round_ps(_mm256_mul_ps(p1, scale), rz));
+    s0 = _mm256_add_ps(s0, TERM(p0));
+    s1 = _mm256_add_ps(s1, TERM(p1));
   }
   if (t < nb) {
     __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
-    s0 = _mm256_add_ps(s0, _mm256_round_ps(_mm256_mul_ps(p0, scale), rz));
+    s0 = _mm256_add_ps(s0, TERM(p0));
   }
+#undef TERM
   __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_setzero_ps());
   if (F < 23)
     s = _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(s), _mm256_set1_epi32((int)(0xFFFFFFFFu << (23 - F)))));
