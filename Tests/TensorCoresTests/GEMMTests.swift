@@ -94,6 +94,7 @@ struct GEMMTests {
       (.gpu(.b200, accumulation: .fast), .rowwise(a: (0..<m).map { Float($0 + 1) }, b: (0..<n).map { 1 / Float($0 + 1) }), nil),
       (.gpu(.h100, accumulation: .fast), .mx(a: mxa, b: mxb), nil), (.gpu(.a100, accumulation: .promoted), .none, nil),
       (.ideal, .none, init0), (.ideal, .block(a: sa, b: sb), nil), (.exact, .none, nil),
+      (.gpu(.h100, accumulation: .promoted(every: 40)), .none, init0),  // blocks cut at the interval: 32 + 8
     ]
     for (numerics, scaling, acc) in cases {
       let reference = try TensorCoreGEMM.matmul(a, bPlain, accumulator: acc, numerics: numerics, scaling: scaling, isa: .scalar, threads: 1)
