@@ -47,20 +47,20 @@ struct TensorCoreBench: ParsableCommand {
     let a = try TensorCoreOperand(storage: .bytes(bytes(n * n)), format: .e4m3, rows: n, cols: n)
     let b = try TensorCoreOperand(storage: .bytes(bytes(n * n)), format: .e4m3, rows: n, cols: n)
     let flops = 2.0 * Double(n) * Double(n) * Double(n)
-    func time(_ numerics: Numerics) throws -> Double {
-      var times: [Double] = []
-      for _ in 0..<max(1, repeats) {
+    // round-robin: each repeat times the baseline and every row once, so that the shared
+    // machine's noise hits them alike; the median of each is reported
+    let all: [(String, Numerics)] = [("ideal FP32 FMA (baseline)", .ideal)] + rows
+    var times = [[Double]](repeating: [], count: all.count)
+    for _ in 0..<max(1, repeats) {
+      for (index, (_, numerics)) in all.enumerated() {
         let start = ContinuousClock.now
         _ = try TensorCoreGEMM.matmul(a, b, numerics: numerics, isa: isa, threads: threads)
         let d = ContinuousClock.now - start
-        times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+        times[index].append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
       }
-      return flops / times.sorted()[times.count / 2] / 1e9
     }
-    // interleave baseline and model so that noise on the shared machine hits both alike
-    let ideal = try time(.ideal)
-    emit(n, "ideal FP32 FMA (baseline)", ideal, ideal)
-    for (name, numerics) in rows { emit(n, name, try time(numerics), ideal) }
+    let gflops = times.map { flops / $0.sorted()[$0.count / 2] / 1e9 }
+    for (index, (name, _)) in all.enumerated() { emit(n, name, gflops[index], gflops[0]) }
   }
 
   private func emit(_ n: Int, _ name: String, _ gflops: Double, _ ideal: Double) {
