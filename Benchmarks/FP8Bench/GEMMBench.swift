@@ -24,6 +24,10 @@ struct GEMMBench: ParsableCommand {
 
   func run() throws {
     let reps = self.reps ?? (quick ? 3 : 5)
+    // Two OpenMP runtimes share two cores here (LLVM libomp for ours, GNU libgomp inside Debian's
+    // OpenBLAS); threads that spin after a parallel region would steal the other library's cores.
+    // Passive waiting, set before either runtime starts, keeps the alternating timings fair.
+    if getenv("OMP_WAIT_POLICY") == nil { setenv("OMP_WAIT_POLICY", "PASSIVE", 1) }
     let blas = noOpenblas ? nil : GEMMOpenBLAS.load()
     let all = CKernels.maxThreads
     let threadCounts = all > 1 ? [1, all] : [1]
@@ -31,7 +35,7 @@ struct GEMMBench: ParsableCommand {
     let skinny = quick ? [(1, 16384), (4, 16384), (16, 4096)] : [1, 4, 16].flatMap { m in [4096, 16384].map { (m, $0) } }
     if !json {
       print("FP8 GEMM, ISA \(ISA.default), \(all) threads available; OpenBLAS: \(blas.map { "core \($0.coreName)" } ?? "not loaded")")
-      print("median of \(reps); operands E4M3×E4M3 → FP32; OpenBLAS SGEMM on the decoded FP32 operands")
+      print("median of \(reps), alternating with OpenBLAS SGEMM (on the decoded FP32 operands); E4M3×E4M3 → FP32")
       print(pad("M×N×K", 20) + pad("thr", 5) + pad("scaling", 9) + pad("GFLOP/s", 10) + pad("MB", 8)
             + pad("OpenBLAS", 10) + pad("MB", 8) + "ratio")
     }
@@ -65,24 +69,33 @@ struct GEMMBench: ParsableCommand {
       recipe = .perTensor(a: 0.5, b: 0.25)
     }
     let flops = 2.0 * Double(m) * Double(n) * Double(k)
-    let ours = try median(reps) { () throws(FP8Error) in _ = try matmul(a, b, scaling: recipe, threads: threads) }
-    var theirs: Double? = nil
-    if let blas {
-      blas.setThreads?(Int32(threads))
-      let af = a.decoded(), bf = b.decoded()
-      var c = [Float](repeating: 0, count: m * n)
-      theirs = af.withUnsafeBufferPointer { pa in
-        bf.withUnsafeBufferPointer { pb in
-          c.withUnsafeMutableBufferPointer { pc in
-            try! median(reps) { () throws(FP8Error) in
-              blas.multiply(m: m, n: n, k: k, a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
+    // The machine is shared: the two libraries run alternately, rep by rep, so that load from
+    // elsewhere hits both alike; medians of each.
+    let af = blas == nil ? [] : a.decoded(), bf = blas == nil ? [] : b.decoded()
+    var c = [Float](repeating: 0, count: blas == nil ? 0 : m * n)
+    blas?.setThreads?(Int32(threads))
+    var ours: [Double] = [], theirs: [Double] = []
+    try af.withUnsafeBufferPointer { (pa) throws(FP8Error) in
+      try bf.withUnsafeBufferPointer { (pb) throws(FP8Error) in
+        try c.withUnsafeMutableBufferPointer { (pc) throws(FP8Error) in
+          for rep in 0...max(1, reps) {  // rep 0 warms up
+            let t = try seconds { () throws(FP8Error) in _ = try matmul(a, b, scaling: recipe, threads: threads) }
+            if rep > 0 { ours.append(t) }
+            if let blas {
+              let u = try seconds { () throws(FP8Error) in
+                blas.multiply(m: m, n: n, k: k, a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
+              }
+              if rep > 0 { theirs.append(u) }
             }
           }
         }
       }
     }
-    return Row(m: m, n: n, k: k, threads: threads, scaling: scaling, gflops: flops / ours / 1e9,
-               operandBytes: m * k + k * n, openblasGflops: theirs.map { flops / $0 / 1e9 }, openblasBytes: 4 * (m * k + k * n))
+    let theirsMedian: Double? = theirs.isEmpty ? nil : medianOf(theirs)
+    let oursMedian = medianOf(ours)
+    return Row(m: m, n: n, k: k, threads: threads, scaling: scaling, gflops: flops / oursMedian / 1e9,
+               operandBytes: m * k + k * n, openblasGflops: theirsMedian.map { flops / $0 / 1e9 },
+               openblasBytes: 4 * (m * k + k * n))
   }
 
   func emit(_ r: Row, corename: String?) {
@@ -103,19 +116,18 @@ struct GEMMBench: ParsableCommand {
   }
 }
 
-/// Median wall time in seconds of `reps` runs of `body` (after one warm-up run).
-fileprivate func median(_ reps: Int, _ body: () throws(FP8Error) -> Void) throws(FP8Error) -> Double {
+/// Wall time in seconds of one run of `body`.
+fileprivate func seconds(_ body: () throws(FP8Error) -> Void) throws(FP8Error) -> Double {
+  var t0 = timespec(), t1 = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &t0)
   try body()
-  var times: [Double] = []
-  for _ in 0..<max(1, reps) {
-    var t0 = timespec(), t1 = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t0)
-    try body()
-    clock_gettime(CLOCK_MONOTONIC, &t1)
-    times.append(Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9)
-  }
-  times.sort()
-  return times[times.count / 2]
+  clock_gettime(CLOCK_MONOTONIC, &t1)
+  return Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
+}
+
+fileprivate func medianOf(_ xs: [Double]) -> Double {
+  let s = xs.sorted()
+  return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
 fileprivate func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
