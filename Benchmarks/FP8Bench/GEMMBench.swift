@@ -17,7 +17,7 @@ struct GEMMBench: ParsableCommand {
   @Flag(help: "Skip OpenBLAS.") var noOpenblas = false
 
   struct Row {
-    var m: Int, n: Int, k: Int, threads: Int, scaling: String
+    var m: Int, n: Int, k: Int, threads: Int, scaling: String, bLayout: MatrixLayout
     var gflops: Double, operandBytes: Int
     var openblasGflops: Double?, openblasBytes: Int
   }
@@ -39,19 +39,24 @@ struct GEMMBench: ParsableCommand {
       print(pad("M×N×K", 20) + pad("thr", 5) + pad("scaling", 9) + pad("GFLOP/s", 10) + pad("MB", 8)
             + pad("OpenBLAS", 10) + pad("MB", 8) + "ratio")
     }
-    var shapes: [(Int, Int, Int, String)] = squares.map { ($0, $0, $0, "tensor") }
-    shapes += squares.filter { $0 >= 2048 || quick && $0 >= 1024 }.map { ($0, $0, $0, "block") }
-    shapes += skinny.map { ($0.0, $0.1, $0.1, "tensor") }
-    for (m, n, k, scaling) in shapes {
+    var shapes: [(Int, Int, Int, String, MatrixLayout)] = squares.map { ($0, $0, $0, "tensor", .rowMajor) }
+    shapes += squares.filter { $0 >= 2048 || quick && $0 >= 1024 }.map { ($0, $0, $0, "block", .rowMajor) }
+    shapes += skinny.map { ($0.0, $0.1, $0.1, "tensor", .rowMajor) }
+    // B = Wᵀ stored column-major (an N×K row-major weight), as nn.Linear keeps it
+    shapes += [1, 4].map { ($0, 16384, 16384, "tensor", .columnMajor) }
+    for (m, n, k, scaling, bLayout) in shapes {
       for threads in threadCounts {
         if scaling == "block" && threads != 1 { continue }
-        let row = try measure(m: m, n: n, k: k, threads: threads, scaling: scaling, reps: reps, blas: blas)
+        let row = try measure(m: m, n: n, k: k, threads: threads, scaling: scaling, bLayout: bLayout, reps: reps,
+                              blas: blas)
         emit(row, corename: blas?.coreName)
       }
     }
   }
 
-  func measure(m: Int, n: Int, k: Int, threads: Int, scaling: String, reps: Int, blas: GEMMOpenBLAS?) throws -> Row {
+  func measure(
+    m: Int, n: Int, k: Int, threads: Int, scaling: String, bLayout: MatrixLayout, reps: Int, blas: GEMMOpenBLAS?
+  ) throws -> Row {
     var rng = UInt64(0x9E37_79B9 &* UInt64(m + 3 * n + 7 * k))
     func next() -> UInt8 {
       rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -60,7 +65,7 @@ struct GEMMBench: ParsableCommand {
       return (r & 0x80) | ((1 + (r >> 3) % 10) << 3) | (r & 7)
     }
     let a = try Matrix(rows: m, columns: k, format: .e4m3, bits: (0..<(m * k)).map { _ in next() })
-    let b = try Matrix(rows: k, columns: n, format: .e4m3, bits: (0..<(k * n)).map { _ in next() })
+    let b = try Matrix(rows: k, columns: n, format: .e4m3, layout: bLayout, bits: (0..<(k * n)).map { _ in next() })
     let recipe: ScalingRecipe
     if scaling == "block" {
       let kb = (k + 127) / 128
@@ -71,7 +76,9 @@ struct GEMMBench: ParsableCommand {
     let flops = 2.0 * Double(m) * Double(n) * Double(k)
     // The machine is shared: the two libraries run alternately, rep by rep, so that load from
     // elsewhere hits both alike; medians of each.
-    let af = blas == nil ? [] : a.decoded(), bf = blas == nil ? [] : b.decoded()
+    // OpenBLAS gets the same operands in the same layouts (B column-major = transposed K×N)
+    let af = blas == nil ? [] : a.decoded()
+    let bf = blas == nil ? [] : (bLayout == .rowMajor ? b.decoded() : b.transposed.decoded())
     var c = [Float](repeating: 0, count: blas == nil ? 0 : m * n)
     blas?.setThreads?(Int32(threads))
     var ours: [Double] = [], theirs: [Double] = []
@@ -83,7 +90,8 @@ struct GEMMBench: ParsableCommand {
             if rep > 0 { ours.append(t) }
             if let blas {
               let u = try seconds { () throws(FP8Error) in
-                blas.multiply(m: m, n: n, k: k, a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
+                blas.multiply(m: m, n: n, k: k, a: pa.baseAddress!, b: pb.baseAddress!, bTransposed: bLayout == .columnMajor,
+                              c: pc.baseAddress!)
               }
               if rep > 0 { theirs.append(u) }
             }
@@ -93,7 +101,7 @@ struct GEMMBench: ParsableCommand {
     }
     let theirsMedian: Double? = theirs.isEmpty ? nil : medianOf(theirs)
     let oursMedian = medianOf(ours)
-    return Row(m: m, n: n, k: k, threads: threads, scaling: scaling, gflops: flops / oursMedian / 1e9,
+    return Row(m: m, n: n, k: k, threads: threads, scaling: scaling, bLayout: bLayout, gflops: flops / oursMedian / 1e9,
                operandBytes: m * k + k * n, openblasGflops: theirsMedian.map { flops / $0 / 1e9 },
                openblasBytes: 4 * (m * k + k * n))
   }
@@ -102,6 +110,7 @@ struct GEMMBench: ParsableCommand {
     if json {
       var s = "{\"suite\":\"gemm\",\"m\":\(r.m),\"n\":\(r.n),\"k\":\(r.k),\"threads\":\(r.threads),"
       s += "\"a_format\":\"e4m3\",\"b_format\":\"e4m3\",\"d_format\":\"f32\",\"scaling\":\"\(r.scaling)\","
+      s += "\"b_layout\":\"\(r.bLayout == .rowMajor ? "row" : "column")\","
       s += "\"gflops\":\(fmt(r.gflops)),\"operand_bytes\":\(r.operandBytes)"
       if let o = r.openblasGflops {
         s += ",\"openblas_gflops\":\(fmt(o)),\"openblas_operand_bytes\":\(r.openblasBytes),\"openblas_core\":\"\(corename ?? "")\""
@@ -109,7 +118,7 @@ struct GEMMBench: ParsableCommand {
       print(s + "}")
     } else {
       let ratio = r.openblasGflops.map { fmt(r.gflops / $0, 2) + "×" } ?? "-"
-      print(pad("\(r.m)×\(r.n)×\(r.k)", 20) + pad("\(r.threads)", 5) + pad(r.scaling, 9) + pad(fmt(r.gflops), 10)
+      print(pad("\(r.m)×\(r.n)×\(r.k)" + (r.bLayout == .columnMajor ? " Bᵀ" : ""), 20) + pad("\(r.threads)", 5) + pad(r.scaling, 9) + pad(fmt(r.gflops), 10)
             + pad(fmt(Double(r.operandBytes) / 1e6), 8) + pad(r.openblasGflops.map { fmt($0) } ?? "-", 10)
             + pad(fmt(Double(r.openblasBytes) / 1e6), 8) + ratio)
     }
