@@ -227,7 +227,7 @@ static cfp8_status run_blocked(const blocked_args *g) {
   return failed ? CFP8_ERR_NO_MEMORY : CFP8_OK;
 }
 
-/* ---- Skinny path (AVX-512 VBMI, M <= 16, B row-major FP8) -------------------------------------- */
+/* ---- Skinny path (AVX-512 VBMI, M <= 16, FP8 B in either layout) ------------------------------ */
 #if defined(CFP8_X86)
 static cfp8_status run_skinny(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, const cfp8_operand *b,
                               float *w, int nt) {
