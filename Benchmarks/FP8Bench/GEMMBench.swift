@@ -15,6 +15,10 @@ struct GEMMBench: ParsableCommand {
   @Flag(help: "One JSON object per row instead of the table.") var json = false
   @Option(help: "Repetitions per measurement (median reported); default 5, or 3 with --quick.") var reps: Int?
   @Flag(help: "Skip OpenBLAS.") var noOpenblas = false
+  @Flag(help: """
+    Time by process CPU time instead of wall time: robust on a shared machine for 1-thread rows; \
+    for multi-thread rows it gives GFLOP per CPU-second (per-core efficiency), not speed.
+    """) var cpuTime = false
 
   struct Row {
     var m: Int, n: Int, k: Int, threads: Int, scaling: String, bLayout: MatrixLayout
@@ -35,7 +39,8 @@ struct GEMMBench: ParsableCommand {
     let skinny = quick ? [(1, 16384), (4, 16384), (16, 4096)] : [1, 4, 16].flatMap { m in [4096, 16384].map { (m, $0) } }
     if !json {
       print("FP8 GEMM, ISA \(ISA.default), \(all) threads available; OpenBLAS: \(blas.map { "core \($0.coreName)" } ?? "not loaded")")
-      print("median of \(reps), alternating with OpenBLAS SGEMM (on the decoded FP32 operands); E4M3×E4M3 → FP32")
+      print("median of \(reps), alternating with OpenBLAS SGEMM (on the decoded FP32 operands); E4M3×E4M3 → FP32; "
+            + (cpuTime ? "timed by process CPU time" : "timed by wall clock"))
       print(pad("M×N×K", 20) + pad("thr", 5) + pad("scaling", 9) + pad("GFLOP/s", 10) + pad("MB", 8)
             + pad("OpenBLAS", 10) + pad("MB", 8) + "ratio")
     }
@@ -86,10 +91,10 @@ struct GEMMBench: ParsableCommand {
       try bf.withUnsafeBufferPointer { (pb) throws(FP8Error) in
         try c.withUnsafeMutableBufferPointer { (pc) throws(FP8Error) in
           for rep in 0...max(1, reps) {  // rep 0 warms up
-            let t = try seconds { () throws(FP8Error) in _ = try matmul(a, b, scaling: recipe, threads: threads) }
+            let t = try seconds(cpu: cpuTime) { () throws(FP8Error) in _ = try matmul(a, b, scaling: recipe, threads: threads) }
             if rep > 0 { ours.append(t) }
             if let blas {
-              let u = try seconds { () throws(FP8Error) in
+              let u = try seconds(cpu: cpuTime) { () throws(FP8Error) in
                 blas.multiply(m: m, n: n, k: k, a: pa.baseAddress!, b: pb.baseAddress!, bTransposed: bLayout == .columnMajor,
                               c: pc.baseAddress!)
               }
@@ -111,7 +116,7 @@ struct GEMMBench: ParsableCommand {
       var s = "{\"suite\":\"gemm\",\"m\":\(r.m),\"n\":\(r.n),\"k\":\(r.k),\"threads\":\(r.threads),"
       s += "\"a_format\":\"e4m3\",\"b_format\":\"e4m3\",\"d_format\":\"f32\",\"scaling\":\"\(r.scaling)\","
       s += "\"b_layout\":\"\(r.bLayout == .rowMajor ? "row" : "column")\","
-      s += "\"gflops\":\(fmt(r.gflops)),\"operand_bytes\":\(r.operandBytes)"
+      s += "\"gflops\":\(fmt(r.gflops)),\"operand_bytes\":\(r.operandBytes),\"timing\":\"\(cpuTime ? "cpu" : "wall")\""
       if let o = r.openblasGflops {
         s += ",\"openblas_gflops\":\(fmt(o)),\"openblas_operand_bytes\":\(r.openblasBytes),\"openblas_core\":\"\(corename ?? "")\""
       }
@@ -125,12 +130,13 @@ struct GEMMBench: ParsableCommand {
   }
 }
 
-/// Wall time in seconds of one run of `body`.
-fileprivate func seconds(_ body: () throws(FP8Error) -> Void) throws(FP8Error) -> Double {
+/// Wall (or process CPU) time in seconds of one run of `body`.
+fileprivate func seconds(cpu: Bool, _ body: () throws(FP8Error) -> Void) throws(FP8Error) -> Double {
   var t0 = timespec(), t1 = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &t0)
+  let clock = cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC
+  clock_gettime(clock, &t0)
   try body()
-  clock_gettime(CLOCK_MONOTONIC, &t1)
+  clock_gettime(clock, &t1)
   return Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
 }
 
