@@ -63,7 +63,9 @@ uint8_t cfp8_encode_f64_reference(double x, int32_t format, int32_t rounding, in
 
 /* E8M0 (unsigned power-of-two scale) reference encode of an FP32 value. `rounding`:
  *   CFP8_ROUND_NEAREST_EVEN  as ml_dtypes float8_e8m0fnu: 2^e·1.f goes to 2^(e+1) iff f >= 0.5
- *                            (the bit below the leading one decides; ties go up)
+ *                            (the bit below the leading one decides; ties go up); below 2^-126
+ *                            (FP32 subnormals) ml_dtypes rounds linearly between 0 and 2^-126:
+ *                            x > 2^-127 gives 0x01, x <= 2^-127 gives 0x00
  *   CFP8_ROUND_TOWARD_ZERO   2^floor(log2 x)
  *   CFP8_ROUND_UP            2^ceil(log2 x) (Transformer Engine MXFP8 scale)
  * Zero (either sign), negative, NaN and Inf give 0xFF (NaN); results above 2^127 give 0xFF;
