@@ -78,11 +78,15 @@ struct Verify: ParsableCommand {
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
 func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }
 
+/// Progress on stderr, only when it is a terminal (CI logs get the final summary line).
+let stderrIsTerminal = isatty(2) != 0
+
 func progressBar(_ fraction: Double, label: String, elapsed: Double) {
+  guard stderrIsTerminal else { return }
   let width = 30
   let filled = Int(fraction * Double(width))
   let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
   FileHandle.standardError.write(Data("\r[\(bar)] \(String(format: "%5.1f", fraction * 100))% \(String(format: "%6.1f", elapsed))s \(label)        ".utf8))
 }
 
-func clearProgress() { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+func clearProgress() { if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
