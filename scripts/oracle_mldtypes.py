@@ -88,7 +88,7 @@ def f32_chunk(args):
     libpath, name, start = args
     lib = load(libpath)
     code, dtype = FORMATS[name]
-    pats = np.arange(start, start + CHUNK, dtype=np.uint64).astype(np.uint32)
+    pats = np.arange(start, start + CHUNK, dtype=np.uint32)
     x = pats.view(np.float32)
     with np.errstate(all="ignore"):
         ref = x.astype(dtype).view(np.uint8)
