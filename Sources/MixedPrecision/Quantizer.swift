@@ -24,7 +24,7 @@ public enum Quantizer {
   /// (k-major) and the statistics.
   public static func quantize(
     _ x: [Float], outer: Int, k: Int, format: ElementFormat, granularity: ScaleGranularity,
-    tensorScale: Float? = nil, powerOfTwo: Bool = false
+    tensorScale: Float? = nil, powerOfTwo: Bool = false, isa: ISA = .auto
   ) throws(FP8Error) -> (QuantizedPayload, [Float], QuantStats) {
     guard outer >= 0, k >= 0, outer * k == x.count else { throw .badShape("quantize: \(x.count) values for \(outer)×\(k)") }
     guard format.isFP8, format != .e8m0 else { throw .badFormat("quantize to \(format)") }
@@ -86,8 +86,8 @@ public enum Quantizer {
         }
       }
     }
-    let bits = try FP8Conversion.encode(scaled, to: format)
-    var deq = try FP8Conversion.decode(bits, from: format)
+    let bits = try FP8Conversion.encode(scaled, to: format, isa: isa)
+    var deq = try FP8Conversion.decode(bits, from: format, isa: isa)
     let inv = scales.map { 1 / $0 }
     var flushed = 0, nonzero = 0
     var sig = 0.0, err = 0.0

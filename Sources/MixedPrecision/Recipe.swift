@@ -91,6 +91,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
   /// Steps after a reduction before another one.
   public var lrReductionCooldown = 50
 
+  /// SIMD path of the FP8 casts (`auto`, `scalar`, `avx2`, `avx512`, `neon`); every path gives the same bits.
+  public var isa = "auto"
+
   public init() {}
 
   public var numerics: Numerics { (TrainingGPU(name: gpu) ?? .ideal).numerics }

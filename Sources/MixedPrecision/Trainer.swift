@@ -30,6 +30,7 @@ public final class Trainer {
   public private(set) var bytesFP8 = 0
   public private(set) var bytesFP32 = 0
   var evalMode = false
+  let isa: ISA
   /// Quantised weights of the current step (they change only at the update): key linear·2 + (0 forward, 1 dgrad).
   var weightCache: [Int: Operand] = [:]
 
@@ -47,6 +48,8 @@ public final class Trainer {
     if let f = options.gradientFormat, ElementFormat(name: f).map({ $0 == .e4m3 || $0 == .e5m2 }) != true {
       throw .invalidArgument("gradient format '\(f)' (e4m3 or e5m2)")
     }
+    guard let isa = ISA(name: options.isa), isa.isSupported else { throw .invalidArgument("SIMD path '\(options.isa)' not available") }
+    self.isa = isa
     self.options = options
     self.task = task
     self.engine = engine
@@ -105,7 +108,7 @@ public final class Trainer {
     let (payload, deq, stats): (QuantizedPayload, [Float], QuantStats)
     do {
       (payload, deq, stats) = try Quantizer.quantize(km, outer: outer, k: k, format: format, granularity: g,
-                                                     tensorScale: tensorScale, powerOfTwo: options.powerOfTwoScales)
+                                                     tensorScale: tensorScale, powerOfTwo: options.powerOfTwoScales, isa: isa)
     } catch { throw .fp8(error) }
     if !evalMode {
       if r == .delayed { delayed[linear][kind.index].observe(stats.amax) }
