@@ -53,8 +53,8 @@ let package = Package(
     .target(name: "_TestSupport", dependencies: ["FP8"], path: "Tests/_TestSupport"),
     .testTarget(name: "FP8Tests", dependencies: ["FP8", "_TestSupport"]),
     .testTarget(name: "FP8LinalgTests", dependencies: ["FP8", "FP8Linalg", "_TestSupport"]),
-    .testTarget(name: "TensorCoresTests", dependencies: ["FP8", "FP8Linalg", "TensorCores", "_TestSupport"]),
-    .testTarget(name: "FP8IOTests", dependencies: ["FP8", "FP8IO", "_TestSupport"]),
+    .testTarget(name: "TensorCoresTests", dependencies: ["FP8", "FP8Linalg", "TensorCores", "FP8IO", "_TestSupport"]),
+    .testTarget(name: "FP8IOTests", dependencies: ["FP8", "FP8IO", "_TestSupport"], exclude: ["Corpus"]),
     .testTarget(name: "MixedPrecisionTests", dependencies: ["FP8", "MixedPrecision", "_TestSupport"]),
   ]
 )

@@ -1,2 +1,3 @@
-// File formats: safetensors, NumPy .npy, and the real-GPU tensor-core vector layout.
+// File formats: safetensors, NumPy .npy, and FP8 checkpoint inspection / dequantisation /
+// quantisation built on them.
 @_exported import FP8

@@ -6,8 +6,9 @@ struct FP8Emu: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "fp8emu",
     abstract: "Bit-exact FP8 arithmetic and NVIDIA tensor-core numerics on a CPU.",
-    subcommands: [Info.self,
-      Train.self,
+    subcommands: [
+      Train.self, Verify.self, Convert.self, Validate.self, Inspect.self, Dequant.self, Quantize.self,
+      Gemm.self, Copy.self, Export.self, Import.self, Info.self,
     ],
     defaultSubcommand: Train.self
   )

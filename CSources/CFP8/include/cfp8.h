@@ -15,5 +15,7 @@
 #include "cfp8_base.h"
 #include "cfp8_convert.h"
 #include "cfp8_gemm.h"
+#include "cfp8_tensorcore.h"
+#include "cfp8_quantize.h"
 
 #endif

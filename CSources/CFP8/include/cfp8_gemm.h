@@ -61,6 +61,33 @@ typedef struct cfp8_epilogue {
   float *amax_out;
 } cfp8_epilogue;
 
+
+/* The FP32-accumulating GEMM engine (gemm_*.c): BLIS-style packing that decodes the operands to
+ * FP32, register-blocked FMA micro-kernels, OpenMP over blocks of M and N (never K).
+ *
+ * Numerics (identical bits on every ISA path and for every thread count):
+ * - each accumulator is one FMA chain over k = 0, 1, ..., K-1 starting from +0.0f:
+ *   acc = fmaf(a[i,k], b[k,j], acc), a and b the decoded operands (exact in FP32);
+ * - TENSOR:  v = acc · (a_scales[0]·b_scales[0])            (scale product rounded to FP32 first)
+ * - ROWWISE: v = acc · (a_scales[i]·b_scales[j])
+ * - BLOCK:   per 128-long K block kb, a partial FMA chain from +0.0f, then
+ *            acc = fmaf(a_scales[i][kb]·b_scales[kb][j/128], partial, acc), acc from +0.0f; v = acc
+ * - MX:      the E8M0 scales 2^(e-127) are folded into the decoded operands while packing
+ *            (a·2^(e-127) is exact in FP32, subnormal results included, unless it overflows to
+ *            ±Inf), then the plain chain; v = acc
+ * - epilogue: t = alpha·v; if beta != 0: t = fmaf(beta, C[i,j], t); if bias: t = t + bias[j];
+ *   amax = max |t| (NaN if any t is NaN); stored as F32, F16/BF16 (RNE), or FP8
+ *   cfp8_encode_f32_reference(t · d_scale, d_format, RNE, CUDA_SATFINITE).
+ * `threads` 0 means the OpenMP default. Returns CFP8_ERR_* for NULL pointers, bad formats
+ * (E8M0 operands, an unknown format), negative sizes, leading dimensions too small, missing or
+ * non-finite scales (E8M0 0xFF is NaN and rejected), a non-finite d_scale for FP8 output, and size
+ * overflow. M, N or K may be 0 (K = 0 gives D = beta·C + bias). */
+cfp8_status cfp8_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, const cfp8_operand *b,
+                      const cfp8_scaling *scaling, const cfp8_epilogue *epilogue, int32_t isa, int32_t threads);
+
+/* The register tile MR×NR of an ISA's micro-kernel (for benchmarks and tests); 0 on bad ISA. */
+cfp8_status cfp8_gemm_tile(int32_t isa, int32_t *mr, int32_t *nr);
+
 #ifdef __cplusplus
 }
 #endif

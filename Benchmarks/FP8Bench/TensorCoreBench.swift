@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import TensorCores
+
+/// `fp8-bench tensorcore`: single-thread GFLOP/s of the exact tensor-core model (H100 FP8 with
+/// promotion every 128 and with fast accumulation) against an FP32-FMA GEMM measured in the same
+/// run, and a row per GPU preset. The FP32 baseline is this module's own `.ideal` kernel (16
+/// columns × 4 rows of FMA chains per task) until the GEMM engine lands.
+struct TensorCoreBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tensorcore", abstract: "Tensor-core model throughput against FP32 accumulation.")
+
+  @Option(help: "Square sizes M = N = K for the H100 rows.")
+  var sizes: [Int] = [1024, 2048]
+
+  @Option(help: "Square size of the per-preset rows.")
+  var presetSize = 512
+
+  @Option(help: "Timed runs per row (the median is reported).")
+  var repeats = 3
+
+  @Option(help: "Threads (the suite's figures are single-thread).")
+  var threads = 1
+
+  @Option(help: "SIMD path: auto, scalar, avx2, avx512.")
+  var isa = "auto"
+
+  @Flag(help: "One JSON object per row.")
+  var json = false
+
+  func run() throws {
+    guard let isa = ISA(name: isa), isa.isSupported else { throw ValidationError("unsupported ISA \(self.isa)") }
+    if !json {
+      print("tensorcore: E4M3 inputs, \(threads) thread(s), ISA \(isa == .auto ? ISA.default : isa), median of \(repeats)")
+      print("size  numerics                     GFLOP/s   % of FP32")
+    }
+    for size in sizes { try measure(size: size, rows: [("H100 promoted(128)", .gpu(.h100, accumulation: .promoted)),
+                                                        ("H100 fast", .gpu(.h100, accumulation: .fast))], isa: isa) }
+    try measure(size: presetSize, rows: GPUArchitecture.presets.map { ("\($0.name) fast", Numerics.gpu($0, accumulation: .fast)) }, isa: isa)
+  }
+
+  private func measure(size n: Int, rows: [(String, Numerics)], isa: ISA) throws {
+    var rng = SystemRandomNumberGenerator()
+    func bytes(_ count: Int) -> [UInt8] {
+      (0..<count).map { _ in var v = UInt8.random(in: 0...255, using: &rng); if v & 0x7F == 0x7F { v = 0x38 }; return v }
+    }
+    let a = try TensorCoreOperand(storage: .bytes(bytes(n * n)), format: .e4m3, rows: n, cols: n)
+    let b = try TensorCoreOperand(storage: .bytes(bytes(n * n)), format: .e4m3, rows: n, cols: n)
+    let flops = 2.0 * Double(n) * Double(n) * Double(n)
+    func time(_ numerics: Numerics) throws -> Double {
+      var times: [Double] = []
+      for _ in 0..<max(1, repeats) {
+        let start = ContinuousClock.now
+        _ = try TensorCoreGEMM.matmul(a, b, numerics: numerics, isa: isa, threads: threads)
+        let d = ContinuousClock.now - start
+        times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+      }
+      return flops / times.sorted()[times.count / 2] / 1e9
+    }
+    // interleave baseline and model so that noise on the shared machine hits both alike
+    let ideal = try time(.ideal)
+    emit(n, "ideal FP32 FMA (baseline)", ideal, ideal)
+    for (name, numerics) in rows { emit(n, name, try time(numerics), ideal) }
+  }
+
+  private func emit(_ n: Int, _ name: String, _ gflops: Double, _ ideal: Double) {
+    let pct = 100 * gflops / ideal
+    if json {
+      let obj: [String: Any] = ["suite": "tensorcore", "m": n, "n": n, "k": n, "numerics": name, "threads": threads,
+                                "gflops": (gflops * 100).rounded() / 100, "percent_of_fp32": (pct * 10).rounded() / 10]
+      if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) { print(String(decoding: data, as: UTF8.self)) }
+    } else {
+      let g = String(format: "%8.2f", gflops), p = String(format: "%9.1f", pct)
+      print("\(String(n).padding(toLength: 5, withPad: " ", startingAt: 0)) \(name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(g)  \(p)")
+    }
+  }
+}

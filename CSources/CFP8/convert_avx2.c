@@ -1,0 +1,141 @@
+/* AVX2 conversions: the AVX-512 algorithm (see convert_avx512.c) on 8 lanes; decode by gathers. */
+#include "internal.h"
+#include "convert_internal.h"
+#if defined(CFP8_X86)
+#include <immintrin.h>
+
+#define T CFP8_TARGET_AVX2
+
+static inline T __m256i gt_u32(__m256i a, __m256i b) {
+  const __m256i m = _mm256_set1_epi32((int)0x80000000u);
+  return _mm256_cmpgt_epi32(_mm256_xor_si256(a, m), _mm256_xor_si256(b, m));
+}
+
+static inline T __m256i enc8(__m256i u, __m256i idx, const cfp8_enc_plan *p, int rounding, __m256i key,
+                              const uint32_t *rbits) {
+  const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF));
+  const __m256i biased = _mm256_srli_epi32(a, 23);
+  const __m256i EB = _mm256_max_epi32(biased, _mm256_set1_epi32(128 - p->bias));
+  const __m256i s = _mm256_add_epi32(_mm256_sub_epi32(EB, biased), _mm256_set1_epi32(23 - p->m_bits));
+  const __m256i sig = _mm256_or_si256(_mm256_and_si256(a, _mm256_set1_epi32(0x7FFFFF)), _mm256_set1_epi32(0x800000));
+  __m256i q;
+  if (rounding == CFP8_ROUND_NEAREST_EVEN) {
+    const __m256i sc = _mm256_min_epu32(s, _mm256_set1_epi32(31));
+    const __m256i odd = _mm256_and_si256(_mm256_srlv_epi32(sig, sc), _mm256_set1_epi32(1));
+    const __m256i halfm1 = _mm256_srlv_epi32(_mm256_set1_epi32(0x7FFFFFFF), _mm256_sub_epi32(_mm256_set1_epi32(32), sc));
+    q = _mm256_srlv_epi32(_mm256_add_epi32(_mm256_add_epi32(sig, halfm1), odd), sc);
+  } else if (rounding == CFP8_ROUND_TOWARD_ZERO) {
+    q = _mm256_srlv_epi32(sig, s);
+  } else {
+    q = _mm256_srlv_epi32(sig, s);
+    const __m256i rem = _mm256_sub_epi32(sig, _mm256_sllv_epi32(q, s));
+    const __m256i frac = _mm256_or_si256(_mm256_sllv_epi32(rem, _mm256_sub_epi32(_mm256_set1_epi32(32), s)),
+                                         _mm256_srlv_epi32(rem, _mm256_sub_epi32(s, _mm256_set1_epi32(32))));
+    __m256i r;
+    if (rbits) {
+      r = _mm256_loadu_si256((const __m256i *)rbits);
+    } else {
+      __m256i x = _mm256_xor_si256(_mm256_mullo_epi32(idx, _mm256_set1_epi32((int)0x9E3779B9u)), key);
+      x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+      x = _mm256_mullo_epi32(x, _mm256_set1_epi32(0x7FEB352D));
+      x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+      x = _mm256_mullo_epi32(x, _mm256_set1_epi32((int)0x846CA68Bu));
+      r = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+    }
+    const __m256i carry = gt_u32(frac, _mm256_add_epi32(frac, r)); /* all-ones where it carried */
+    q = _mm256_sub_epi32(q, carry);
+  }
+  __m256i enc = _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(EB, _mm256_set1_epi32(128 - p->bias)), p->m_bits), q);
+  if (rounding == CFP8_ROUND_TOWARD_ZERO) enc = _mm256_min_epi32(enc, _mm256_set1_epi32((int)p->max_enc));
+  const __m256i neg = _mm256_srai_epi32(u, 31);
+  __m256i res = _mm256_or_si256(enc, _mm256_and_si256(_mm256_srli_epi32(u, 24), _mm256_set1_epi32(0x80)));
+  if (p->fnuz) res = _mm256_andnot_si256(_mm256_cmpeq_epi32(enc, _mm256_setzero_si256()), res);
+  const __m256i ovf = rounding == CFP8_ROUND_TOWARD_ZERO ? _mm256_cmpeq_epi32(a, _mm256_set1_epi32(0x7F800000))
+                                                          : _mm256_cmpgt_epi32(enc, _mm256_set1_epi32((int)p->max_enc));
+  const __m256i nan = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7F800000));
+  const __m256i ovf_code = _mm256_blendv_epi8(_mm256_set1_epi32(p->ovf_pos), _mm256_set1_epi32(p->ovf_neg), neg);
+  const __m256i nan_code = _mm256_blendv_epi8(_mm256_set1_epi32(p->nan_pos), _mm256_set1_epi32(p->nan_neg), neg);
+  res = _mm256_blendv_epi8(res, ovf_code, ovf);
+  res = _mm256_blendv_epi8(res, nan_code, nan);
+  return res;
+}
+
+static inline T __m256i load8(const void *src, int32_t src_format, size_t i) {
+  if (src_format == CFP8_FORMAT_F32) return _mm256_loadu_si256((const __m256i *)((const uint32_t *)src + i));
+  const __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)src + i));
+  if (src_format == CFP8_FORMAT_BF16) return _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+  return _mm256_castps_si256(_mm256_cvtph_ps(h));
+}
+
+static T void enc_loop(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0,
+                       const cfp8_enc_plan *p, int rounding) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i fix = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i v[4];
+    int wrap = 0;
+    for (int k = 0; k < 4; k++) {
+      const uint64_t g = (uint64_t)index0 + i + 8 * k;
+      __m256i key = _mm256_setzero_si256(), idx = _mm256_setzero_si256();
+      const uint32_t *rb = NULL;
+      if (rounding == CFP8_ROUND_STOCHASTIC) {
+        if (p->random_bits) rb = p->random_bits + g;
+        else {
+          if ((uint32_t)g > 0xFFFFFFF8u) { wrap = 1; break; }
+          key = _mm256_set1_epi32((int)(((uint32_t)(g >> 32) * 0x85EBCA6Bu) ^ p->seed_key));
+          idx = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)g), lane);
+        }
+      }
+      v[k] = enc8(load8(src, src_format, i + 8 * k), idx, p, rounding, key, rb);
+    }
+    if (wrap) break;
+    const __m256i w01 = _mm256_packus_epi32(v[0], v[1]), w23 = _mm256_packus_epi32(v[2], v[3]);
+    const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w01, w23), fix);
+    _mm256_storeu_si256((__m256i *)(dst + i), b);
+  }
+  for (; i < n; i++) {
+    const uint64_t g = (uint64_t)index0 + i;
+    uint32_t u;
+    if (src_format == CFP8_FORMAT_F32) u = ((const uint32_t *)src)[i];
+    else if (src_format == CFP8_FORMAT_BF16) u = (uint32_t)((const uint16_t *)src)[i] << 16;
+    else u = (uint32_t)_mm_cvtsi128_si32(_mm_castps_si128(_mm_cvtph_ps(_mm_cvtsi32_si128(((const uint16_t *)src)[i]))));
+    uint32_t rr[8];
+    const uint32_t r = p->random_bits ? p->random_bits[g] : cfp8_sr_bits(p->seed_key, g);
+    for (int k = 0; k < 8; k++) rr[k] = r;
+    const __m256i out = enc8(_mm256_set1_epi32((int)u), _mm256_setzero_si256(), p, rounding, _mm256_setzero_si256(),
+                             rounding == CFP8_ROUND_STOCHASTIC ? rr : NULL);
+    dst[i] = (uint8_t)_mm256_cvtsi256_si32(out);
+  }
+}
+
+T int cfp8_encode_avx2(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p) {
+  switch (p->rounding) {
+  case CFP8_ROUND_NEAREST_EVEN: enc_loop(src, src_format, dst, n, index0, p, CFP8_ROUND_NEAREST_EVEN); return 1;
+  case CFP8_ROUND_TOWARD_ZERO: enc_loop(src, src_format, dst, n, index0, p, CFP8_ROUND_TOWARD_ZERO); return 1;
+  case CFP8_ROUND_STOCHASTIC: enc_loop(src, src_format, dst, n, index0, p, CFP8_ROUND_STOCHASTIC); return 1;
+  default: return 0;
+  }
+}
+
+T int cfp8_decode_avx2(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n) {
+  const uint32_t *t32 = cfp8_dec_table_u32(src_format);
+  size_t i = 0;
+  if (dst_format == CFP8_FORMAT_F32) {
+    uint32_t *y = (uint32_t *)dst;
+    for (; i + 8 <= n; i += 8) {
+      const __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(src + i)));
+      _mm256_storeu_si256((__m256i *)(y + i), _mm256_i32gather_epi32((const int *)t32, idx, 4));
+    }
+    for (; i < n; i++) y[i] = t32[src[i]];
+    return 1;
+  }
+  /* F16/BF16: 16-bit table lookups; the gather reads 4 bytes at 2-byte steps, so use a widened
+   * copy of the table (static, built on first use by the table builder). */
+  const uint16_t *t16 = cfp8_dec_table_u16(src_format, dst_format);
+  uint16_t *y = (uint16_t *)dst;
+  for (; i < n; i++) y[i] = t16[src[i]];
+  return 1;
+}
+
+#endif

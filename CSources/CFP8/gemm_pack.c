@@ -1,0 +1,127 @@
+/* Packing for the GEMM engine: decodes operands (FP8 via the reference tables, F16, BF16, F32) to
+ * FP32 into MR-tall micro-panels of A and NR-wide micro-panels of B, zero-padding edge tiles, and
+ * folds MXFP8 E8M0 scales into the decoded values (exact: a power of two times a value with at most
+ * four significant bits stays representable, subnormals included, unless it overflows to ±Inf). */
+#include "internal.h"
+#include "gemm_internal.h"
+#include <math.h>
+
+float cfp8_gemm_f16_to_f32(uint16_t h) {
+  const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+  const uint32_t e = (h >> 10) & 0x1F, m = h & 0x3FF;
+  float v;
+  if (e == 0) v = (float)m * 0x1p-24f; /* exact: m < 2^10 */
+  else if (e == 31) v = cfp8_bits_f32(m ? (0x7FC00000u | (m << 13)) : 0x7F800000u);
+  else v = cfp8_bits_f32(((e + 112) << 23) | (m << 13));
+  return cfp8_bits_f32(cfp8_f32_bits(v) | sign);
+}
+
+uint16_t cfp8_gemm_f32_to_f16(float x) {
+  uint32_t u = cfp8_f32_bits(x);
+  const uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+  u &= 0x7FFFFFFFu;
+  if (u > 0x7F800000u) return sign | 0x7E00 | (uint16_t)((u >> 13) & 0x3FF); /* quiet NaN, payload kept */
+  if (u >= 0x477FF000u) return sign | 0x7C00;                                  /* >= 65520 rounds to Inf */
+  if (u >= 0x38800000u) {                                                        /* normal binary16 */
+    uint32_t r = u - (112u << 23);
+    r += 0xFFFu + ((r >> 13) & 1u);
+    return sign | (uint16_t)(r >> 13);
+  }
+  /* subnormal (or zero): x·2^24 is exact in FP32; nearbyintf rounds ties to even. */
+  const float scaled = cfp8_bits_f32(u) * 0x1p24f;
+  return sign | (uint16_t)nearbyintf(scaled);
+}
+
+uint16_t cfp8_gemm_f32_to_bf16(float x) {
+  const uint32_t u = cfp8_f32_bits(x);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x0040); /* quiet NaN */
+  return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* n elements of format fmt at base[off + i*stride] (element units) into dst[i*dstride]. */
+static void decode_strided(const void *base, int32_t fmt, int64_t off, int64_t stride, int64_t n, float *dst,
+                           int64_t dstride, int simd) {
+#if defined(CFP8_X86)
+  if (simd && stride == 1 && dstride == 1 && fmt <= CFP8_FORMAT_E5M2FNUZ && n >= 16) {
+    cfp8_gemm_decode_fp8_avx512((const uint8_t *)base + off, n, fmt, dst);
+    return;
+  }
+#endif
+  if (cfp8_format_is_fp8(fmt)) {
+    const float *t = cfp8_decode_table_f32(fmt);
+    const uint8_t *s = (const uint8_t *)base + off;
+    if (stride == 1 && dstride == 1) for (int64_t i = 0; i < n; i++) dst[i] = t[s[i]];
+    else for (int64_t i = 0; i < n; i++) dst[i * dstride] = t[s[i * stride]];
+  } else if (fmt == CFP8_FORMAT_F16) {
+    const uint16_t *s = (const uint16_t *)base + off;
+    for (int64_t i = 0; i < n; i++) dst[i * dstride] = cfp8_gemm_f16_to_f32(s[i * stride]);
+  } else if (fmt == CFP8_FORMAT_BF16) {
+    const uint16_t *s = (const uint16_t *)base + off;
+    for (int64_t i = 0; i < n; i++) dst[i * dstride] = cfp8_bits_f32((uint32_t)s[i * stride] << 16);
+  } else {
+    const float *s = (const float *)base + off;
+    for (int64_t i = 0; i < n; i++) dst[i * dstride] = s[i * stride];
+  }
+}
+
+void cfp8_gemm_decode_row(const cfp8_operand *x, int64_t r, int64_t c0, int64_t count, float *dst) {
+  if (x->transposed) decode_strided(x->data, x->format, c0 * x->ld + r, x->ld, count, dst, 1, 0);
+  else decode_strided(x->data, x->format, r * x->ld + c0, 1, count, dst, 1, 0);
+}
+
+void cfp8_gemm_pack_a(const cfp8_operand *a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
+                      const uint8_t *mx, int64_t mxld, int simd, float *dst) {
+  const float *e8 = mx ? cfp8_decode_table_f32(CFP8_FORMAT_E8M0) : NULL;
+  for (int64_t p = 0; p < mc; p += mr) {
+    float *panel = dst + (p / mr) * (int64_t)mr * kc;
+    const int64_t rows = mc - p < mr ? mc - p : mr;
+    if (a->transposed) {
+      for (int64_t k = 0; k < kc; k++) {
+        decode_strided(a->data, a->format, (k0 + k) * a->ld + i0 + p, 1, rows, panel + k * mr, 1, simd);
+        for (int64_t r = rows; r < mr; r++) panel[k * mr + r] = 0.0f;
+      }
+    } else {
+      float tmp[1024];
+      for (int64_t r = 0; r < rows; r++) {
+        if (simd && kc <= 1024) { /* decode the row with SIMD, then interleave into the panel */
+          decode_strided(a->data, a->format, (i0 + p + r) * a->ld + k0, 1, kc, tmp, 1, simd);
+          for (int64_t k = 0; k < kc; k++) panel[k * mr + r] = tmp[k];
+        } else {
+          decode_strided(a->data, a->format, (i0 + p + r) * a->ld + k0, 1, kc, panel + r, mr, 0);
+        }
+      }
+      for (int64_t r = rows; r < mr; r++)
+        for (int64_t k = 0; k < kc; k++) panel[k * mr + r] = 0.0f;
+    }
+    if (e8)
+      for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *srow = mx + (i0 + p + r) * mxld;
+        for (int64_t k = 0; k < kc; k++) panel[k * mr + r] *= e8[srow[(k0 + k) / 32]];
+      }
+  }
+}
+
+void cfp8_gemm_pack_b(const cfp8_operand *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                      const uint8_t *mx, int64_t mxld, int simd, float *dst) {
+  const float *e8 = mx ? cfp8_decode_table_f32(CFP8_FORMAT_E8M0) : NULL;
+  for (int64_t q = 0; q < nc; q += nr) {
+    float *panel = dst + (q / nr) * (int64_t)nr * kc;
+    const int64_t cols = nc - q < nr ? nc - q : nr;
+    if (b->transposed) {
+      for (int64_t c = 0; c < cols; c++)
+        decode_strided(b->data, b->format, (j0 + q + c) * b->ld + k0, 1, kc, panel + c, nr, 0);
+      for (int64_t c = cols; c < nr; c++)
+        for (int64_t k = 0; k < kc; k++) panel[k * nr + c] = 0.0f;
+    } else {
+      for (int64_t k = 0; k < kc; k++) {
+        decode_strided(b->data, b->format, (k0 + k) * b->ld + j0 + q, 1, cols, panel + k * nr, 1, simd);
+        for (int64_t c = cols; c < nr; c++) panel[k * nr + c] = 0.0f;
+      }
+    }
+    if (e8)
+      for (int64_t k = 0; k < kc; k++) {
+        const uint8_t *srow = mx + ((k0 + k) / 32) * mxld + j0 + q;
+        for (int64_t c = 0; c < cols; c++) panel[k * nr + c] *= e8[srow[c]];
+      }
+  }
+}

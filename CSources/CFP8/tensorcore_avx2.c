@@ -1,0 +1,110 @@
+/* AVX2 tasks of the tensor-core model: the algorithm of tensorcore_avx512.c on two 8-lane halves
+ * of each 16-column panel (AVX has round-toward-zero; the exponent of c comes from its bits, and a
+ * subnormal c takes the scalar block). */
+#include "internal.h"
+#include "tensorcore_internal.h"
+
+#if defined(CFP8_X86)
+#include <immintrin.h>
+
+#define EXP_NONE (-5000)
+
+CFP8_TARGET_AVX2
+static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_t k0, int nb, __m256 c) {
+  const int64_t K = job->k;
+  const float *av = job->av + i * K + k0;
+  const int32_t *ae = job->ae + i * K + k0;
+  const float *bv = job->bv + (p * K + k0) * CFP8_TC_PANEL + 8 * h;
+  const int32_t *be = job->be + (p * K + k0) * CFP8_TC_PANEL + 8 * h;
+  const int F = job->model->fraction_bits;
+  const __m256i cb = _mm256_castps_si256(c);
+  const __m256i biased = _mm256_and_si256(_mm256_srli_epi32(cb, 23), _mm256_set1_epi32(0xFF));
+  const __m256 cnz = _mm256_cmp_ps(c, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+  const __m256i csub = _mm256_and_si256(_mm256_castps_si256(cnz), _mm256_cmpeq_epi32(biased, _mm256_setzero_si256()));
+  __m256i E = _mm256_blendv_epi8(_mm256_set1_epi32(-30000), _mm256_sub_epi32(biased, _mm256_set1_epi32(127)),
+                                 _mm256_castps_si256(cnz));
+  for (int t = 0; t < nb; t++)
+    E = _mm256_max_epi32(E, _mm256_add_epi32(_mm256_set1_epi32(ae[t]),
+                                             _mm256_loadu_si256((const __m256i *)(be + t * CFP8_TC_PANEL))));
+  const __m256i nonzero = _mm256_cmpgt_epi32(E, _mm256_set1_epi32(EXP_NONE));
+  E = _mm256_max_epi32(E, _mm256_set1_epi32(job->model->min_exponent));
+  __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(-100), E), _mm256_cmpgt_epi32(E, _mm256_set1_epi32(100)));
+  const __m256i cneg0 = _mm256_cmpeq_epi32(cb, _mm256_set1_epi32(INT32_MIN)); /* -0 c keeps its sign */
+  int rare = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(_mm256_or_si256(_mm256_and_si256(nonzero, out), csub), cneg0)));
+  E = _mm256_min_epi32(_mm256_max_epi32(E, _mm256_set1_epi32(-100)), _mm256_set1_epi32(100));
+  __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 127), E), 23));
+#define rz (_MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
+  __m256 s0 = _mm256_round_ps(_mm256_mul_ps(c, scale), rz), s1 = _mm256_setzero_ps();
+  int t = 0;
+  for (; t + 1 < nb; t += 2) {
+    __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
+    __m256 p1 = _mm256_mul_ps(_mm256_set1_ps(av[t + 1]), _mm256_loadu_ps(bv + (t + 1) * CFP8_TC_PANEL));
+    s0 = _mm256_add_ps(s0, _mm256_round_ps(_mm256_mul_ps(p0, scale), rz));
+    s1 = _mm256_add_ps(s1, _mm256_round_ps(_mm256_mul_ps(p1, scale), rz));
+  }
+  if (t < nb) {
+    __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
+    s0 = _mm256_add_ps(s0, _mm256_round_ps(_mm256_mul_ps(p0, scale), rz));
+  }
+  __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_setzero_ps());
+  if (F < 23)
+    s = _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(s), _mm256_set1_epi32((int)(0xFFFFFFFFu << (23 - F)))));
+  __m256 back = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(E, _mm256_set1_epi32(127 - F)), 23));
+  __m256 r = _mm256_mul_ps(s, back);
+  if (rare) {
+    float cv[8], rv[8];
+    _mm256_storeu_ps(cv, c);
+    _mm256_storeu_ps(rv, r);
+    for (int l = 0; l < 8; l++) {
+      int64_t j = p * CFP8_TC_PANEL + 8 * h + l;
+      if (((rare >> l) & 1) && j < job->n) rv[l] = cfp8_tc_job_block(job, i, j, k0, nb, cv[l]);
+    }
+    r = _mm256_loadu_ps(rv);
+  }
+  return r;
+}
+
+CFP8_TARGET_AVX2
+int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p) {
+  if (cfp8_tc_simd_model_ok(job) != CFP8_TC_SIMD_F32 || job->a_special[i] || job->b_special[p]) return 0;
+  const int64_t K = job->k;
+  const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
+  float *out = job->acc + i * job->ldacc + p * CFP8_TC_PANEL;
+  float init[CFP8_TC_PANEL];
+  for (int l = 0; l < CFP8_TC_PANEL; l++)
+    init[l] = p * CFP8_TC_PANEL + l < job->n ? cfp8_tc_init(job, i, p * CFP8_TC_PANEL + l) : 0.0f;
+  for (int l = 0; l < CFP8_TC_PANEL; l++)
+    if (init[l] - init[l] != 0.0f) return 0; /* NaN or Inf: the scalar task */
+  for (int h = 0; h < 2; h++) {
+    __m256 acc = _mm256_loadu_ps(init + 8 * h);
+    if (job->accumulation == CFP8_TC_ACCUM_IDEAL) {
+      const float *av = job->av + i * K, *bv = job->bv + p * K * CFP8_TC_PANEL + 8 * h;
+      for (int64_t s0 = 0; s0 < K; s0 += 128) {
+        int64_t s1 = s0 + 128 < K ? s0 + 128 : K;
+        __m256 part = block_scaled ? _mm256_setzero_ps() : acc;
+        for (int64_t kk = s0; kk < s1; kk++)
+          part = _mm256_fmadd_ps(_mm256_set1_ps(av[kk]), _mm256_loadu_ps(bv + kk * CFP8_TC_PANEL), part);
+        if (block_scaled) {
+          float sc = job->blk_a[i * job->kb128 + s0 / 128] * job->blk_b[(s0 / 128) * job->nb128 + (p * CFP8_TC_PANEL) / 128];
+          acc = _mm256_fmadd_ps(_mm256_set1_ps(sc), part, acc);
+        } else acc = part;
+      }
+    } else {
+      const int L = job->model->block_size;
+      const int64_t interval = job->accumulation == CFP8_TC_ACCUM_FAST ? (K > 0 ? K : 1) : job->interval;
+      for (int64_t s0 = 0; s0 < K; s0 += interval) {
+        int64_t s1 = s0 + interval < K ? s0 + interval : K;
+        __m256 part = job->accumulation == CFP8_TC_ACCUM_FAST ? acc : _mm256_setzero_ps();
+        for (int64_t k0 = s0; k0 < s1; k0 += L) part = block8(job, i, p, h, k0, (int)(s1 - k0 < L ? s1 - k0 : L), part);
+        if (job->accumulation == CFP8_TC_ACCUM_FAST) acc = part;
+        else if (block_scaled) {
+          float sc = job->blk_a[i * job->kb128 + s0 / 128] * job->blk_b[(s0 / 128) * job->nb128 + (p * CFP8_TC_PANEL) / 128];
+          acc = _mm256_fmadd_ps(_mm256_set1_ps(sc), part, acc);
+        } else acc = _mm256_add_ps(acc, part);
+      }
+    }
+    _mm256_storeu_ps(out + 8 * h, acc);
+  }
+  return 1;
+}
+#endif

@@ -1,0 +1,373 @@
+/* Matrix products under the tensor-core model: argument checks, packing, the scalar reference
+ * task, the OpenMP driver and the epilogue (shared by every ISA, so its bits never depend on it). */
+#include "internal.h"
+#include "tensorcore_internal.h"
+#include <math.h>
+#include <stdlib.h>
+
+static float f16_to_f32(uint16_t h) {
+  uint32_t s = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1F, f = h & 0x3FF;
+  if (e == 0x1F) return cfp8_bits_f32(s | 0x7F800000u | (f << 13));
+  if (e == 0) { float v = ldexpf((float)f, -24); return s ? -v : v; }
+  return cfp8_bits_f32(s | ((e + 112) << 23) | (f << 13));
+}
+
+static uint16_t f32_to_f16_rne(float x) {
+  if (isnan(x)) return (uint16_t)(0x7E00 | ((cfp8_f32_bits(x) >> 16) & 0x8000));
+  double r = cfp8_tc_round_f16((double)x);
+  uint16_t s = signbit(r) ? 0x8000 : 0;
+  double ar = fabs(r);
+  if (isinf(ar)) return s | 0x7C00;
+  if (ar < ldexp(1.0, -14)) return s | (uint16_t)ldexp(ar, 24);
+  int e = ilogb(ar);
+  uint16_t f = (uint16_t)(ldexp(ar, 10 - e) - 1024.0);
+  return s | (uint16_t)((e + 15) << 10) | f;
+}
+
+static uint16_t f32_to_bf16_rne(float x) {
+  uint32_t u = cfp8_f32_bits(x);
+  if (isnan(x)) return (uint16_t)((u >> 16) | 0x40);
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
+static int is_fp8_in(int32_t f) { return f == CFP8_FORMAT_E4M3 || f == CFP8_FORMAT_E5M2; }
+
+/* Element (r, c) of op(X) as a value the tensor core reads. */
+static float load(const cfp8_operand *x, int64_t r, int64_t c) {
+  int64_t idx = x->transposed ? c * x->ld + r : r * x->ld + c;
+  switch (x->format) {
+  case CFP8_FORMAT_E4M3: case CFP8_FORMAT_E5M2:
+    return cfp8_decode_table_f32(x->format)[((const uint8_t *)x->data)[idx]];
+  case CFP8_FORMAT_F16: return f16_to_f32(((const uint16_t *)x->data)[idx]);
+  case CFP8_FORMAT_BF16: return cfp8_bits_f32((uint32_t)((const uint16_t *)x->data)[idx] << 16);
+  default: {
+    float v = ((const float *)x->data)[idx];
+    return isnan(v) ? v : cfp8_bits_f32(cfp8_f32_bits(v) & 0xFFFFE000u); /* read as TF32 */
+  }
+  }
+}
+
+static int32_t packed_exp(float v, int32_t format) {
+  if (v == 0.0f || !isfinite(v)) return CFP8_TC_EXP_ZERO;
+  return cfp8_tc_exponent(v, format);
+}
+
+/* Decode and exponent tables of an FP8 operand format (exponents as packed_exp gives them). */
+typedef struct { float v[256]; int32_t e[256]; } fp8_tables;
+
+static void make_tables(int32_t format, fp8_tables *t) {
+  if (!is_fp8_in(format)) return;
+  const float *dec = cfp8_decode_table_f32(format);
+  for (int x = 0; x < 256; x++) { t->v[x] = dec[x]; t->e[x] = packed_exp(dec[x], format); }
+}
+
+/* Element (r, c) of op(X): its value and its model exponent. */
+static inline void load_packed(const cfp8_operand *x, int64_t r, int64_t c, const fp8_tables *t, float *v, int32_t *e) {
+  int64_t idx = x->transposed ? c * x->ld + r : r * x->ld + c;
+  if (x->format == CFP8_FORMAT_E4M3 || x->format == CFP8_FORMAT_E5M2) {
+    uint8_t byte = ((const uint8_t *)x->data)[idx];
+    *v = t->v[byte];
+    *e = t->e[byte];
+    return;
+  }
+  float f = load(x, r, c);
+  *v = f;
+  uint32_t u = cfp8_f32_bits(f) & 0x7FFFFFFFu;
+  if (u == 0 || u >= 0x7F800000u) { *e = CFP8_TC_EXP_ZERO; return; }
+  int be = (int)(u >> 23);
+  int ex = be ? be - 127 : -127; /* FP32 subnormals only occur below every input format's emin */
+  int emin = cfp8_tc_format_emin(x->format);
+  *e = ex < emin ? emin : ex;
+}
+
+static int16_t mx_exp(uint8_t e) { return e == 0xFF ? INT16_MIN : (int16_t)((int)e - 127); }
+
+float cfp8_tc_job_block(const cfp8_tc_job *job, int64_t i, int64_t j, int64_t k0, int nb, float c) {
+  double p[CFP8_TC_MAX_BLOCK];
+  int pe[CFP8_TC_MAX_BLOCK];
+  int special = 0;
+  const int64_t pnl = j / CFP8_TC_PANEL, jj = j % CFP8_TC_PANEL;
+  for (int t = 0; t < nb; t++) {
+    int64_t kk = k0 + t;
+    float a = job->av[i * job->k + kk];
+    float b = job->bv[(pnl * job->k + kk) * CFP8_TC_PANEL + jj];
+    p[t] = (double)a * (double)b;
+    pe[t] = job->ae[i * job->k + kk] + job->be[(pnl * job->k + kk) * CFP8_TC_PANEL + jj];
+    if (job->scaling == CFP8_SCALING_MX) {
+      int16_t xa = job->a_mx[i * job->kb32 + kk / 32], xb = job->b_mx[(kk / 32) * job->n + j];
+      if (xa == INT16_MIN || xb == INT16_MIN) p[t] = NAN;
+      else { p[t] = ldexp(p[t], xa + xb); pe[t] += xa + xb; }
+    }
+    if (!isfinite(p[t])) special = 1;
+  }
+  return cfp8_tc_block_terms(p, pe, nb, c, job->model, special);
+}
+
+static float scaled_value(const cfp8_tc_job *job, const float *v, int64_t idx, int64_t i_or_kb, int is_a, int64_t kk, int64_t j) {
+  float x = v[idx];
+  if (job->scaling == CFP8_SCALING_MX) {
+    int16_t e = is_a ? job->a_mx[i_or_kb * job->kb32 + kk / 32] : job->b_mx[(kk / 32) * job->n + j];
+    x = e == INT16_MIN ? NAN : ldexpf(x, e);
+  }
+  return x;
+}
+
+static float block_scale(const cfp8_tc_job *job, int64_t i, int64_t j, int64_t kb) {
+  return job->blk_a[i * job->kb128 + kb] * job->blk_b[kb * job->nb128 + j / 128];
+}
+
+void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t pnl) {
+  const int64_t K = job->k;
+  const int L = job->model ? job->model->block_size : 1;
+  for (int jj = 0; jj < CFP8_TC_PANEL; jj++) {
+    int64_t j = pnl * CFP8_TC_PANEL + jj;
+    float *out = &job->acc[i * job->ldacc + j];
+    if (j >= job->n) { *out = 0.0f; continue; }
+    const float *brow = job->bv + pnl * K * CFP8_TC_PANEL + jj;
+    const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
+    const float init = cfp8_tc_init(job, i, j);
+    float acc = init;
+    switch (job->accumulation) {
+    case CFP8_TC_ACCUM_FAST:
+      for (int64_t k0 = 0; k0 < K; k0 += L) acc = cfp8_tc_job_block(job, i, j, k0, (int)(K - k0 < L ? K - k0 : L), acc);
+      break;
+    case CFP8_TC_ACCUM_PROMOTED:
+      for (int64_t s0 = 0; s0 < K; s0 += job->interval) {
+        int64_t s1 = s0 + job->interval < K ? s0 + job->interval : K;
+        float part = 0.0f;
+        for (int64_t k0 = s0; k0 < s1; k0 += L) part = cfp8_tc_job_block(job, i, j, k0, (int)(s1 - k0 < L ? s1 - k0 : L), part);
+        acc = block_scaled ? fmaf(block_scale(job, i, j, s0 / 128), part, acc) : acc + part;
+      }
+      break;
+    case CFP8_TC_ACCUM_IDEAL:
+      for (int64_t s0 = 0; s0 < K; s0 += 128) {
+        int64_t s1 = s0 + 128 < K ? s0 + 128 : K;
+        float part = block_scaled ? 0.0f : acc;
+        for (int64_t kk = s0; kk < s1; kk++)
+          part = fmaf(scaled_value(job, job->av, i * K + kk, i, 1, kk, j),
+                      scaled_value(job, brow, kk * CFP8_TC_PANEL, kk, 0, kk, j), part);
+        acc = block_scaled ? fmaf(block_scale(job, i, j, s0 / 128), part, acc) : part;
+      }
+      break;
+    default: { /* EXACT */
+      double s = (double)init;
+      for (int64_t s0 = 0; s0 < K; s0 += 128) {
+        int64_t s1 = s0 + 128 < K ? s0 + 128 : K;
+        double part = 0.0;
+        for (int64_t kk = s0; kk < s1; kk++) {
+          double a = job->av[i * K + kk], b = brow[kk * CFP8_TC_PANEL];
+          if (job->scaling == CFP8_SCALING_MX) {
+            int16_t xa = job->a_mx[i * job->kb32 + kk / 32], xb = job->b_mx[(kk / 32) * job->n + j];
+            a = xa == INT16_MIN ? NAN : ldexp(a, xa);
+            b = xb == INT16_MIN ? NAN : ldexp(b, xb);
+          }
+          part += a * b;
+        }
+        s += block_scaled ? (double)block_scale(job, i, j, s0 / 128) * part : part;
+      }
+      acc = (float)s;
+    }
+    }
+    *out = acc;
+  }
+}
+
+int cfp8_tc_simd_model_ok(const cfp8_tc_job *job) {
+  if (job->accumulation == CFP8_TC_ACCUM_IDEAL) return job->scaling != CFP8_SCALING_MX ? CFP8_TC_SIMD_F32 : 0;
+  if (job->accumulation != CFP8_TC_ACCUM_FAST && job->accumulation != CFP8_TC_ACCUM_PROMOTED) return 0;
+  const cfp8_tc_model *m = job->model;
+  if (job->scaling == CFP8_SCALING_MX || m->accumulator != CFP8_TC_ACC_F32) return 0;
+  const int F = m->fraction_bits;
+  /* FP32 lanes: FP8 products exact; terms below 2^(F+2), L+1 of them, sum exactly in FP32 */
+  if (job->fp8_inputs && m->c_mode == CFP8_TC_C_FUSED && F <= 20 &&
+      ((int64_t)(m->block_size + 1) << (F + 2)) <= (1 << 24)) return CFP8_TC_SIMD_F32;
+  /* FP64 lanes: products of <= 11-bit significands exact; sums below 2^52 exact */
+  if (F >= 23 && F <= 40 && ((int64_t)(m->block_size + 1) << (F + 2)) <= ((int64_t)1 << 52)) return CFP8_TC_SIMD_F64;
+  return 0;
+}
+
+/* ---- argument checks ----------------------------------------------------------------------- */
+static int mul_ok(int64_t a, int64_t b, int64_t *out) {
+  if (a < 0 || b < 0) return 0;
+  if (a != 0 && b > INT64_MAX / a) return 0;
+  *out = a * b;
+  return 1;
+}
+
+static cfp8_status check_operand(const cfp8_operand *x, int64_t rows, int64_t cols) {
+  if (!x) return CFP8_ERR_NULL_POINTER;
+  if (x->format != CFP8_FORMAT_E4M3 && x->format != CFP8_FORMAT_E5M2 && x->format != CFP8_FORMAT_F16 &&
+      x->format != CFP8_FORMAT_BF16 && x->format != CFP8_FORMAT_F32) return CFP8_ERR_BAD_FORMAT;
+  if (rows == 0 || cols == 0) return CFP8_OK;
+  if (!x->data) return CFP8_ERR_NULL_POINTER;
+  int64_t r = x->transposed ? cols : rows, c = x->transposed ? rows : cols, t;
+  if (x->ld < c) return CFP8_ERR_BAD_STRIDE;
+  if (!mul_ok(r - 1, x->ld, &t) || t > INT64_MAX - c) return CFP8_ERR_SIZE_OVERFLOW;
+  return CFP8_OK;
+}
+
+static int finite_all(const float *s, int64_t n) {
+  for (int64_t i = 0; i < n; i++) if (!isfinite(s[i])) return 0;
+  return 1;
+}
+
+static int d_format_ok(int32_t f) {
+  return f == CFP8_FORMAT_F32 || f == CFP8_FORMAT_F16 || f == CFP8_FORMAT_BF16 || f == CFP8_FORMAT_E4M3 ||
+         f == CFP8_FORMAT_E5M2 || f == CFP8_FORMAT_E4M3FNUZ || f == CFP8_FORMAT_E5M2FNUZ;
+}
+
+cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, const cfp8_operand *b,
+                         const float *acc_init, const cfp8_scaling *scaling, const cfp8_tc_model *model, int32_t accumulation,
+                         int32_t promotion_interval, const cfp8_epilogue *ep, int32_t isa, int32_t threads) {
+  if (m < 0 || n < 0 || k < 0) return CFP8_ERR_BAD_SHAPE;
+  if (!a || !b || !ep) return CFP8_ERR_NULL_POINTER;
+  cfp8_status st;
+  if ((st = check_operand(a, m, k)) || (st = check_operand(b, k, n))) return st;
+  if (is_fp8_in(a->format) != is_fp8_in(b->format) || (!is_fp8_in(a->format) && a->format != b->format))
+    return CFP8_ERR_BAD_FORMAT;
+  if (accumulation < CFP8_TC_ACCUM_FAST || accumulation > CFP8_TC_ACCUM_EXACT) return CFP8_ERR_BAD_ARGUMENT;
+  if (accumulation <= CFP8_TC_ACCUM_PROMOTED && (st = cfp8_tc_model_check(model))) return st;
+  if (promotion_interval <= 0) promotion_interval = 128;
+  int32_t resolved;
+  if ((st = cfp8_isa_resolve(isa, &resolved))) return st;
+  const int32_t mode = scaling ? scaling->mode : CFP8_SCALING_NONE;
+  int64_t kb128 = (k + 127) / 128, nb128 = (n + 127) / 128, kb32 = (k + 31) / 32, t;
+  switch (mode) {
+  case CFP8_SCALING_NONE: break;
+  case CFP8_SCALING_TENSOR:
+    if (!scaling->a_scales || !scaling->b_scales) return CFP8_ERR_BAD_SCALE;
+    if (!isfinite(scaling->a_scales[0]) || !isfinite(scaling->b_scales[0])) return CFP8_ERR_BAD_SCALE;
+    break;
+  case CFP8_SCALING_ROWWISE:
+    if (!scaling->a_scales || !scaling->b_scales) return CFP8_ERR_BAD_SCALE;
+    if (!finite_all(scaling->a_scales, m) || !finite_all(scaling->b_scales, n)) return CFP8_ERR_BAD_SCALE;
+    break;
+  case CFP8_SCALING_BLOCK:
+    if (!scaling->a_scales || !scaling->b_scales) return CFP8_ERR_BAD_SCALE;
+    if (!mul_ok(m, kb128, &t) || !finite_all(scaling->a_scales, t)) return CFP8_ERR_BAD_SCALE;
+    if (!mul_ok(kb128, nb128, &t) || !finite_all(scaling->b_scales, t)) return CFP8_ERR_BAD_SCALE;
+    if (accumulation == CFP8_TC_ACCUM_FAST) return CFP8_ERR_BAD_ARGUMENT;
+    if (accumulation == CFP8_TC_ACCUM_PROMOTED && 128 % promotion_interval != 0) return CFP8_ERR_BAD_ARGUMENT;
+    break;
+  case CFP8_SCALING_MX:
+    if (!is_fp8_in(a->format)) return CFP8_ERR_BAD_FORMAT;
+    if (!scaling->a_mx || !scaling->b_mx) return CFP8_ERR_BAD_SCALE;
+    break;
+  default: return CFP8_ERR_BAD_SCALE;
+  }
+  if (!d_format_ok(ep->d_format)) return CFP8_ERR_BAD_FORMAT;
+  if (m > 0 && n > 0) {
+    if (!ep->d) return CFP8_ERR_NULL_POINTER;
+    if (ep->ldd < n) return CFP8_ERR_BAD_STRIDE;
+    if (ep->beta != 0.0f) {
+      if (!ep->c) return CFP8_ERR_NULL_POINTER;
+      if (ep->ldc < n) return CFP8_ERR_BAD_STRIDE;
+    }
+    if (!mul_ok(m - 1, ep->ldd, &t) || !mul_ok(m - 1, ep->ldc < 0 ? 0 : ep->ldc, &t)) return CFP8_ERR_SIZE_OVERFLOW;
+    if (cfp8_format_is_fp8(ep->d_format) && !isfinite(ep->d_scale)) return CFP8_ERR_BAD_SCALE;
+    if (!isfinite(ep->alpha) || !isfinite(ep->beta)) return CFP8_ERR_BAD_ARGUMENT;
+  }
+  if (m == 0 || n == 0) { if (ep->amax_out) *ep->amax_out = 0.0f; return CFP8_OK; }
+
+  /* ---- packing ---- */
+  const int64_t npanels = (n + CFP8_TC_PANEL - 1) / CFP8_TC_PANEL, ldacc = npanels * CFP8_TC_PANEL;
+  int64_t na, nbp, nacc;
+  if (!mul_ok(m, k, &na) || !mul_ok(ldacc, k, &nbp) || !mul_ok(m, ldacc, &nacc) || na > INT64_MAX / 8 ||
+      nbp > INT64_MAX / 8 || nacc > INT64_MAX / 8) return CFP8_ERR_SIZE_OVERFLOW;
+  int64_t nmx_a = 0, nmx_b = 0;
+  if (mode == CFP8_SCALING_MX && (!mul_ok(m, kb32, &nmx_a) || !mul_ok(kb32, n, &nmx_b))) return CFP8_ERR_SIZE_OVERFLOW;
+  float *av = malloc((size_t)(na ? na : 1) * 4), *bv = malloc((size_t)(nbp ? nbp : 1) * 4), *acc = malloc((size_t)nacc * 4);
+  int32_t *ae = malloc((size_t)(na ? na : 1) * 4), *be = malloc((size_t)(nbp ? nbp : 1) * 4);
+  uint8_t *asp = calloc((size_t)m, 1), *bsp = calloc((size_t)npanels, 1);
+  int16_t *amx = nmx_a ? malloc((size_t)nmx_a * 2) : NULL, *bmx = nmx_b ? malloc((size_t)nmx_b * 2) : NULL;
+  if (!av || !bv || !acc || !ae || !be || !asp || !bsp || (nmx_a && !amx) || (nmx_b && !bmx)) {
+    free(av); free(bv); free(acc); free(ae); free(be); free(asp); free(bsp); free(amx); free(bmx);
+    return CFP8_ERR_NO_MEMORY;
+  }
+  const int nt = cfp8_threads(threads);
+  fp8_tables ta, tb;
+  make_tables(a->format, &ta);
+  make_tables(b->format, &tb);
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int64_t i = 0; i < m; i++) {
+    for (int64_t kk = 0; kk < k; kk++) {
+      float v;
+      int32_t e;
+      load_packed(a, i, kk, &ta, &v, &e);
+      av[i * k + kk] = v;
+      ae[i * k + kk] = e;
+      if (!isfinite(v)) asp[i] = 1;
+    }
+  }
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int64_t p = 0; p < npanels; p++) {
+    for (int64_t kk = 0; kk < k; kk++)
+      for (int jj = 0; jj < CFP8_TC_PANEL; jj++) {
+        int64_t j = p * CFP8_TC_PANEL + jj, idx = (p * k + kk) * CFP8_TC_PANEL + jj;
+        float v = 0.0f;
+        int32_t e = CFP8_TC_EXP_ZERO;
+        if (j < n) load_packed(b, kk, j, &tb, &v, &e);
+        bv[idx] = v;
+        be[idx] = e;
+        if (!isfinite(v)) bsp[p] = 1;
+      }
+  }
+  for (int64_t x = 0; x < nmx_a; x++) amx[x] = mx_exp(scaling->a_mx[x]);
+  for (int64_t x = 0; x < nmx_b; x++) bmx[x] = mx_exp(scaling->b_mx[x]);
+
+  cfp8_tc_job job = {
+    .m = m, .n = n, .k = k, .npanels = npanels, .av = av, .ae = ae, .bv = bv, .be = be,
+    .a_special = asp, .b_special = bsp, .a_mx = amx, .b_mx = bmx, .kb32 = kb32,
+    .blk_a = mode == CFP8_SCALING_BLOCK ? scaling->a_scales : NULL,
+    .blk_b = mode == CFP8_SCALING_BLOCK ? scaling->b_scales : NULL,
+    .kb128 = kb128, .nb128 = nb128, .scaling = mode, .fp8_inputs = is_fp8_in(a->format), .model = model, .accumulation = accumulation,
+    .interval = promotion_interval, .acc_init = acc_init, .acc = acc, .ldacc = ldacc,
+  };
+  /* tasks: 4 rows × one 16-column panel; a K chain never leaves its task */
+  const int64_t rblocks = (m + 3) / 4, tasks = rblocks * npanels;
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+  for (int64_t tsk = 0; tsk < tasks; tsk++) {
+    int64_t p = tsk / rblocks, i0 = (tsk % rblocks) * 4; /* a B panel stays in cache across row blocks */
+    int done = 0;
+#if defined(CFP8_X86)
+    if (resolved == CFP8_ISA_AVX512) done = cfp8_tc_task_avx512(&job, i0, p);
+#endif
+    for (int64_t i = i0; !done && i < i0 + 4 && i < m; i++) {
+      int row_done = 0;
+#if defined(CFP8_X86)
+      if (resolved == CFP8_ISA_AVX2) row_done = cfp8_tc_task_avx2(&job, i, p);
+#endif
+      if (!row_done) cfp8_tc_task_scalar(&job, i, p);
+    }
+  }
+
+  /* ---- epilogue ---- */
+  float amax = 0.0f;
+  int any_nan = 0;
+#pragma omp parallel for schedule(static) num_threads(nt) reduction(max : amax) reduction(| : any_nan)
+  for (int64_t i = 0; i < m; i++) {
+    for (int64_t j = 0; j < n; j++) {
+      float v = acc[i * ldacc + j];
+      if (mode == CFP8_SCALING_TENSOR) v = v * (scaling->a_scales[0] * scaling->b_scales[0]);
+      else if (mode == CFP8_SCALING_ROWWISE) v = v * (scaling->a_scales[i] * scaling->b_scales[j]);
+      v = ep->alpha * v;
+      if (ep->beta != 0.0f) v = fmaf(ep->beta, ep->c[i * ep->ldc + j], v);
+      if (ep->bias) v = v + ep->bias[j];
+      if (isnan(v)) any_nan = 1;
+      else if (fabsf(v) > amax) amax = fabsf(v);
+      int64_t di = i * ep->ldd + j;
+      switch (ep->d_format) {
+      case CFP8_FORMAT_F32: ((float *)ep->d)[di] = v; break;
+      case CFP8_FORMAT_F16: ((uint16_t *)ep->d)[di] = f32_to_f16_rne(v); break;
+      case CFP8_FORMAT_BF16: ((uint16_t *)ep->d)[di] = f32_to_bf16_rne(v); break;
+      default:
+        ((uint8_t *)ep->d)[di] = cfp8_encode_f32_reference(v * ep->d_scale, ep->d_format, CFP8_ROUND_NEAREST_EVEN,
+                                                          CFP8_PRESET_CUDA_SATFINITE, 0);
+      }
+    }
+  }
+  if (ep->amax_out) *ep->amax_out = any_nan ? NAN : amax;
+  free(av); free(bv); free(acc); free(ae); free(be); free(asp); free(bsp); free(amx); free(bmx);
+  return CFP8_OK;
+}

@@ -1,0 +1,68 @@
+/* Internal helpers of the tensor-core model shared by tensorcore_*.c. */
+#ifndef CFP8_TENSORCORE_INTERNAL_H
+#define CFP8_TENSORCORE_INTERNAL_H
+
+#include "cfp8_tensorcore.h"
+
+#define CFP8_TC_MAX_BLOCK 64
+#define CFP8_TC_ZERO_EXP (-1000000) /* exponent of a zero term: takes no part in the alignment */
+
+int cfp8_tc_format_ok(int32_t format);
+int cfp8_tc_format_emin(int32_t format);
+int cfp8_tc_representable(float x, int32_t format);
+int cfp8_tc_exponent(float x, int32_t format);
+double cfp8_tc_round_f16(double x);
+float cfp8_tc_round_f32_rz(double x);
+/* One block from exact products p (double) with exponents pe; `special` when some product is
+ * NaN or infinite. */
+float cfp8_tc_block_terms(const double *p, const int *pe, int n, float c, const cfp8_tc_model *m, int special);
+
+
+/* A packed matrix product for the kernels: A as decoded values and model exponents (M×K,
+ * row-major), B in panels of 16 columns (panel p: K rows of 16, zero padded). */
+#define CFP8_TC_PANEL 16
+#define CFP8_TC_EXP_ZERO (-10000) /* packed exponent of a zero operand */
+
+typedef struct cfp8_tc_job {
+  int64_t m, n, k, npanels;
+  const float *av;
+  const int32_t *ae;
+  const float *bv;
+  const int32_t *be;
+  const uint8_t *a_special; /* per row: NaN or Inf present */
+  const uint8_t *b_special; /* per panel */
+  const int16_t *a_mx;      /* MX: unbiased E8M0 exponents M×ceil(K/32) (NaN: INT16_MIN) */
+  const int16_t *b_mx;      /* MX: ceil(K/32)×N */
+  int64_t kb32;
+  const float *blk_a;       /* block scaling: M×ceil(K/128) */
+  const float *blk_b;       /* ceil(K/128)×ceil(N/128) */
+  int64_t kb128, nb128;
+  int32_t scaling;
+  int32_t fp8_inputs; /* both operands E4M3/E5M2 */
+  const cfp8_tc_model *model;
+  int32_t accumulation;
+  int32_t interval;
+  const float *acc_init; /* M×N or NULL */
+  float *acc; /* M × npanels*16 FP32 accumulators */
+  int64_t ldacc;
+} cfp8_tc_job;
+
+/* The scalar reference for one block of element (i, j): products k0..k0+nb-1, accumulator c. */
+float cfp8_tc_job_block(const cfp8_tc_job *job, int64_t i, int64_t j, int64_t k0, int nb, float c);
+/* The scalar reference for the task (row i, panel p). */
+void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t p);
+/* SIMD tasks: return 0 when they do not take this job (the scalar task runs instead). */
+/* AVX-512: rows i0..i0+3 (those below m) of panel p. */
+int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i0, int64_t p);
+int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p);
+/* Which SIMD path is exact for this job: 0 none (scalar), CFP8_TC_SIMD_F32 (IDEAL, or FP8
+ * inputs with F small enough that L+1 terms sum exactly in FP32), CFP8_TC_SIMD_F64 (FP32
+ * accumulator with F >= 23: every input format, c fused or added after). */
+#define CFP8_TC_SIMD_F32 1
+#define CFP8_TC_SIMD_F64 2
+int cfp8_tc_simd_model_ok(const cfp8_tc_job *job);
+
+static inline float cfp8_tc_init(const cfp8_tc_job *job, int64_t i, int64_t j) {
+  return job->acc_init ? job->acc_init[i * job->n + j] : 0.0f;
+}
+#endif

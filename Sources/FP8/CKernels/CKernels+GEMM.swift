@@ -1,0 +1,47 @@
+import CFP8
+
+/// One operand of `CKernels.gemm`, as the C contract sees it (`cfp8_operand`).
+package struct GEMMOperandDescriptor {
+  package var data: UnsafeRawPointer?
+  package var format: Int32
+  package var transposed: Bool
+  package var leadingDimension: Int
+  package init(data: UnsafeRawPointer?, format: Int32, transposed: Bool, leadingDimension: Int) {
+    self.data = data
+    self.format = format
+    self.transposed = transposed
+    self.leadingDimension = leadingDimension
+  }
+}
+
+/// Scaling mode codes of `cfp8_scaling`.
+package enum GEMMScalingMode: Int32 {
+  case none = 0, tensor = 1, rowwise = 2, block = 3, mx = 4
+}
+
+extension CKernels {
+  /// `cfp8_gemm`: D = alpha·(scaled op(A)·op(B)) + beta·C + bias, see cfp8_gemm.h.
+  package static func gemm(
+    m: Int, n: Int, k: Int, a: GEMMOperandDescriptor, b: GEMMOperandDescriptor,
+    mode: GEMMScalingMode, aScales: UnsafePointer<Float>?, bScales: UnsafePointer<Float>?,
+    aMX: UnsafePointer<UInt8>?, bMX: UnsafePointer<UInt8>?,
+    alpha: Float, beta: Float, c: UnsafePointer<Float>?, ldc: Int, bias: UnsafePointer<Float>?,
+    d: UnsafeMutableRawPointer?, dFormat: Int32, ldd: Int, dScale: Float, amax: UnsafeMutablePointer<Float>?,
+    isa: Int32, threads: Int32
+  ) throws(FP8Error) {
+    var ca = cfp8_operand(data: a.data, format: a.format, transposed: a.transposed ? 1 : 0, ld: Int64(a.leadingDimension))
+    var cb = cfp8_operand(data: b.data, format: b.format, transposed: b.transposed ? 1 : 0, ld: Int64(b.leadingDimension))
+    var s = cfp8_scaling(mode: mode.rawValue, a_scales: aScales, b_scales: bScales, a_mx: aMX, b_mx: bMX)
+    var e = cfp8_epilogue(
+      alpha: alpha, beta: beta, c: c, ldc: Int64(ldc), bias: bias, d: d, d_format: dFormat, ldd: Int64(ldd),
+      d_scale: dScale, amax_out: amax)
+    try check(cfp8_gemm(Int64(m), Int64(n), Int64(k), &ca, &cb, &s, &e, isa, threads), "GEMM \(m)×\(k) · \(k)×\(n)")
+  }
+
+  /// The micro-kernel register tile (MR, NR) of an ISA.
+  package static func gemmTile(isa: Int32) throws(FP8Error) -> (mr: Int, nr: Int) {
+    var mr: Int32 = 0, nr: Int32 = 0
+    try check(cfp8_gemm_tile(isa, &mr, &nr), "GEMM tile of ISA \(isa)")
+    return (Int(mr), Int(nr))
+  }
+}

@@ -1,0 +1,388 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Element types of the `.npy` files this package reads and writes (little-endian only).
+public enum NpyDType: String, CaseIterable, Sendable, Hashable {
+  case f32 = "<f4"
+  case f16 = "<f2"
+  case u8 = "|u1"
+  case i8 = "|i1"
+  case f64 = "<f8"
+  case i32 = "<i4"
+
+  public var itemSize: Int {
+    switch self {
+    case .u8, .i8: return 1
+    case .f16: return 2
+    case .f32, .i32: return 4
+    case .f64: return 8
+    }
+  }
+
+  /// Accepts NumPy's equivalent spellings ("=f4", "f4", "<u1", "u1", ...).
+  init?(descr: String) {
+    var d = descr
+    if let f = d.first, f == "<" || f == "|" || f == "=" { d.removeFirst() }
+    switch d {
+    case "f4": self = .f32
+    case "f2": self = .f16
+    case "u1", "B": self = .u8
+    case "i1", "b": self = .i8
+    case "f8": self = .f64
+    case "i4": self = .i32
+    default: return nil
+    }
+  }
+}
+
+/// What is wrong with a `.npy` file; one case per kind of defect.
+public enum NpyError: Error, Equatable, Sendable, CustomStringConvertible {
+  case io(path: String, operation: String, errno: Int32)
+  /// Shorter than the fixed preamble, or than its header length says.
+  case truncatedHeader(fileSize: Int)
+  /// Does not start with "\x93NUMPY".
+  case badMagic
+  /// A format version other than 1.0, 2.0, 3.0.
+  case unsupportedVersion(major: UInt8, minor: UInt8)
+  /// Header not ASCII/Latin-1 (1.0, 2.0) or UTF-8 (3.0).
+  case headerEncoding
+  /// The header is not the dictionary literal NumPy writes.
+  case malformedHeader(String)
+  /// A dtype this package does not handle (big-endian, structured, object, ...).
+  case unsupportedDType(String)
+  /// A negative or non-integer dimension.
+  case invalidShape(String)
+  /// product(shape) × item size overflows.
+  case sizeOverflow
+  /// The data part is shorter or longer than the shape needs.
+  case dataSizeMismatch(expected: Int, actual: Int)
+  /// A writer argument is inconsistent.
+  case invalidArgument(String)
+
+  public var description: String {
+    switch self {
+    case .io(let p, let op, let e): return "\(p): \(op) failed (errno \(e))"
+    case .truncatedHeader(let n): return "truncated .npy header (\(n) bytes)"
+    case .badMagic: return "not a .npy file (magic string missing)"
+    case .unsupportedVersion(let a, let b): return "unsupported .npy version \(a).\(b)"
+    case .headerEncoding: return ".npy header has invalid characters"
+    case .malformedHeader(let m): return "malformed .npy header: \(m)"
+    case .unsupportedDType(let d): return "unsupported .npy dtype '\(d)' (supported: <f4 <f2 |u1 |i1 <f8 <i4)"
+    case .invalidShape(let m): return "invalid .npy shape: \(m)"
+    case .sizeOverflow: return ".npy shape is too large"
+    case .dataSizeMismatch(let e, let a): return ".npy data has \(a) bytes, the shape needs \(e)"
+    case .invalidArgument(let m): return "invalid argument: \(m)"
+    }
+  }
+}
+
+/// An n-dimensional array as stored in a `.npy` file: raw little-endian element bytes in file
+/// order (row-major when `fortranOrder` is false, column-major when true).
+public struct NpyArray: Sendable, Hashable {
+  public var dtype: NpyDType
+  public var shape: [Int]
+  public var fortranOrder: Bool
+  public var data: [UInt8]
+
+  public init(dtype: NpyDType, shape: [Int], fortranOrder: Bool = false, data: [UInt8]) throws(NpyError) {
+    var n = 1
+    for d in shape {
+      guard d >= 0 else { throw .invalidShape("negative dimension \(d)") }
+      let (p, o) = n.multipliedReportingOverflow(by: d)
+      if o { throw .sizeOverflow }
+      n = p
+    }
+    let (bytes, o) = n.multipliedReportingOverflow(by: dtype.itemSize)
+    if o { throw .sizeOverflow }
+    guard bytes == data.count else { throw .dataSizeMismatch(expected: bytes, actual: data.count) }
+    self.dtype = dtype
+    self.shape = shape
+    self.fortranOrder = fortranOrder
+    self.data = data
+  }
+
+  /// A C-order float32 array.
+  public init(floats: [Float], shape: [Int]) throws(NpyError) {
+    var bytes = [UInt8](repeating: 0, count: floats.count * 4)
+    for (k, f) in floats.enumerated() {
+      let u = f.bitPattern
+      for b in 0..<4 { bytes[4 * k + b] = UInt8(truncatingIfNeeded: u >> (8 * b)) }
+    }
+    try self.init(dtype: .f32, shape: shape, data: bytes)
+  }
+
+  public var elementCount: Int { shape.reduce(1, *) }
+
+  /// The element bytes in C (row-major) order: `data` itself for C-order files, transposed for
+  /// Fortran-order ones.
+  public func cOrderData() -> [UInt8] {
+    guard fortranOrder, shape.count >= 2 else { return data }
+    let n = elementCount, w = dtype.itemSize
+    var out = [UInt8](repeating: 0, count: data.count)
+    var idx = [Int](repeating: 0, count: shape.count)
+    var strides = [Int](repeating: 1, count: shape.count)
+    for d in 1..<shape.count { strides[d] = strides[d - 1] * shape[d - 1] }
+    for k in 0..<n {
+      var f = 0
+      for d in 0..<shape.count { f += idx[d] * strides[d] }
+      for b in 0..<w { out[k * w + b] = data[f * w + b] }
+      var d = shape.count - 1
+      while d >= 0 {
+        idx[d] += 1
+        if idx[d] < shape[d] { break }
+        idx[d] = 0
+        d -= 1
+      }
+    }
+    return out
+  }
+
+  /// The elements as FP32 in C (row-major) order, whatever the file order (f16, u8, i8, i32 and
+  /// f64 converted: f64 with RNE to FP32).
+  public func floatsCOrder() -> [Float] {
+    let n = elementCount
+    var out = [Float](repeating: 0, count: n)
+    func value(_ k: Int) -> Float {
+      switch dtype {
+      case .u8: return Float(data[k])
+      case .i8: return Float(Int8(bitPattern: data[k]))
+      case .f16:
+        return Float(Float16(bitPattern: UInt16(data[2 * k]) | UInt16(data[2 * k + 1]) << 8))
+      case .f32, .i32:
+        var u: UInt32 = 0
+        for b in 0..<4 { u |= UInt32(data[4 * k + b]) << (8 * b) }
+        return dtype == .f32 ? Float(bitPattern: u) : Float(Int32(bitPattern: u))
+      case .f64:
+        var u: UInt64 = 0
+        for b in 0..<8 { u |= UInt64(data[8 * k + b]) << (8 * b) }
+        return Float(Double(bitPattern: u))
+      }
+    }
+    if !fortranOrder || shape.count < 2 {
+      for k in 0..<n { out[k] = value(k) }
+      return out
+    }
+    // Fortran order: file index = Σ i_d · Π_{e<d} n_e; walk C order with an index vector.
+    var idx = [Int](repeating: 0, count: shape.count)
+    var strides = [Int](repeating: 1, count: shape.count)
+    for d in 1..<shape.count { strides[d] = strides[d - 1] * shape[d - 1] }
+    for k in 0..<n {
+      var f = 0
+      for d in 0..<shape.count { f += idx[d] * strides[d] }
+      out[k] = value(f)
+      var d = shape.count - 1
+      while d >= 0 {
+        idx[d] += 1
+        if idx[d] < shape[d] { break }
+        idx[d] = 0
+        d -= 1
+      }
+    }
+    return out
+  }
+}
+
+/// Reading and writing NumPy `.npy` files (format versions 1.0, 2.0 and 3.0).
+public enum Npy {
+  static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
+
+  public static func read(path: String) throws(NpyError) -> NpyArray {
+    let m: MappedFile
+    do { m = try MappedFile(path: path) } catch {
+      if case .io(let p, let op, let e) = error { throw .io(path: p, operation: op, errno: e) }
+      throw .io(path: path, operation: "open", errno: 0)
+    }
+    return try parse(m.bytes)
+  }
+
+  public static func parse(_ bytes: [UInt8]) throws(NpyError) -> NpyArray {
+    try bytes.withUnsafeBufferPointer { (p) throws(NpyError) in try parse(UnsafeRawBufferPointer(p)) }
+  }
+
+  public static func parse(_ b: UnsafeRawBufferPointer) throws(NpyError) -> NpyArray {
+    guard b.count >= 10 else {
+      if b.count >= 6, !zip(b.prefix(6), magic).allSatisfy({ $0 == $1 }) { throw .badMagic }
+      throw .truncatedHeader(fileSize: b.count)
+    }
+    guard zip(b.prefix(6), magic).allSatisfy({ $0 == $1 }) else { throw .badMagic }
+    let major = b[6], minor = b[7]
+    guard (1...3).contains(major), minor == 0 else { throw .unsupportedVersion(major: major, minor: minor) }
+    let headerLength: Int
+    let start: Int
+    if major == 1 {
+      headerLength = Int(b[8]) | Int(b[9]) << 8
+      start = 10
+    } else {
+      guard b.count >= 12 else { throw .truncatedHeader(fileSize: b.count) }
+      headerLength = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24
+      start = 12
+    }
+    guard b.count >= start + headerLength else { throw .truncatedHeader(fileSize: b.count) }
+    let hb = Array(b[start..<(start + headerLength)])
+    let text: String
+    if major == 3 {
+      guard let s = String(validating: hb, as: UTF8.self) else { throw .headerEncoding }
+      text = s
+    } else {
+      guard hb.allSatisfy({ $0 < 0x80 }) else { throw .headerEncoding }
+      text = String(decoding: hb, as: UTF8.self)
+    }
+    let (descr, fortran, shape) = try parseHeaderDict(text)
+    guard let dtype = NpyDType(descr: descr) else { throw .unsupportedDType(descr) }
+    var n = 1
+    for d in shape {
+      let (p, o) = n.multipliedReportingOverflow(by: d)
+      if o { throw .sizeOverflow }
+      n = p
+    }
+    let (need, o) = n.multipliedReportingOverflow(by: dtype.itemSize)
+    if o { throw .sizeOverflow }
+    let have = b.count - start - headerLength
+    guard have == need else { throw .dataSizeMismatch(expected: need, actual: have) }
+    return try NpyArray(dtype: dtype, shape: shape, fortranOrder: fortran, data: Array(b[(start + headerLength)...]))
+  }
+
+  /// Parses "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }" (keys in any order).
+  static func parseHeaderDict(_ s: String) throws(NpyError) -> (String, Bool, [Int]) {
+    let c = Array(s.unicodeScalars)
+    var i = 0
+    func skip() { while i < c.count, c[i] == " " || c[i] == "\n" || c[i] == "\t" || c[i] == "\r" { i += 1 } }
+    func expect(_ ch: Unicode.Scalar) throws(NpyError) {
+      skip()
+      guard i < c.count, c[i] == ch else { throw .malformedHeader("expected '\(ch)' at character \(i)") }
+      i += 1
+    }
+    func str() throws(NpyError) -> String {
+      skip()
+      guard i < c.count, c[i] == "'" || c[i] == "\"" else { throw .malformedHeader("expected a string at character \(i)") }
+      let q = c[i]
+      i += 1
+      var out = ""
+      while i < c.count, c[i] != q {
+        out.unicodeScalars.append(c[i])
+        i += 1
+      }
+      guard i < c.count else { throw .malformedHeader("unterminated string") }
+      i += 1
+      return out
+    }
+    try expect("{")
+    var descr: String?
+    var fortran: Bool?
+    var shape: [Int]?
+    while true {
+      skip()
+      if i < c.count, c[i] == "}" { i += 1; break }
+      let key = try str()
+      try expect(":")
+      skip()
+      switch key {
+      case "descr":
+        guard i < c.count, c[i] == "'" || c[i] == "\"" else { throw .unsupportedDType("(structured or non-string descr)") }
+        descr = try str()
+      case "fortran_order":
+        if s.unicodeScalars.dropFirst(i).starts(with: "True".unicodeScalars) { fortran = true; i += 4 }
+        else if s.unicodeScalars.dropFirst(i).starts(with: "False".unicodeScalars) { fortran = false; i += 5 }
+        else { throw .malformedHeader("fortran_order is not True or False") }
+      case "shape":
+        try expect("(")
+        var dims: [Int] = []
+        while true {
+          skip()
+          if i < c.count, c[i] == ")" { i += 1; break }
+          var digits = ""
+          if i < c.count, c[i] == "-" { throw .invalidShape("negative dimension") }
+          while i < c.count, ("0"..."9").contains(c[i]) {
+            digits.unicodeScalars.append(c[i])
+            i += 1
+          }
+          if i < c.count, c[i] == "L" { i += 1 }  // Python 2 longs
+          guard let d = Int(digits) else { throw .invalidShape("dimension is not an integer at character \(i)") }
+          dims.append(d)
+          skip()
+          if i < c.count, c[i] == "," { i += 1; continue }
+          skip()
+          guard i < c.count, c[i] == ")" else { throw .malformedHeader("expected ',' or ')' in shape") }
+        }
+        shape = dims
+      default:
+        throw .malformedHeader("unknown key '\(key)'")
+      }
+      skip()
+      if i < c.count, c[i] == "," { i += 1; continue }
+      try expect("}")
+      break
+    }
+    guard let descr, let fortran, let shape else { throw .malformedHeader("missing descr, fortran_order or shape") }
+    return (descr, fortran, shape)
+  }
+
+  /// The bytes of a `.npy` file: version 1.0 when the header fits (else 2.0), header padded with
+  /// spaces and a newline so that the data starts at a multiple of 64 bytes, as NumPy writes.
+  public static func encode(_ a: NpyArray) -> [UInt8] {
+    let shapeText: String
+    switch a.shape.count {
+    case 1: shapeText = "(\(a.shape[0]),)"
+    default: shapeText = "(" + a.shape.map(String.init).joined(separator: ", ") + ")"
+    }
+    let dict = "{'descr': '\(a.dtype.rawValue)', 'fortran_order': \(a.fortranOrder ? "True" : "False"), 'shape': \(shapeText), }"
+    var version: UInt8 = 1
+    var pre = 10
+    var total = pre + dict.utf8.count + 1
+    if (total + 63) / 64 * 64 - pre > 65535 {
+      version = 2
+      pre = 12
+      total = pre + dict.utf8.count + 1
+    }
+    let padded = (total + 63) / 64 * 64
+    let hlen = padded - pre
+    var out = magic + [version, 0]
+    if version == 1 {
+      out += [UInt8(hlen & 0xFF), UInt8(hlen >> 8)]
+    } else {
+      out += (0..<4).map { UInt8(truncatingIfNeeded: hlen >> (8 * $0)) }
+    }
+    out += Array(dict.utf8)
+    out += [UInt8](repeating: 0x20, count: hlen - dict.utf8.count - 1)
+    out.append(0x0A)
+    out += a.data
+    return out
+  }
+
+  /// Writes atomically (temporary file in the same folder, then rename).
+  public static func write(_ a: NpyArray, path: String) throws(NpyError) {
+    let bytes = encode(a)
+    let tmp = path + ".\(getpid()).tmp"
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    if fd < 0 { throw .io(path: tmp, operation: "create", errno: errno) }
+    var off = 0
+    while off < bytes.count {
+      let r = bytes.withUnsafeBytes { systemWrite(fd, $0.baseAddress! + off, bytes.count - off) }
+      if r <= 0 {
+        let e = errno
+        close(fd)
+        unlink(tmp)
+        throw .io(path: tmp, operation: "write", errno: e)
+      }
+      off += r
+    }
+    fsync(fd)
+    close(fd)
+    if rename(tmp, path) != 0 {
+      let e = errno
+      unlink(tmp)
+      throw .io(path: path, operation: "rename", errno: e)
+    }
+  }
+}
+
+private func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
+  #if canImport(Glibc)
+  return Glibc.write(fd, p, n)
+  #else
+  return Darwin.write(fd, p, n)
+  #endif
+}
