@@ -102,7 +102,7 @@ public final class Trainer {
     if kind == .weight, let c = weightCache[cacheKey] { return c }
     if options.fakeQuantization && kind == .gradient { return Operand(values: x.values, transposed: x.transposed) }
     let format: ElementFormat = kind == .gradient ? options.effectiveGradientFormat : .e4m3
-    let g = r.granularity(for: kind)
+    let g = r.granularity(for: kind, isA: isA)
     let km = Trainer.kMajor(x, isA: isA, outer: outer, k: k)
     let tensorScale: Float? = r == .delayed ? delayed[linear][kind.index].scale : nil
     let (payload, deq, stats): (QuantizedPayload, [Float], QuantStats)
@@ -139,7 +139,9 @@ public final class Trainer {
     }
     let opA = try operand(a, isA: true, outer: m, k: k, kind: ka, linear: linear, role: role)
     let opB = try operand(b, isA: false, outer: n, k: k, kind: kb, linear: linear, role: role)
-    let fp8 = opA.quantized != nil || opB.quantized != nil
+    // A product runs under the GPU's FP8 numerics when both operands are FP8; a product with one
+    // FP32 operand (progressive schedule, fake quantisation) runs ideal on the dequantised values.
+    let fp8 = opA.quantized != nil && opB.quantized != nil
     return try engine.matmul(opA, opB, m: m, n: n, k: k, numerics: fp8 ? options.numerics : .ideal)
   }
 

@@ -53,3 +53,40 @@ import _TestSupport
     #expect(throws: FP8Error.self) { try Quantizer.quantize([1, 2, 3], outer: 2, k: 2, format: .e4m3, granularity: .tensor) }
   }
 }
+
+/// The tensor-core engine's plumbing (operand layouts, the four scale layouts) on data whose
+/// products and sums are exact under any accumulation: it must agree bit for bit with the ideal
+/// engine, whatever the GPU model.
+@Suite struct TensorCoreEngineTests {
+  @Test(arguments: [Recipe.delayed, .rowwise, .blockwise, .mxfp8])
+  func exactDataAgreesWithIdeal(recipe: Recipe) throws {
+    var rng = SplitMix64(seed: 21)
+    let m = 20, n = 130, k = 256
+    // Small integers times a power of two that varies by 32-wide group and by row/column, so that
+    // group scales differ; every partial sum is a small integer times a common power of two.
+    func value(_ r: Int, _ p: Int) -> Float {
+      Float(Int(rng.next() % 5) - 2) * Float(sign: .plus, exponent: (r / 7 + p / 32) % 2, significand: 1)
+    }
+    let aK = (0..<(m * k)).map { value($0 / k, $0 % k) }   // A, m × k
+    let bK = (0..<(n * k)).map { value($0 / k, $0 % k) }   // B in k-major form, n × k
+    func q(_ x: [Float], outer: Int, isA: Bool) throws -> QuantizedPayload {
+      try Quantizer.quantize(x, outer: outer, k: k, format: .e4m3, granularity: recipe.granularity(for: .activation, isA: isA),
+                             tensorScale: recipe == .delayed ? 16 : nil, powerOfTwo: true).0
+    }
+    let opA = Operand(values: aK, transposed: false, quantized: try q(aK, outer: m, isA: true))
+    let opB = Operand(values: bK, transposed: true, quantized: try q(bK, outer: n, isA: false))
+    let ideal = try IdealMatmulEngine().matmul(opA, opB, m: m, n: n, k: k, numerics: .ideal)
+    for numerics in [Numerics.h100Promoted(interval: 128), .b200] {
+      let tc = try TensorCoreMatmulEngine().matmul(opA, opB, m: m, n: n, k: k, numerics: numerics)
+      let same = tc.map(\.bitPattern) == ideal.map(\.bitPattern)
+      #expect(same, "\(recipe) on \(numerics)")
+    }
+  }
+
+  @Test func mixedOperandsNeedIdeal() throws {
+    let (qa, _, _) = try Quantizer.quantize([1, 2], outer: 1, k: 2, format: .e4m3, granularity: .tensor)
+    let a = Operand(values: [1, 2], transposed: false, quantized: qa), b = Operand(values: [3, 4], transposed: true)
+    #expect(throws: TrainingError.self) { try TensorCoreMatmulEngine().matmul(a, b, m: 1, n: 1, k: 2, numerics: .h100Fast) }
+    #expect(try TensorCoreMatmulEngine().matmul(a, b, m: 1, n: 1, k: 2, numerics: .ideal) == [11])
+  }
+}
