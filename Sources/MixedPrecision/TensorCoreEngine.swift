@@ -16,7 +16,10 @@ import TensorCores
 /// throws, as DeepSeek-V3's recipe needs promotion), MX 32 → `.mx` with E8M0 bytes. Both operands must be
 /// FP8 for a non-ideal product (the trainer sends mixed products as `ideal`).
 public struct TensorCoreMatmulEngine: MatmulEngine {
-  public init() {}
+  /// OpenMP threads of each product (0: the runtime's default). The training products are small,
+  /// so one thread avoids the fork/join cost; the bits do not depend on it.
+  public var threads: Int
+  public init(threads: Int = 1) { self.threads = threads }
 
   public func supports(_ numerics: Numerics) -> Bool { true }
 
@@ -64,7 +67,7 @@ public struct TensorCoreMatmulEngine: MatmulEngine {
         default: break
         }
       }
-      return try TensorCoreGEMM.matmul(opA, opB, numerics: tcNumerics, scaling: scaling)
+      return try TensorCoreGEMM.matmul(opA, opB, numerics: tcNumerics, scaling: scaling, threads: threads)
     } catch let e as FP8Error {
       throw .fp8(e)
     } catch let e as TrainingError {
