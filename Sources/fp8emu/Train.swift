@@ -43,7 +43,7 @@ struct Train: ParsableCommand {
   @Option(help: "Halve the learning rate when a layer's forward SQNR falls below this many dB.") var sqnrThreshold: Double?
   @Option(help: "Override the FP16 precision schedule: on or off (default: on for FP8 recipes).") var fp16Schedule: String?
   @Option(help: "Override dynamic loss scaling: on or off (default: on except fp32).") var lossScaling: String?
-  @Option(help: "Save a checkpoint of the (single-recipe) run at the end.") var saveCheckpoint: String?
+  @Option(help: "Save a safetensors checkpoint of the (single-recipe) run at the end.") var saveCheckpoint: String?
   @Option(help: "Resume the (single-recipe) run from this checkpoint.") var resume: String?
   @Flag(help: "No progress bar.") var quiet = false
 
@@ -123,7 +123,7 @@ struct Train: ParsableCommand {
 
   func runWithCheckpoint(_ o: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine, monitor: MonitorLog?) throws -> RunResult {
     let t = try Trainer(options: o, task: task, engine: engine)
-    let store = BinaryCheckpointStore()
+    let store = SafetensorsCheckpointStore()
     if let resume { try t.restore(try store.load(from: resume)) }
     var losses: [Float] = []
     let start = Date()

@@ -41,18 +41,19 @@ private func losses(_ o: TrainingOptions, steps: Int) throws -> [UInt32] {
 
   /// Train 6 steps straight; train 3, save, load into a fresh trainer, train 3 more: the same losses
   /// and the same final masters and optimiser state, bit for bit.
-  @Test(arguments: [Recipe.delayed, .blockwise])
-  func checkpointResumeIsBitIdentical(recipe: Recipe) throws {
+  @Test(arguments: [(Recipe.delayed, false), (.blockwise, false), (.delayed, true), (.current, true)])
+  func checkpointResumeIsBitIdentical(recipe: Recipe, safetensors: Bool) throws {
+    let store: any CheckpointStore = safetensors ? SafetensorsCheckpointStore() : BinaryCheckpointStore()
     let o = smallOptions(recipe)
     let straight = try Trainer(options: o, task: AdditionTask(), model: smallConfig)
     let all = try (0..<6).map { _ in try straight.trainStep().loss.bitPattern }
 
     let first = try Trainer(options: o, task: AdditionTask(), model: smallConfig)
     let head = try (0..<3).map { _ in try first.trainStep().loss.bitPattern }
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("fp8emu-ckpt-\(recipe)-\(getpid()).bin").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("fp8emu-ckpt-\(recipe)-\(safetensors)-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: path) }
-    try BinaryCheckpointStore().save(first.checkpoint(), to: path)
-    let loaded = try BinaryCheckpointStore().load(from: path)
+    try store.save(first.checkpoint(), to: path)
+    let loaded = try store.load(from: path)
     let roundTrip = loaded == first.checkpoint()
     #expect(roundTrip)
 
