@@ -52,8 +52,10 @@ struct TrainBench: ParsableCommand {
     }
     print("recipe     gpu    median step ms   tokens/s   time vs fp32")
     for r in rows {
-      print(String(format: "%-10@ %-6@ %14.2f %10.0f %14@", r.recipe as NSString, r.gpu as NSString, r.medianStepSeconds * 1000,
-                   r.tokensPerSecond, (r.timeVsFP32.map { String(format: "%.2fx", $0) } ?? "-") as NSString))
+      let vs = r.timeVsFP32.map { String(format: "%.2fx", $0) } ?? "-"
+      print(r.recipe.padding(toLength: 11, withPad: " ", startingAt: 0) + r.gpu.padding(toLength: 6, withPad: " ", startingAt: 0)
+            + String(format: " %14.2f %10.0f ", r.medianStepSeconds * 1000, r.tokensPerSecond)
+            + String(repeating: " ", count: max(0, 14 - vs.count)) + vs)
     }
   }
 }
