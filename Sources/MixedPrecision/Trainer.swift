@@ -53,8 +53,7 @@ public final class Trainer {
     self.options = options
     self.task = task
     self.engine = engine
-    var cfg = config ?? TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength)
-    if config == nil, let s = ProcessInfo.processInfo.environment["FP8EMU_INIT_STD"], let v = Double(s) { cfg.initStd = v }
+    let cfg = config ?? TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength)
     var initRNG = TrainRNG(seed: options.seed)
     model = Transformer<Float>(config: cfg, rng: &initRNG)
     model.fp16Schedule = options.effectiveFP16Schedule

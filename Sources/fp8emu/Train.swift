@@ -23,6 +23,7 @@ struct Train: ParsableCommand {
   @Option(help: "Random seed (initialisation and data).") var seed: UInt64 = 1
   @Option(help: "Peak learning rate.") var lr: Float = 3e-3
   @Option(help: "Digits of the built-in addition task.") var digits: Int = 2
+  @Option(help: "Addition task: probability that a training answer digit is replaced by a random one.") var labelNoise: Double = 0.1
   @Option(help: "Train a character-level model on this text file instead (metric: bits per character).") var text: String?
   @Option(help: "Per-step monitor log: .csv or JSON lines.") var log: String?
   @Flag(help: "Print the result table as JSON lines (one object per recipe).") var json = false
@@ -71,7 +72,7 @@ struct Train: ParsableCommand {
     // The engine every matrix product goes through: the tensor-core model for FP8 products
     // (H100 / B200 / A100 numerics), the ideal FP32 engine otherwise.
     let engine: any MatmulEngine = TensorCoreMatmulEngine()
-    let task: any TrainingTask = try text.map { try TextTask(file: $0) } ?? AdditionTask(digits: digits)
+    let task: any TrainingTask = try text.map { try TextTask(file: $0) } ?? AdditionTask(digits: digits, labelNoise: labelNoise)
     let names = recipe.map { [$0] } ?? compare.split(separator: ",").map(String.init)
     let gpuName = gpu ?? (engine.supports(TrainingGPU.h100.numerics) ? "h100" : "ideal")
     var recipes: [(Recipe, String)] = []
