@@ -19,7 +19,9 @@ public struct TensorCoreMatmulEngine: MatmulEngine {
   /// OpenMP threads of each product (0: the runtime's default). The training products are small,
   /// so one thread avoids the fork/join cost; the bits do not depend on it.
   public var threads: Int
-  public init(threads: Int = 1) { self.threads = threads }
+  /// SIMD path of the tensor-core kernels (every path gives the same bits).
+  public var isa: ISA
+  public init(threads: Int = 1, isa: ISA = .auto) { self.threads = threads; self.isa = isa }
 
   public func supports(_ numerics: Numerics) -> Bool { true }
 
@@ -67,7 +69,7 @@ public struct TensorCoreMatmulEngine: MatmulEngine {
         default: break
         }
       }
-      return try TensorCoreGEMM.matmul(opA, opB, numerics: tcNumerics, scaling: scaling, threads: threads)
+      return try TensorCoreGEMM.matmul(opA, opB, numerics: tcNumerics, scaling: scaling, isa: isa, threads: threads)
     } catch let e as FP8Error {
       throw .fp8(e)
     } catch let e as TrainingError {

@@ -34,6 +34,28 @@ private func losses(_ o: TrainingOptions, steps: Int) throws -> [UInt32] {
     #expect(try losses(o, steps: 4) == reference)
   }
 
+  /// On the tensor-core engine (H100 promoted numerics): the same loss curve for 1, 2 and 3
+  /// threads and every SIMD path of the casts and of the tensor-core kernels.
+  @Test(arguments: [Recipe.delayed, .blockwise])
+  func tensorCoreRunsAreIdenticalAcrossThreadsAndISAs(recipe: Recipe) throws {
+    var o = smallOptions(recipe, steps: 3)
+    o.gpu = "h100"
+    func run(_ threads: Int, _ isa: ISA) throws -> [UInt32] {
+      o.isa = isa.description
+      let t = try Trainer(options: o, task: AdditionTask(), engine: TensorCoreMatmulEngine(threads: threads, isa: isa), model: smallConfig)
+      return try (0..<3).map { _ in try t.trainStep().loss.bitPattern }
+    }
+    let reference = try run(1, .scalar)
+    for isa in ISA.supported {
+      for threads in [1, 2, 3] { #expect(try run(threads, isa) == reference, "\(recipe) on \(isa), \(threads) threads") }
+    }
+    // And the tensor-core numerics do change the curve against ideal accumulation.
+    o.gpu = "ideal"; o.isa = "auto"
+    let ideal = try Trainer(options: o, task: AdditionTask(), model: smallConfig)
+    let idealLosses = try (0..<3).map { _ in try ideal.trainStep().loss.bitPattern }
+    #expect(idealLosses != reference)
+  }
+
   @Test func fp8RecipesDifferFromFP32() throws {
     let a = try losses(smallOptions(.fp32), steps: 3), b = try losses(smallOptions(.delayed), steps: 3)
     #expect(a[0] != b[0] || a[1] != b[1])
