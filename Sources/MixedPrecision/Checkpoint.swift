@@ -62,26 +62,32 @@ public struct BinaryCheckpointStore: CheckpointStore {
     var tensors: [TensorEntry]
   }
 
-  public func save(_ c: Checkpoint, to path: String) throws(TrainingError) {
-    var data = [UInt8]()
-    var entries: [TensorEntry] = []
-    func add(_ name: String, _ t: [Float]) {
-      entries.append(TensorEntry(name: name, offset: data.count, count: t.count))
-      data.reserveCapacity(data.count + 4 * t.count)
-      for x in t { withUnsafeBytes(of: x.bitPattern.littleEndian) { data += $0 } }
-    }
+  /// The header (without tensor offsets) and the named FP32 tensors of a checkpoint.
+  static func state(_ c: Checkpoint) -> (Header, [(String, [Float])]) {
+    var t: [(String, [Float])] = []
     let names = c.config.parameterShapes.map(\.name)
-    for (i, n) in names.enumerated() { add("master." + n, c.params[i]) }
-    for (i, n) in names.enumerated() { add("adam_m." + n, c.adamM[i]) }
-    for (i, n) in names.enumerated() { add("adam_v." + n, c.adamV[i]) }
-    for (l, row) in c.delayed.enumerated() { for (k, d) in row.enumerated() { add("amax_history.\(l).\(k)", d.history) } }
+    for (i, n) in names.enumerated() { t.append(("master." + n, c.params[i])) }
+    for (i, n) in names.enumerated() { t.append(("adam_m." + n, c.adamM[i])) }
+    for (i, n) in names.enumerated() { t.append(("adam_v." + n, c.adamV[i])) }
+    for (l, row) in c.delayed.enumerated() { for (k, d) in row.enumerated() { t.append(("amax_history.\(l).\(k)", d.history)) } }
     let header = Header(
       options: c.options, config: c.config, step: c.step, adamT: c.adamT, scalerDynamic: c.scaler.dynamic,
       scalerScaleBits: c.scaler.scale.bitPattern, scalerGrowth: c.scaler.growthInterval, scalerGood: c.scaler.goodSteps,
       scalerSkipped: c.scaler.skippedSteps,
       delayed: c.delayed.map { $0.map { DelayedEntry(position: $0.position, algorithm: $0.algorithm, margin: $0.margin,
                                                     fp8MaxBits: $0.fp8Max.bitPattern, scaleBits: $0.scale.bitPattern) } },
-      rngState: c.dataRNG.state, lrMultiplierBits: c.lrMultiplier.bitPattern, lastReduction: c.lastReduction, tensors: entries)
+      rngState: c.dataRNG.state, lrMultiplierBits: c.lrMultiplier.bitPattern, lastReduction: c.lastReduction, tensors: [])
+    return (header, t)
+  }
+
+  public func save(_ c: Checkpoint, to path: String) throws(TrainingError) {
+    var data = [UInt8]()
+    var (header, tensors) = BinaryCheckpointStore.state(c)
+    for (name, t) in tensors {
+      header.tensors.append(TensorEntry(name: name, offset: data.count, count: t.count))
+      data.reserveCapacity(data.count + 4 * t.count)
+      for x in t { withUnsafeBytes(of: x.bitPattern.littleEndian) { data += $0 } }
+    }
     let json: Data
     do { json = try JSONEncoder().encode(header) } catch { throw .io("encoding checkpoint header: \(error)") }
     var out = Data(BinaryCheckpointStore.magic)
@@ -115,10 +121,14 @@ public struct BinaryCheckpointStore: CheckpointStore {
       }
       tensors[e.name] = t
     }
-    func get(_ n: String) throws(TrainingError) -> [Float] {
+    return try BinaryCheckpointStore.checkpoint(header) { (n) throws(TrainingError) in
       guard let t = tensors[n] else { throw .badCheckpoint("missing tensor \(n)") }
       return t
     }
+  }
+
+  /// Rebuilds a checkpoint from its header and a tensor lookup.
+  static func checkpoint(_ header: Header, get: (String) throws(TrainingError) -> [Float]) throws(TrainingError) -> Checkpoint {
     let names = header.config.parameterShapes.map(\.name)
     var params: [[Float]] = [], m: [[Float]] = [], v: [[Float]] = []
     for n in names { params.append(try get("master." + n)); m.append(try get("adam_m." + n)); v.append(try get("adam_v." + n)) }

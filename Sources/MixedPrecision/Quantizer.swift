@@ -8,7 +8,8 @@ public struct QuantStats: Sendable, Codable, Equatable {
   public var scale: Float
   /// 10·log10(Σx² / Σ(x − dequant(q))²) (sums per scale group in FP32, then FP64); +Inf when exact.
   public var sqnrDB: Double
-  /// Fraction of the elements whose scaled magnitude exceeded the format's largest finite value.
+  /// Fraction of the elements whose scaled magnitude lay beyond the format's range (they round past
+  /// the largest finite value and are clamped to it by the satfinite cast).
   public var saturated: Double
   /// Fraction of the non-zero elements that became zero.
   public var flushed: Double
@@ -23,11 +24,15 @@ public enum Quantizer {
   /// (k-major) and the statistics.
   public static func quantize(
     _ x: [Float], outer: Int, k: Int, format: ElementFormat, granularity: ScaleGranularity,
-    tensorScale: Float? = nil, powerOfTwo: Bool = false
+    tensorScale: Float? = nil, powerOfTwo: Bool = false, isa: ISA = .auto
   ) throws(FP8Error) -> (QuantizedPayload, [Float], QuantStats) {
     guard outer >= 0, k >= 0, outer * k == x.count else { throw .badShape("quantize: \(x.count) values for \(outer)×\(k)") }
     guard format.isFP8, format != .e8m0 else { throw .badFormat("quantize to \(format)") }
     let fmax = format.maxFinite
+    // A scaled value counts as saturated when it would round past the largest finite value
+    // (beyond max + half a step of the top binade: 464 for E4M3, 61440 for E5M2).
+    let mantissaBits = format == .e5m2 || format == .e5m2fnuz ? 2 : 3
+    let satThreshold = fmax + Float(sign: .plus, exponent: fmax.exponent - mantissaBits - 1, significand: 1)
     // Group amaxes.
     let (go, gk): (Int, Int)
     switch granularity {
@@ -75,14 +80,14 @@ public enum Quantizer {
           let s = scales[g]
           for p in p0..<p1 {
             let v = X[o * k + p] * s
-            if abs(v) > fmax && v.isFinite { saturated += 1 }
+            if abs(v) > satThreshold && v.isFinite { saturated += 1 }
             S[o * k + p] = v
           }
         }
       }
     }
-    let bits = try FP8Conversion.encode(scaled, to: format)
-    var deq = try FP8Conversion.decode(bits, from: format)
+    let bits = try FP8Conversion.encode(scaled, to: format, isa: isa)
+    var deq = try FP8Conversion.decode(bits, from: format, isa: isa)
     let inv = scales.map { 1 / $0 }
     var flushed = 0, nonzero = 0
     var sig = 0.0, err = 0.0

@@ -7,7 +7,7 @@
 /// | `delayed` | E4M3 | E5M2 (HYBRID) | per tensor, Transformer Engine DelayedScaling (amax history) |
 /// | `current` | E4M3 | E5M2 (HYBRID) | per tensor, from the current amax (torchao default) |
 /// | `rowwise` | E4M3 | E5M2 (HYBRID) | per row of A, per column of B |
-/// | `blockwise` | E4M3 | E4M3 | DeepSeek-V3: 1×128 activation/gradient tiles, 128×128 weight blocks |
+/// | `blockwise` | E4M3 | E4M3 | DeepSeek-V3: 1×128 tiles (left operand), 128×128 blocks (right operand: weights) |
 /// | `mxfp8` | E4M3 | E5M2 | E8M0 power-of-two scale per 32 elements along k |
 public enum Recipe: String, CaseIterable, Sendable, Codable, CustomStringConvertible {
   case fp32, bf16, delayed, current, rowwise, blockwise, mxfp8
@@ -15,12 +15,15 @@ public enum Recipe: String, CaseIterable, Sendable, Codable, CustomStringConvert
   public var isFP8: Bool { !(self == .fp32 || self == .bf16) }
   public var description: String { rawValue }
 
-  /// The granularity of the scales of an operand of kind `kind`.
-  public func granularity(for kind: TensorKind) -> ScaleGranularity {
+  /// The granularity of the scales of an operand of kind `kind`, as the A (left) or B (right)
+  /// operand of a product. Blockwise follows DeepSeek-V3 / DeepGEMM: the left operand
+  /// (activations, output gradients) in 1×128 tiles along k, the right operand (weights; the
+  /// activations of the weight-gradient product) in 128×128 blocks.
+  public func granularity(for kind: TensorKind, isA: Bool) -> ScaleGranularity {
     switch self {
     case .fp32, .bf16, .delayed, .current: return .tensor
     case .rowwise: return .row
-    case .blockwise: return kind == .weight ? .block128x128 : .tile1x128
+    case .blockwise: return isA ? .tile1x128 : .block128x128
     case .mxfp8: return .mx32
     }
   }
@@ -90,6 +93,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
   public var lrReductionFactor: Float = 0.5
   /// Steps after a reduction before another one.
   public var lrReductionCooldown = 50
+
+  /// SIMD path of the FP8 casts (`auto`, `scalar`, `avx2`, `avx512`, `neon`); every path gives the same bits.
+  public var isa = "auto"
 
   public init() {}
 

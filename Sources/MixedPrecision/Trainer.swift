@@ -30,6 +30,7 @@ public final class Trainer {
   public private(set) var bytesFP8 = 0
   public private(set) var bytesFP32 = 0
   var evalMode = false
+  let isa: ISA
   /// Quantised weights of the current step (they change only at the update): key linear·2 + (0 forward, 1 dgrad).
   var weightCache: [Int: Operand] = [:]
 
@@ -47,11 +48,12 @@ public final class Trainer {
     if let f = options.gradientFormat, ElementFormat(name: f).map({ $0 == .e4m3 || $0 == .e5m2 }) != true {
       throw .invalidArgument("gradient format '\(f)' (e4m3 or e5m2)")
     }
+    guard let isa = ISA(name: options.isa), isa.isSupported else { throw .invalidArgument("SIMD path '\(options.isa)' not available") }
+    self.isa = isa
     self.options = options
     self.task = task
     self.engine = engine
-    var cfg = config ?? TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength)
-    if config == nil, let s = ProcessInfo.processInfo.environment["FP8EMU_INIT_STD"], let v = Double(s) { cfg.initStd = v }
+    let cfg = config ?? TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength)
     var initRNG = TrainRNG(seed: options.seed)
     model = Transformer<Float>(config: cfg, rng: &initRNG)
     model.fp16Schedule = options.effectiveFP16Schedule
@@ -99,13 +101,13 @@ public final class Trainer {
     if kind == .weight, let c = weightCache[cacheKey] { return c }
     if options.fakeQuantization && kind == .gradient { return Operand(values: x.values, transposed: x.transposed) }
     let format: ElementFormat = kind == .gradient ? options.effectiveGradientFormat : .e4m3
-    let g = r.granularity(for: kind)
+    let g = r.granularity(for: kind, isA: isA)
     let km = Trainer.kMajor(x, isA: isA, outer: outer, k: k)
     let tensorScale: Float? = r == .delayed ? delayed[linear][kind.index].scale : nil
     let (payload, deq, stats): (QuantizedPayload, [Float], QuantStats)
     do {
       (payload, deq, stats) = try Quantizer.quantize(km, outer: outer, k: k, format: format, granularity: g,
-                                                     tensorScale: tensorScale, powerOfTwo: options.powerOfTwoScales)
+                                                     tensorScale: tensorScale, powerOfTwo: options.powerOfTwoScales, isa: isa)
     } catch { throw .fp8(error) }
     if !evalMode {
       if r == .delayed { delayed[linear][kind.index].observe(stats.amax) }
@@ -136,7 +138,9 @@ public final class Trainer {
     }
     let opA = try operand(a, isA: true, outer: m, k: k, kind: ka, linear: linear, role: role)
     let opB = try operand(b, isA: false, outer: n, k: k, kind: kb, linear: linear, role: role)
-    let fp8 = opA.quantized != nil || opB.quantized != nil
+    // A product runs under the GPU's FP8 numerics when both operands are FP8; a product with one
+    // FP32 operand (progressive schedule, fake quantisation) runs ideal on the dequantised values.
+    let fp8 = opA.quantized != nil && opB.quantized != nil
     return try engine.matmul(opA, opB, m: m, n: n, k: k, numerics: fp8 ? options.numerics : .ideal)
   }
 

@@ -8,12 +8,14 @@ struct Train: ParsableCommand {
     abstract: "Train a small transformer with FP8 recipes and compare them with FP32.",
     discussion: """
       With no options: the built-in 2-digit addition task, FP32 against the delayed, current and \
-      blockwise FP8 recipes, a table at the end. Recipes: \(Recipe.allCases.map(\.rawValue).joined(separator: ", ")). \
+      blockwise FP8 recipes on H100 numerics (promotion every 128) and delayed without promotion, \
+      a table at the end. Recipes: \(Recipe.allCases.map(\.rawValue).joined(separator: ", ")). \
       GPUs: \(TrainingGPU.allCases.map(\.rawValue).joined(separator: ", ")) (sm_80 gives the A100 hybrid FP16 fallback).
       """)
 
   @Option(help: "One recipe to train (instead of --compare).") var recipe: String?
-  @Option(help: "Comma-separated recipes to compare.") var compare: String = "fp32,delayed,current,blockwise"
+  @Option(help: "Comma-separated recipes to compare; RECIPE@GPU runs one on another GPU (e.g. delayed@h100-fast).")
+  var compare: String = "fp32,delayed,current,blockwise,delayed@h100-fast"
   @Option(help: "GPU whose FP8 numerics to emulate (default: h100 when the engine has it, else ideal).") var gpu: String?
   @Option(help: "Micro-batches per optimiser step (gradient accumulation).") var accumulation: Int = 4
   @Option(help: "Sequences per micro-batch.") var microBatch: Int = 16
@@ -21,6 +23,7 @@ struct Train: ParsableCommand {
   @Option(help: "Random seed (initialisation and data).") var seed: UInt64 = 1
   @Option(help: "Peak learning rate.") var lr: Float = 3e-3
   @Option(help: "Digits of the built-in addition task.") var digits: Int = 2
+  @Option(help: "Addition task: probability that a training answer digit is replaced by a random one.") var labelNoise: Double = 0.1
   @Option(help: "Train a character-level model on this text file instead (metric: bits per character).") var text: String?
   @Option(help: "Per-step monitor log: .csv or JSON lines.") var log: String?
   @Flag(help: "Print the result table as JSON lines (one object per recipe).") var json = false
@@ -41,7 +44,7 @@ struct Train: ParsableCommand {
   @Option(help: "Halve the learning rate when a layer's forward SQNR falls below this many dB.") var sqnrThreshold: Double?
   @Option(help: "Override the FP16 precision schedule: on or off (default: on for FP8 recipes).") var fp16Schedule: String?
   @Option(help: "Override dynamic loss scaling: on or off (default: on except fp32).") var lossScaling: String?
-  @Option(help: "Save a checkpoint of the (single-recipe) run at the end.") var saveCheckpoint: String?
+  @Option(help: "Save a safetensors checkpoint of the (single-recipe) run at the end.") var saveCheckpoint: String?
   @Option(help: "Resume the (single-recipe) run from this checkpoint.") var resume: String?
   @Flag(help: "No progress bar.") var quiet = false
 
@@ -66,25 +69,28 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
-    // The engine every matrix product goes through. This build has the ideal FP32 engine; the
-    // tensor-core engine (H100/B200/A100 numerics) plugs in here.
-    let engine: any MatmulEngine = IdealMatmulEngine()
-    let task: any TrainingTask = try text.map { try TextTask(file: $0) } ?? AdditionTask(digits: digits)
+    // The engine every matrix product goes through: the tensor-core model for FP8 products
+    // (H100 / B200 / A100 numerics), the ideal FP32 engine otherwise.
+    let engine: any MatmulEngine = TensorCoreMatmulEngine()
+    let task: any TrainingTask = try text.map { try TextTask(file: $0) } ?? AdditionTask(digits: digits, labelNoise: labelNoise)
     let names = recipe.map { [$0] } ?? compare.split(separator: ",").map(String.init)
-    var recipes: [Recipe] = []
-    for n in names {
-      guard let r = Recipe(rawValue: n) else { throw ValidationError("unknown recipe '\(n)' (\(Recipe.allCases.map(\.rawValue).joined(separator: ", ")))") }
-      recipes.append(r)
-    }
     let gpuName = gpu ?? (engine.supports(TrainingGPU.h100.numerics) ? "h100" : "ideal")
+    var recipes: [(Recipe, String)] = []
+    for n in names {
+      let parts = n.split(separator: "@").map(String.init)
+      guard let r = Recipe(rawValue: parts[0]) else { throw ValidationError("unknown recipe '\(n)' (\(Recipe.allCases.map(\.rawValue).joined(separator: ", ")))") }
+      let g = parts.count > 1 ? parts[1] : gpuName
+      guard TrainingGPU(name: g) != nil else { throw ValidationError("unknown GPU '\(g)'") }
+      recipes.append((r, g))
+    }
     guard TrainingGPU(name: gpuName) != nil else { throw ValidationError("unknown GPU '\(gpuName)'") }
     if gpu == nil && gpuName == "ideal" && !quiet {
       FileHandle.standardError.write(Data("note: this build's engine computes ideal FP32 numerics only; tensor-core numerics (--gpu h100, ...) are not available yet\n".utf8))
     }
     let monitor = try log.map { try MonitorLog(path: $0) }
     var results: [RunResult] = []
-    for r in recipes {
-      let o = try options(for: r, gpu: gpuName)
+    for (r, g) in recipes {
+      let o = try options(for: r, gpu: g)
       let result: RunResult
       if (resume != nil || saveCheckpoint != nil) {
         guard recipes.count == 1 else { throw ValidationError("--resume and --save-checkpoint need a single --recipe") }
@@ -118,7 +124,7 @@ struct Train: ParsableCommand {
 
   func runWithCheckpoint(_ o: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine, monitor: MonitorLog?) throws -> RunResult {
     let t = try Trainer(options: o, task: task, engine: engine)
-    let store = BinaryCheckpointStore()
+    let store = SafetensorsCheckpointStore()
     if let resume { try t.restore(try store.load(from: resume)) }
     var losses: [Float] = []
     let start = Date()

@@ -1,0 +1,92 @@
+// The ideal matmul engine against a k-order FP32 loop written in the test, and its refusal of
+// numerics it does not compute.
+import Testing
+@testable import MixedPrecision
+import _TestSupport
+
+@Suite struct EngineTests {
+  @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+  func idealMatchesKOrderLoop(ta: Bool, tb: Bool) throws {
+    var rng = SplitMix64(seed: 3)
+    let m = 5, n = 7, k = 9
+    let a = (0..<(m * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 37 }
+    let b = (0..<(k * n)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 53 }
+    func at(_ i: Int, _ p: Int) -> Float { a[i * k + p] }
+    func bt(_ p: Int, _ j: Int) -> Float { b[p * n + j] }
+    // Stored transposed when asked.
+    let aStore = ta ? (0..<(k * m)).map { at($0 % m, $0 / m) } : a
+    let bStore = tb ? (0..<(n * k)).map { bt($0 % k, $0 / k) } : b
+    let c = try IdealMatmulEngine().matmul(Operand(values: aStore, transposed: ta), Operand(values: bStore, transposed: tb),
+                                          m: m, n: n, k: k, numerics: .ideal)
+    for i in 0..<m {
+      for j in 0..<n {
+        var s: Float = 0
+        for p in 0..<k { let prod = at(i, p) * bt(p, j); s = s + prod }
+        #expect(c[i * n + j].bitPattern == s.bitPattern)
+      }
+    }
+  }
+
+  @Test func quantizedOperandsAreDequantized() throws {
+    let a: [Float] = [1, 2, 3, 4]          // 2 × 2
+    let b: [Float] = [0.5, 1.5, 2.5, 100]  // k-major B (n × k)
+    let (qa, da, _) = try Quantizer.quantize(a, outer: 2, k: 2, format: .e4m3, granularity: .tensor, tensorScale: 1)
+    var (qb, db, _) = try Quantizer.quantize(b, outer: 2, k: 2, format: .e4m3, granularity: .row)
+    qb.dequantizedCache = nil  // make the engine decode the bits itself
+    let c = try IdealMatmulEngine().matmul(Operand(values: a, transposed: false, quantized: qa),
+                                          Operand(values: b, transposed: true, quantized: qb), m: 2, n: 2, k: 2, numerics: .ideal)
+    for i in 0..<2 { for j in 0..<2 { #expect(c[i * 2 + j] == da[i * 2] * db[j * 2] + da[i * 2 + 1] * db[j * 2 + 1]) } }
+  }
+
+  @Test(arguments: [Numerics.h100Fast, .h100Promoted(interval: 128), .b200, .a100HybridFP16])
+  func otherNumericsThrow(numerics: Numerics) {
+    let op = Operand(values: [1], transposed: false)
+    #expect(throws: TrainingError.self) { try IdealMatmulEngine().matmul(op, op, m: 1, n: 1, k: 1, numerics: numerics) }
+    var o = TrainingOptions()
+    o.recipe = .delayed; o.gpu = "h100"
+    #expect(throws: TrainingError.self) { try Trainer(options: o, task: AdditionTask()) }
+  }
+
+  @Test func badShapesThrow() {
+    let op = Operand(values: [1, 2, 3], transposed: false)
+    #expect(throws: TrainingError.self) { try IdealMatmulEngine().matmul(op, op, m: 2, n: 2, k: 2, numerics: .ideal) }
+    #expect(throws: FP8Error.self) { try Quantizer.quantize([1, 2, 3], outer: 2, k: 2, format: .e4m3, granularity: .tensor) }
+  }
+}
+
+/// The tensor-core engine's plumbing (operand layouts, the four scale layouts) on data whose
+/// products and sums are exact under any accumulation: it must agree bit for bit with the ideal
+/// engine, whatever the GPU model.
+@Suite struct TensorCoreEngineTests {
+  @Test(arguments: [Recipe.delayed, .rowwise, .blockwise, .mxfp8])
+  func exactDataAgreesWithIdeal(recipe: Recipe) throws {
+    var rng = SplitMix64(seed: 21)
+    let m = 20, n = 130, k = 256
+    // Small integers times a power of two that varies by 32-wide group and by row/column, so that
+    // group scales differ; every partial sum is a small integer times a common power of two.
+    func value(_ r: Int, _ p: Int) -> Float {
+      Float(Int(rng.next() % 5) - 2) * Float(sign: .plus, exponent: (r / 7 + p / 32) % 2, significand: 1)
+    }
+    let aK = (0..<(m * k)).map { value($0 / k, $0 % k) }   // A, m × k
+    let bK = (0..<(n * k)).map { value($0 / k, $0 % k) }   // B in k-major form, n × k
+    func q(_ x: [Float], outer: Int, isA: Bool) throws -> QuantizedPayload {
+      try Quantizer.quantize(x, outer: outer, k: k, format: .e4m3, granularity: recipe.granularity(for: .activation, isA: isA),
+                             tensorScale: recipe == .delayed ? 16 : nil, powerOfTwo: true).0
+    }
+    let opA = Operand(values: aK, transposed: false, quantized: try q(aK, outer: m, isA: true))
+    let opB = Operand(values: bK, transposed: true, quantized: try q(bK, outer: n, isA: false))
+    let ideal = try IdealMatmulEngine().matmul(opA, opB, m: m, n: n, k: k, numerics: .ideal)
+    for numerics in [Numerics.h100Promoted(interval: 128), .b200] {
+      let tc = try TensorCoreMatmulEngine().matmul(opA, opB, m: m, n: n, k: k, numerics: numerics)
+      let same = tc.map(\.bitPattern) == ideal.map(\.bitPattern)
+      #expect(same, "\(recipe) on \(numerics)")
+    }
+  }
+
+  @Test func mixedOperandsNeedIdeal() throws {
+    let (qa, _, _) = try Quantizer.quantize([1, 2], outer: 1, k: 2, format: .e4m3, granularity: .tensor)
+    let a = Operand(values: [1, 2], transposed: false, quantized: qa), b = Operand(values: [3, 4], transposed: true)
+    #expect(throws: TrainingError.self) { try TensorCoreMatmulEngine().matmul(a, b, m: 1, n: 1, k: 2, numerics: .h100Fast) }
+    #expect(try TensorCoreMatmulEngine().matmul(a, b, m: 1, n: 1, k: 2, numerics: .ideal) == [11])
+  }
+}
