@@ -354,6 +354,30 @@ static void test_gemm(int tc) {
   CHECK(cfp8_gemm_tile(0, NULL, NULL) != CFP8_OK, "tile NULL");
 }
 
+
+/* Regression (bug 1): a GEMM whose dot products meet NaNs of both signs (E4M3 0x7F and 0xFF, or
+ * FNUZ 0x80 against E4M3) gave -NaN on the scalar path and +NaN on AVX2/AVX-512 (FMA operand
+ * order decides which NaN propagates). Every path must now store +0x7FC00000. */
+static void test_gemm_nan_sign(void) {
+  enum { M = 27, N = 6, K = 57 };
+  uint8_t A[M * K], B[K * N];
+  for (int i = 0; i < M * K; i++) A[i] = (uint8_t)i;
+  for (int i = 0; i < K * N; i++) B[i] = (uint8_t)i;
+  for (int fa = 0; fa < 3; fa++)
+    for (int fb = 0; fb < 3; fb++) {
+      cfp8_operand oa = {A, fa, 0, K}, ob = {B, fb, 0, N};
+      for (int ii = 0; ii < nisa; ii++) {
+        float D[M * N];
+        cfp8_epilogue ep = {1, 0, NULL, 0, NULL, D, CFP8_FORMAT_F32, N, 1, NULL};
+        CHECK(cfp8_gemm(M, N, K, &oa, &ob, NULL, &ep, isas[ii], 1) == CFP8_OK, "nan gemm status");
+        for (int i = 0; i < M * N; i++) {
+          uint32_t u; memcpy(&u, &D[i], 4);
+          if (D[i] != D[i]) CHECK(u == 0x7FC00000u, "NaN stored as %08x on isa %d (formats %d x %d)", u, isas[ii], fa, fb);
+        }
+      }
+    }
+}
+
 /* ---- tensor-core block / dot ---------------------------------------------------------------- */
 static void test_tc_block(void) {
   static const int fmts[] = {CFP8_FORMAT_E4M3, CFP8_FORMAT_E5M2, CFP8_FORMAT_F16, CFP8_FORMAT_BF16, CFP8_FORMAT_F32};
@@ -497,6 +521,7 @@ int main(void) {
   printf("\n");
   test_convert();
   printf("  convert: done\n");
+  test_gemm_nan_sign();
   test_gemm(0);
   test_gemm(1);
   test_tc_block();
