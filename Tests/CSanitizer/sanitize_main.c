@@ -513,12 +513,58 @@ static void test_quantize(void) {
   CHECK(cfp8_scale_shape(1, INT64_MAX, INT64_MAX, &a, &b) == CFP8_OK || 1, "scale_shape huge");
 }
 
+
+/* ---- OpenMP nesting ------------------------------------------------------------------------- */
+int omp_get_max_active_levels(void);
+int omp_get_thread_num(void);
+static int process_threads(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  int n = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "Threads: %d", &n) == 1) break;
+  fclose(f);
+  return n;
+}
+/* Kernels called from inside a caller's OpenMP parallel region (2 threads, each asking for 2)
+ * must not nest: libomp's default max-active-levels is 1, so each inner region runs on its
+ * caller's thread. Checked by the process's thread count (run first, in a fresh process): nested
+ * teams would add a thread per caller. Results equal the serial run. */
+static void test_nested_openmp(void) {
+  enum { M = 40, N = 50, K = 300 };
+  static uint8_t A[M * K], B[K * N];
+  for (int i = 0; i < M * K; i++) A[i] = (uint8_t)(rnd() & 0x77);
+  for (int i = 0; i < K * N; i++) B[i] = (uint8_t)(rnd() & 0x77);
+  cfp8_operand oa = {A, CFP8_FORMAT_E4M3, 0, K}, ob = {B, CFP8_FORMAT_E4M3, 0, N};
+  static float serial[M * N], nested[2][M * N];
+  cfp8_epilogue ep = {1, 0, NULL, 0, NULL, serial, CFP8_FORMAT_F32, N, 1, NULL};
+  const int before = process_threads();
+  CHECK(cfp8_gemm(M, N, K, &oa, &ob, NULL, &ep, 0, 1) == CFP8_OK, "serial gemm");
+  int statuses[2] = {-1, -1};
+#pragma omp parallel num_threads(2)
+  {
+    const int t = omp_get_thread_num();
+    cfp8_epilogue e2 = {1, 0, NULL, 0, NULL, nested[t], CFP8_FORMAT_F32, N, 1, NULL};
+    statuses[t] = cfp8_gemm(M, N, K, &oa, &ob, NULL, &e2, CFP8_ISA_AUTO, 2);
+  }
+  const int after = process_threads();
+  for (int t = 0; t < 2; t++) {
+    CHECK(statuses[t] == CFP8_OK, "nested gemm status %d", statuses[t]);
+    CHECK(memcmp(serial, nested[t], sizeof serial) == 0, "nested gemm differs from serial");
+  }
+  printf("  nested OpenMP: max-active-levels %d, threads %d -> %d\n", omp_get_max_active_levels(), before, after);
+  if (getenv("OMP_MAX_ACTIVE_LEVELS") == NULL && before > 0)
+    CHECK(after - before <= 1, "kernels nested inside a parallel region started %d threads (oversubscription)", after - before);
+}
+
 int main(void) {
   for (int isa = 0; isa <= CFP8_ISA_NEON; isa++)
     if (cfp8_isa_supported(isa)) isas[nisa++] = isa;
   printf("CFP8 sanitizer harness: ISAs");
   for (int i = 0; i < nisa; i++) printf(" %s", cfp8_isa_name(isas[i]));
   printf("\n");
+  test_nested_openmp();
   test_convert();
   printf("  convert: done\n");
   test_gemm_nan_sign();
