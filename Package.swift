@@ -16,6 +16,7 @@ let package = Package(
     .library(name: "TensorCores", targets: ["TensorCores"]),
     .library(name: "FP8IO", targets: ["FP8IO"]),
     .library(name: "MixedPrecision", targets: ["MixedPrecision"]),
+    .library(name: "Deployment", targets: ["Deployment"]),
     .executable(name: "fp8emu", targets: ["fp8emu"]),
     .executable(name: "fp8-bench", targets: ["FP8Bench"]),
   ],
@@ -35,17 +36,18 @@ let package = Package(
     .target(name: "TensorCores", dependencies: ["FP8", "FP8Linalg"]),
     .target(name: "FP8IO", dependencies: ["FP8", "FP8Linalg"]),
     .target(name: "MixedPrecision", dependencies: ["FP8", "FP8Linalg", "TensorCores", "FP8IO"]),
+    .target(name: "Deployment", dependencies: ["FP8", "FP8Linalg", "MixedPrecision"]),
     .executableTarget(
       name: "fp8emu",
       dependencies: [
-        "FP8", "FP8Linalg", "TensorCores", "FP8IO", "MixedPrecision",
+        "FP8", "FP8Linalg", "TensorCores", "FP8IO", "MixedPrecision", "Deployment",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .executableTarget(
       name: "FP8Bench",
       dependencies: [
-        "FP8", "FP8Linalg", "TensorCores", "FP8IO", "MixedPrecision",
+        "FP8", "FP8Linalg", "TensorCores", "FP8IO", "MixedPrecision", "Deployment",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/FP8Bench"
@@ -55,6 +57,7 @@ let package = Package(
     .testTarget(name: "FP8LinalgTests", dependencies: ["FP8", "FP8Linalg", "_TestSupport"]),
     .testTarget(name: "TensorCoresTests", dependencies: ["FP8", "FP8Linalg", "TensorCores", "FP8IO", "_TestSupport"]),
     .testTarget(name: "FP8IOTests", dependencies: ["FP8", "FP8IO", "_TestSupport"], exclude: ["Corpus"]),
+    .testTarget(name: "DeploymentTests", dependencies: ["FP8", "Deployment", "MixedPrecision", "_TestSupport"]),
     .testTarget(name: "MixedPrecisionTests", dependencies: ["FP8", "MixedPrecision", "_TestSupport"]),
   ]
 )

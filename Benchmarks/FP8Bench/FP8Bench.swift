@@ -6,6 +6,6 @@ struct FP8Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "fp8-bench",
     abstract: "Throughput tables for the FP8 emulator.",
-    subcommands: [ConvertBench.self, GEMMBench.self, TensorCoreBench.self, IOBench.self]
+    subcommands: [ConvertBench.self, GEMMBench.self, TensorCoreBench.self, IOBench.self, Int8Bench.self]
   )
 }

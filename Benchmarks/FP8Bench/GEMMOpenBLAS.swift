@@ -34,9 +34,13 @@ struct GEMMOpenBLAS {
     return nil
   }
 
-  /// C = A·B, all row-major FP32.
-  func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
-    // CblasRowMajor = 101, CblasNoTrans = 111
-    sgemm(101, 111, 111, Int32(m), Int32(n), Int32(k), 1, a, Int32(max(1, k)), b, Int32(max(1, n)), 0, c, Int32(max(1, n)))
+  /// C = A·B in FP32, row-major; with `bTransposed` B is given as its N×K transpose.
+  func multiply(
+    m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bTransposed: Bool,
+    c: UnsafeMutablePointer<Float>
+  ) {
+    // CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112
+    sgemm(101, 111, bTransposed ? 112 : 111, Int32(m), Int32(n), Int32(k), 1, a, Int32(max(1, k)), b,
+          Int32(max(1, bTransposed ? k : n)), 0, c, Int32(max(1, n)))
   }
 }

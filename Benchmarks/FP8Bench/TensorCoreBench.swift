@@ -1,11 +1,13 @@
 import ArgumentParser
+import FP8Linalg
 import Foundation
 import TensorCores
 
 /// `fp8-bench tensorcore`: single-thread GFLOP/s of the exact tensor-core model (H100 FP8 with
 /// promotion every 128 and with fast accumulation) against an FP32-FMA GEMM measured in the same
-/// run, and a row per GPU preset. The FP32 baseline is this module's own `.ideal` kernel (16
-/// columns × 4 rows of FMA chains per task) until the GEMM engine lands.
+/// run, and a row per GPU preset. The FP32 baseline is the GEMM engine (`FP8Linalg.matmul`, the
+/// same E4M3 operands, FP32 FMA accumulation); the tensor-core module's own `.ideal` kernel is
+/// shown beside it.
 struct TensorCoreBench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tensorcore", abstract: "Tensor-core model throughput against FP32 accumulation.")
@@ -44,23 +46,31 @@ struct TensorCoreBench: ParsableCommand {
     func bytes(_ count: Int) -> [UInt8] {
       (0..<count).map { _ in var v = UInt8.random(in: 0...255, using: &rng); if v & 0x7F == 0x7F { v = 0x38 }; return v }
     }
-    let a = try TensorCoreOperand(storage: .bytes(bytes(n * n)), format: .e4m3, rows: n, cols: n)
-    let b = try TensorCoreOperand(storage: .bytes(bytes(n * n)), format: .e4m3, rows: n, cols: n)
+    let (aBytes, bBytes) = (bytes(n * n), bytes(n * n))
+    let a = try TensorCoreOperand(storage: .bytes(aBytes), format: .e4m3, rows: n, cols: n)
+    let b = try TensorCoreOperand(storage: .bytes(bBytes), format: .e4m3, rows: n, cols: n)
+    let engineA = try Matrix(rows: n, columns: n, format: .e4m3, bits: aBytes)
+    let engineB = try Matrix(rows: n, columns: n, format: .e4m3, bits: bBytes)
     let flops = 2.0 * Double(n) * Double(n) * Double(n)
-    func time(_ numerics: Numerics) throws -> Double {
-      var times: [Double] = []
-      for _ in 0..<max(1, repeats) {
+    // round-robin: each repeat times the baseline and every row once, so that the shared
+    // machine's noise hits them alike; the median of each is reported
+    let all: [(String, Numerics?)] = [("FP32 GEMM engine (baseline)", nil), ("tensor-core .ideal FP32 FMA", .ideal)]
+      + rows.map { ($0.0, Optional($0.1)) }
+    var times = [[Double]](repeating: [], count: all.count)
+    for _ in 0..<max(1, repeats) {
+      for (index, (_, numerics)) in all.enumerated() {
         let start = ContinuousClock.now
-        _ = try TensorCoreGEMM.matmul(a, b, numerics: numerics, isa: isa, threads: threads)
+        if let numerics {
+          _ = try TensorCoreGEMM.matmul(a, b, numerics: numerics, isa: isa, threads: threads)
+        } else {
+          _ = try FP8Linalg.matmul(engineA, engineB, isa: isa, threads: threads)
+        }
         let d = ContinuousClock.now - start
-        times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+        times[index].append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
       }
-      return flops / times.sorted()[times.count / 2] / 1e9
     }
-    // interleave baseline and model so that noise on the shared machine hits both alike
-    let ideal = try time(.ideal)
-    emit(n, "ideal FP32 FMA (baseline)", ideal, ideal)
-    for (name, numerics) in rows { emit(n, name, try time(numerics), ideal) }
+    let gflops = times.map { flops / $0.sorted()[$0.count / 2] / 1e9 }
+    for (index, (name, _)) in all.enumerated() { emit(n, name, gflops[index], gflops[0]) }
   }
 
   private func emit(_ n: Int, _ name: String, _ gflops: Double, _ ideal: Double) {

@@ -11,6 +11,67 @@ static inline T __m256i gt_u32(__m256i a, __m256i b) {
   return _mm256_cmpgt_epi32(_mm256_xor_si256(a, m), _mm256_xor_si256(b, m));
 }
 
+static inline T __m256i load8(const void *src, int32_t src_format, size_t i) {
+  if (src_format == CFP8_FORMAT_F32) return _mm256_loadu_si256((const __m256i *)((const uint32_t *)src + i));
+  const __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)src + i));
+  if (src_format == CFP8_FORMAT_BF16) return _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+  return _mm256_castps_si256(_mm256_cvtph_ps(h));
+}
+
+/* Fast path for RNE and RZ; see enc16_fast in convert_avx512.c (same algorithm, 8 lanes). */
+static inline T __m256i enc8_fast(__m256i u, const cfp8_enc_plan *p, int rounding) {
+  const int sh = 23 - p->m_bits, emin = 1 - p->bias;
+  const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF));
+  __m256i t = _mm256_add_epi32(a, _mm256_set1_epi32((int)((uint32_t)(p->bias - 127) << 23)));
+  if (rounding == CFP8_ROUND_NEAREST_EVEN) {
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(a, sh), _mm256_set1_epi32(1));
+    t = _mm256_add_epi32(_mm256_add_epi32(t, _mm256_set1_epi32((1 << (sh - 1)) - 1)), odd);
+  }
+  const __m256i M = _mm256_set1_epi32((emin + 23 - p->m_bits + 127) << 23);
+  const __m256i f = _mm256_castps_si256(_mm256_add_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(M)));
+  const __m256i sub = _mm256_cmpgt_epi32(_mm256_set1_epi32((emin + 127) << 23), a); /* a >= 0 as signed */
+  __m256i enc = _mm256_blendv_epi8(_mm256_srli_epi32(t, sh), _mm256_sub_epi32(f, M), sub);
+  __m256i ovf;
+  if (rounding == CFP8_ROUND_TOWARD_ZERO) {
+    enc = _mm256_min_epi32(enc, _mm256_set1_epi32((int)p->max_enc));
+    ovf = _mm256_cmpeq_epi32(a, _mm256_set1_epi32(0x7F800000));
+  } else {
+    ovf = _mm256_cmpgt_epi32(enc, _mm256_set1_epi32((int)p->max_enc));
+  }
+  const __m256i neg = _mm256_srai_epi32(u, 31);
+  __m256i res = _mm256_or_si256(enc, _mm256_and_si256(_mm256_srli_epi32(u, 24), _mm256_set1_epi32(0x80)));
+  if (p->fnuz) res = _mm256_andnot_si256(_mm256_cmpeq_epi32(enc, _mm256_setzero_si256()), res);
+  const __m256i nan = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7F800000));
+  const __m256i ovf_code = _mm256_blendv_epi8(_mm256_set1_epi32(p->ovf_pos), _mm256_set1_epi32(p->ovf_neg), neg);
+  const __m256i nan_code = _mm256_blendv_epi8(_mm256_set1_epi32(p->nan_pos), _mm256_set1_epi32(p->nan_neg), neg);
+  res = _mm256_blendv_epi8(res, ovf_code, ovf);
+  return _mm256_blendv_epi8(res, nan_code, nan);
+}
+
+static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, size_t n, const cfp8_enc_plan *p,
+                            int rounding) {
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr((csr & ~0x6000u) | 0x8040u | (rounding == CFP8_ROUND_TOWARD_ZERO ? 0x6000u : 0u)); /* FTZ, DAZ, RC */
+  const __m256i fix = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i v0 = enc8_fast(load8(src, src_format, i), p, rounding);
+    const __m256i v1 = enc8_fast(load8(src, src_format, i + 8), p, rounding);
+    const __m256i v2 = enc8_fast(load8(src, src_format, i + 16), p, rounding);
+    const __m256i v3 = enc8_fast(load8(src, src_format, i + 24), p, rounding);
+    const __m256i w01 = _mm256_packus_epi32(v0, v1), w23 = _mm256_packus_epi32(v2, v3);
+    _mm256_storeu_si256((__m256i *)(dst + i), _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w01, w23), fix));
+  }
+  for (; i < n; i++) {
+    uint32_t u;
+    if (src_format == CFP8_FORMAT_F32) u = ((const uint32_t *)src)[i];
+    else if (src_format == CFP8_FORMAT_BF16) u = (uint32_t)((const uint16_t *)src)[i] << 16;
+    else u = (uint32_t)_mm_cvtsi128_si32(_mm_castps_si128(_mm_cvtph_ps(_mm_cvtsi32_si128(((const uint16_t *)src)[i]))));
+    dst[i] = (uint8_t)_mm256_cvtsi256_si32(enc8_fast(_mm256_set1_epi32((int)u), p, rounding));
+  }
+  _mm_setcsr(csr);
+}
+
 static inline T __m256i enc8(__m256i u, __m256i idx, const cfp8_enc_plan *p, int rounding, __m256i key,
                               const uint32_t *rbits) {
   const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF));
@@ -60,13 +121,6 @@ static inline T __m256i enc8(__m256i u, __m256i idx, const cfp8_enc_plan *p, int
   return res;
 }
 
-static inline T __m256i load8(const void *src, int32_t src_format, size_t i) {
-  if (src_format == CFP8_FORMAT_F32) return _mm256_loadu_si256((const __m256i *)((const uint32_t *)src + i));
-  const __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)src + i));
-  if (src_format == CFP8_FORMAT_BF16) return _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
-  return _mm256_castps_si256(_mm256_cvtph_ps(h));
-}
-
 static T void enc_loop(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0,
                        const cfp8_enc_plan *p, int rounding) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -111,8 +165,8 @@ static T void enc_loop(const void *src, int32_t src_format, uint8_t *dst, size_t
 
 T int cfp8_encode_avx2(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p) {
   switch (p->rounding) {
-  case CFP8_ROUND_NEAREST_EVEN: enc_loop(src, src_format, dst, n, index0, p, CFP8_ROUND_NEAREST_EVEN); return 1;
-  case CFP8_ROUND_TOWARD_ZERO: enc_loop(src, src_format, dst, n, index0, p, CFP8_ROUND_TOWARD_ZERO); return 1;
+  case CFP8_ROUND_NEAREST_EVEN: enc_loop_fast(src, src_format, dst, n, p, CFP8_ROUND_NEAREST_EVEN); return 1;
+  case CFP8_ROUND_TOWARD_ZERO: enc_loop_fast(src, src_format, dst, n, p, CFP8_ROUND_TOWARD_ZERO); return 1;
   case CFP8_ROUND_STOCHASTIC: enc_loop(src, src_format, dst, n, index0, p, CFP8_ROUND_STOCHASTIC); return 1;
   default: return 0;
   }
@@ -130,8 +184,7 @@ T int cfp8_decode_avx2(const uint8_t *src, int32_t src_format, void *dst, int32_
     for (; i < n; i++) y[i] = t32[src[i]];
     return 1;
   }
-  /* F16/BF16: 16-bit table lookups; the gather reads 4 bytes at 2-byte steps, so use a widened
-   * copy of the table (static, built on first use by the table builder). */
+  /* F16/BF16: plain 16-bit table lookups (the fast byte-table decode is AVX-512 VBMI). */
   const uint16_t *t16 = cfp8_dec_table_u16(src_format, dst_format);
   uint16_t *y = (uint16_t *)dst;
   for (; i < n; i++) y[i] = t16[src[i]];

@@ -68,6 +68,71 @@ static inline T __m512i load16(const void *src, int32_t src_format, size_t i) {
   return _mm512_castps_si512(_mm512_cvtph_ps(h)); /* exact; NaN keeps its sign */
 }
 
+/* Fast path for round-to-nearest-even and toward-zero (16 lanes). Normal targets: integer
+ * rounding on the FP32 bits (the rounding carry moves into the exponent). Target subnormals
+ * (|x| < 2^emin): one FP32 addition of M = 2^(emin - m + 23), whose ulp is the target's
+ * subnormal quantum, so the FPU rounds |x| / quantum to an integer exactly once in the MXCSR
+ * mode (set by the caller to RNE or RZ, with DAZ so FP32-denormal inputs cost no microcode
+ * assist; they encode to zero in both modes anyway). */
+static inline T __m512i enc16_fast(__m512i u, const cfp8_enc_plan *p, int rounding) {
+  const int sh = 23 - p->m_bits, emin = 1 - p->bias;
+  const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF));
+  __m512i t = _mm512_add_epi32(a, _mm512_set1_epi32((int)((uint32_t)(p->bias - 127) << 23)));
+  if (rounding == CFP8_ROUND_NEAREST_EVEN) {
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(a, sh), _mm512_set1_epi32(1));
+    t = _mm512_add_epi32(_mm512_add_epi32(t, _mm512_set1_epi32((1 << (sh - 1)) - 1)), odd);
+  }
+  const __m512i M = _mm512_set1_epi32((emin + 23 - p->m_bits + 127) << 23);
+  const __m512i f = _mm512_castps_si512(_mm512_add_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(M)));
+  const __mmask16 sub = _mm512_cmplt_epu32_mask(a, _mm512_set1_epi32((emin + 127) << 23));
+  __m512i enc = _mm512_mask_sub_epi32(_mm512_srli_epi32(t, sh), sub, f, M);
+  __mmask16 ovf;
+  if (rounding == CFP8_ROUND_TOWARD_ZERO) {
+    enc = _mm512_min_epu32(enc, _mm512_set1_epi32((int)p->max_enc));
+    ovf = _mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32(0x7F800000));
+  } else {
+    ovf = _mm512_cmpgt_epu32_mask(enc, _mm512_set1_epi32((int)p->max_enc));
+  }
+  const __mmask16 neg = _mm512_movepi32_mask(u);
+  __m512i res = _mm512_or_si512(enc, _mm512_and_si512(_mm512_srli_epi32(u, 24), _mm512_set1_epi32(0x80)));
+  if (p->fnuz) res = _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(enc, enc), res);
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x7F800000));
+  res = _mm512_mask_mov_epi32(res, ovf, _mm512_mask_mov_epi32(_mm512_set1_epi32(p->ovf_pos), neg, _mm512_set1_epi32(p->ovf_neg)));
+  res = _mm512_mask_mov_epi32(res, nan, _mm512_mask_mov_epi32(_mm512_set1_epi32(p->nan_pos), neg, _mm512_set1_epi32(p->nan_neg)));
+  return res;
+}
+
+static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, size_t n, const cfp8_enc_plan *p,
+                            int rounding) {
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr((csr & ~0x6000u) | 0x8040u | (rounding == CFP8_ROUND_TOWARD_ZERO ? 0x6000u : 0u)); /* FTZ, DAZ, RC */
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512i r0 = enc16_fast(load16(src, src_format, i), p, rounding);
+    const __m512i r1 = enc16_fast(load16(src, src_format, i + 16), p, rounding);
+    const __m512i r2 = enc16_fast(load16(src, src_format, i + 32), p, rounding);
+    const __m512i r3 = enc16_fast(load16(src, src_format, i + 48), p, rounding);
+    /* four vectors of dwords (each < 256) -> 64 bytes in order */
+    const __m512i w01 = _mm512_packus_epi32(r0, r1), w23 = _mm512_packus_epi32(r2, r3);
+    const __m512i b = _mm512_packus_epi16(w01, w23); /* per 128-bit lane: r0 r1 r2 r3 quarters */
+    _mm512_storeu_si512(dst + i, _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), b));
+  }
+  for (; i + 16 <= n; i += 16)
+    _mm_storeu_si128((__m128i *)(dst + i), _mm512_cvtepi32_epi8(enc16_fast(load16(src, src_format, i), p, rounding)));
+  if (i < n) {
+    uint32_t tmp[16] = {0};
+    for (size_t k = 0; k < n - i; k++) {
+      if (src_format == CFP8_FORMAT_F32) tmp[k] = ((const uint32_t *)src)[i + k];
+      else if (src_format == CFP8_FORMAT_BF16) tmp[k] = (uint32_t)((const uint16_t *)src)[i + k] << 16;
+      else tmp[k] = (uint32_t)_mm_cvtsi128_si32(_mm_castps_si128(_mm_cvtph_ps(_mm_cvtsi32_si128(((const uint16_t *)src)[i + k]))));
+    }
+    uint8_t out[16];
+    _mm_storeu_si128((__m128i *)out, _mm512_cvtepi32_epi8(enc16_fast(_mm512_loadu_si512(tmp), p, rounding)));
+    memcpy(dst + i, out, n - i);
+  }
+  _mm_setcsr(csr);
+}
+
 static T void enc_loop(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0,
                        const cfp8_enc_plan *p, int rounding) {
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -112,8 +177,8 @@ static T void enc_loop(const void *src, int32_t src_format, uint8_t *dst, size_t
 
 T int cfp8_encode_avx512(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p) {
   switch (p->rounding) {
-  case CFP8_ROUND_NEAREST_EVEN: enc_loop(src, src_format, dst, n, index0, p, CFP8_ROUND_NEAREST_EVEN); return 1;
-  case CFP8_ROUND_TOWARD_ZERO: enc_loop(src, src_format, dst, n, index0, p, CFP8_ROUND_TOWARD_ZERO); return 1;
+  case CFP8_ROUND_NEAREST_EVEN: enc_loop_fast(src, src_format, dst, n, p, CFP8_ROUND_NEAREST_EVEN); return 1;
+  case CFP8_ROUND_TOWARD_ZERO: enc_loop_fast(src, src_format, dst, n, p, CFP8_ROUND_TOWARD_ZERO); return 1;
   case CFP8_ROUND_STOCHASTIC: enc_loop(src, src_format, dst, n, index0, p, CFP8_ROUND_STOCHASTIC); return 1;
   default: return 0;
   }

@@ -134,6 +134,11 @@ static uint8_t e8m0_generic(uint32_t sign_bit, uint32_t field, uint64_t mant, in
   const int te = e - mb + lead;
   const uint64_t below = sig & ((1ull << lead) - 1ull); /* bits under the leading one */
   int up = 0;
+  if (rounding == CFP8_ROUND_NEAREST_EVEN && te < -126) {
+    /* ml_dtypes below 2^-126 rounds linearly between "0" (encoded 0x00) and 2^-126: anything
+     * above 2^-127 gives 0x01, the tie 2^-127 and below give 0x00. */
+    return (te == -127 && below != 0) ? 0x01 : 0x00;
+  }
   if (rounding == CFP8_ROUND_NEAREST_EVEN) up = lead > 0 && ((below >> (lead - 1)) & 1u);
   else if (rounding == CFP8_ROUND_UP) up = below != 0;
   else if (rounding != CFP8_ROUND_TOWARD_ZERO) return 0xFF;

@@ -227,21 +227,23 @@ static cfp8_status run_blocked(const blocked_args *g) {
   return failed ? CFP8_ERR_NO_MEMORY : CFP8_OK;
 }
 
-/* ---- Skinny path (AVX-512 VBMI, M <= 16, B row-major FP8) -------------------------------------- */
+/* ---- Skinny path (AVX-512 VBMI, M <= 16, FP8 B in either layout) ------------------------------ */
 #if defined(CFP8_X86)
 static cfp8_status run_skinny(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, const cfp8_operand *b,
                               float *w, int nt) {
   float *af = malloc((size_t)(m * k) * sizeof(float));
   if (!af) return CFP8_ERR_NO_MEMORY;
   for (int64_t i = 0; i < m; i++) cfp8_gemm_decode_row(a, i, 0, k, af + i * k);
-  const int64_t chunks = ceil_div(n, 64);
+  const int64_t chunks = ceil_div(n, 128); /* thread ranges in multiples of 128 columns */
 #pragma omp parallel num_threads(nt)
   {
     const int64_t t = omp_get_thread_num(), nthr = omp_get_num_threads();
     const int64_t per = ceil_div(chunks, nthr);
-    const int64_t n0 = t * per * 64, n1 = (t + 1) * per * 64 < n ? (t + 1) * per * 64 : n;
-    if (n0 < n1)
-      cfp8_gemm_skinny_avx512(m, n0, n1, k, af, k, (const uint8_t *)b->data, b->ld, b->format, w, n);
+    const int64_t n0 = t * per * 128, n1 = (t + 1) * per * 128 < n ? (t + 1) * per * 128 : n;
+    if (n0 < n1) {
+      if (b->transposed) cfp8_gemm_skinny_t_avx512(m, n0, n1, k, af, k, (const uint8_t *)b->data, b->ld, b->format, w, n);
+      else cfp8_gemm_skinny_avx512(m, n0, n1, k, af, k, (const uint8_t *)b->data, b->ld, b->format, w, n);
+    }
   }
   free(af);
   return CFP8_OK;
@@ -348,7 +350,7 @@ cfp8_status cfp8_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, co
   kernel_for(risa, &kern);
   int skinny = 0;
 #if defined(CFP8_X86)
-  skinny = risa == CFP8_ISA_AVX512 && cfp8_cpu_has_avx512vbmi() && m <= SKINNY_MAX_M && k > 0 && !b->transposed &&
+  skinny = risa == CFP8_ISA_AVX512 && cfp8_cpu_has_avx512vbmi() && m <= SKINNY_MAX_M && k > 0 &&
            cfp8_format_is_fp8(b->format) && (s->mode == CFP8_SCALING_NONE || s->mode == CFP8_SCALING_TENSOR ||
                                              s->mode == CFP8_SCALING_ROWWISE);
 #endif

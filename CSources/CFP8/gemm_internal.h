@@ -37,6 +37,9 @@ void cfp8_gemm_kernel_avx512(cfp8_gemm_kernel_info *info);
  * of 64. Returns 0 if this CPU lacks what the kernel needs (VBMI). */
 int cfp8_gemm_skinny_avx512(int64_t m, int64_t n0, int64_t n1, int64_t k, const float *af, int64_t ldaf,
                             const uint8_t *b, int64_t ldb, int32_t bformat, float *w, int64_t ldw);
+/* The same for a column-major FP8 B (column j at b + j*ldb); n0 a multiple of 128. */
+int cfp8_gemm_skinny_t_avx512(int64_t m, int64_t n0, int64_t n1, int64_t k, const float *af, int64_t ldaf,
+                              const uint8_t *b, int64_t ldb, int32_t bformat, float *w, int64_t ldw);
 /* Contiguous FP8 (E4M3, E5M2 and FNUZ) → FP32, same values as cfp8_decode_table_f32 (VBMI). */
 void cfp8_gemm_decode_fp8_avx512(const uint8_t *src, int64_t n, int32_t format, float *dst);
 #endif

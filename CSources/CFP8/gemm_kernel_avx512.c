@@ -248,3 +248,76 @@ CFP8_TARGET_AVX512VBMI void cfp8_gemm_decode_fp8_avx512(const uint8_t *src, int6
   }
 }
 #endif
+
+#if defined(CFP8_X86)
+/* ---- Skinny M, column-major B (B = Wᵀ with W an N×K row-major weight) -----------------------
+ * Column j of B is a contiguous run over k, so the chains over k still need one lane per column:
+ * 64-long runs of 16·V columns are decoded into an L1 tile, transposed to [k][column], and R rows
+ * × V vectors of accumulators (R·V ≤ 28) run the same FMA chains as every other path. */
+enum { ST_KC = 64, ST_PD = 4 };
+
+#define SKINNY_T(R, V)                                                                                    \
+  CFP8_TARGET_AVX512 static void skinny_t_##R##x##V(const float *af, int64_t ldaf, const float *tile,    \
+                                                    int64_t k0, int64_t kc, float *acc, int first) {      \
+    __m512 c[R][V];                                                                                       \
+    for (int r = 0; r < R; r++)                                                                           \
+      for (int v = 0; v < V; v++) c[r][v] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc + (r * V + v) * 16); \
+    for (int64_t k = 0; k < kc; k++) {                                                                    \
+      __m512 bv[V];                                                                                       \
+      for (int v = 0; v < V; v++) bv[v] = _mm512_loadu_ps(tile + k * 16 * V + 16 * v);                   \
+      for (int r = 0; r < R; r++) {                                                                       \
+        const __m512 ar = _mm512_set1_ps(af[r * ldaf + k0 + k]);                                          \
+        for (int v = 0; v < V; v++) c[r][v] = _mm512_fmadd_ps(ar, bv[v], c[r][v]);                        \
+      }                                                                                                   \
+    }                                                                                                     \
+    for (int r = 0; r < R; r++)                                                                           \
+      for (int v = 0; v < V; v++) _mm512_storeu_ps(acc + (r * V + v) * 16, c[r][v]);                      \
+  }
+SKINNY_T(1, 8) SKINNY_T(2, 8) SKINNY_T(3, 8)
+SKINNY_T(1, 4) SKINNY_T(2, 4) SKINNY_T(3, 4) SKINNY_T(4, 4) SKINNY_T(5, 4) SKINNY_T(6, 4) SKINNY_T(7, 4)
+SKINNY_T(1, 2) SKINNY_T(2, 2) SKINNY_T(3, 2) SKINNY_T(4, 2) SKINNY_T(5, 2) SKINNY_T(6, 2) SKINNY_T(7, 2)
+SKINNY_T(8, 2) SKINNY_T(9, 2) SKINNY_T(10, 2) SKINNY_T(11, 2) SKINNY_T(12, 2) SKINNY_T(13, 2) SKINNY_T(14, 2)
+
+typedef void (*skinny_t_fn)(const float *, int64_t, const float *, int64_t, int64_t, float *, int);
+static const skinny_t_fn skinny_t_v8[4] = {0, skinny_t_1x8, skinny_t_2x8, skinny_t_3x8};
+static const skinny_t_fn skinny_t_v4[8] = {0, skinny_t_1x4, skinny_t_2x4, skinny_t_3x4, skinny_t_4x4,
+                                          skinny_t_5x4, skinny_t_6x4, skinny_t_7x4};
+static const skinny_t_fn skinny_t_v2[15] = {0, skinny_t_1x2, skinny_t_2x2, skinny_t_3x2, skinny_t_4x2,
+                                           skinny_t_5x2, skinny_t_6x2, skinny_t_7x2, skinny_t_8x2,
+                                           skinny_t_9x2, skinny_t_10x2, skinny_t_11x2, skinny_t_12x2,
+                                           skinny_t_13x2, skinny_t_14x2};
+
+int cfp8_gemm_skinny_t_avx512(int64_t m, int64_t n0, int64_t n1, int64_t k, const float *af, int64_t ldaf,
+                              const uint8_t *b, int64_t ldb, int32_t bformat, float *w, int64_t ldw) {
+  if (!cfp8_cpu_has_avx512vbmi() || m > 16 || bformat < CFP8_FORMAT_E4M3 || bformat > CFP8_FORMAT_E5M2FNUZ) return 0;
+  const int V = m <= 3 ? 8 : m <= 7 ? 4 : 2;
+  const int G = V == 8 ? 3 : V == 4 ? 7 : 14;
+  const skinny_t_fn *fns = V == 8 ? skinny_t_v8 : V == 4 ? skinny_t_v4 : skinny_t_v2;
+  const int width = 16 * V;
+  float lines[128][ST_KC] __attribute__((aligned(64)));
+  float tile[ST_KC * 128] __attribute__((aligned(64)));
+  float acc[16 * 128] __attribute__((aligned(64)));
+  for (int64_t j = n0; j < n1; j += width) {
+    const int cols = (int)(n1 - j < width ? n1 - j : width);
+    for (int64_t kb = 0; kb < k; kb += ST_KC) {
+      const int64_t len = k - kb < ST_KC ? k - kb : ST_KC;
+      for (int c = 0; c < cols; c++) {
+        const uint8_t *col = b + (j + c) * ldb;
+        if (kb + (ST_PD + 1) * ST_KC < k) _mm_prefetch((const char *)(col + kb + ST_PD * ST_KC), _MM_HINT_T0);
+        cfp8_gemm_decode_fp8_avx512(col + kb, len, bformat, lines[c]);
+      }
+      for (int64_t kk = 0; kk < len; kk++) {
+        for (int c = 0; c < cols; c++) tile[kk * width + c] = lines[c][kk];
+        for (int c = cols; c < width; c++) tile[kk * width + c] = 0.0f;
+      }
+      for (int64_t r0 = 0; r0 < m; r0 += G) {
+        const int R = (int)(m - r0 < G ? m - r0 : G);
+        fns[R](af + r0 * ldaf, ldaf, tile, kb, len, acc + r0 * width, kb == 0);
+      }
+    }
+    for (int64_t r = 0; r < m; r++)
+      for (int c = 0; c < cols; c++) w[r * ldw + j + c] = acc[r * width + c];
+  }
+  return 1;
+}
+#endif

@@ -64,6 +64,21 @@ static void decode_strided(const void *base, int32_t fmt, int64_t off, int64_t s
   }
 }
 
+#if defined(CFP8_X86)
+/* dst[k*dld + c] = value of src[c*cstride + k] for c < cols (<= 32), k < kc, FP8: decodes 64-long
+ * runs of each line with SIMD into an L1 tile, then writes dst one contiguous row at a time. */
+static void decode_transpose_fp8(const uint8_t *src, int64_t cstride, int cols, int64_t kc, int32_t fmt, float *dst,
+                                 int dld) {
+  float tile[32][64];
+  for (int64_t k0 = 0; k0 < kc; k0 += 64) {
+    const int64_t len = kc - k0 < 64 ? kc - k0 : 64;
+    for (int c = 0; c < cols; c++) cfp8_gemm_decode_fp8_avx512(src + c * cstride + k0, len, fmt, tile[c]);
+    for (int64_t k = 0; k < len; k++)
+      for (int c = 0; c < cols; c++) dst[(k0 + k) * dld + c] = tile[c][k];
+  }
+}
+#endif
+
 void cfp8_gemm_decode_row(const cfp8_operand *x, int64_t r, int64_t c0, int64_t count, float *dst) {
   if (x->transposed) decode_strided(x->data, x->format, c0 * x->ld + r, x->ld, count, dst, 1, 0);
   else decode_strided(x->data, x->format, r * x->ld + c0, 1, count, dst, 1, 0);
@@ -81,15 +96,13 @@ void cfp8_gemm_pack_a(const cfp8_operand *a, int64_t i0, int64_t mc, int64_t k0,
         for (int64_t r = rows; r < mr; r++) panel[k * mr + r] = 0.0f;
       }
     } else {
-      float tmp[1024];
-      for (int64_t r = 0; r < rows; r++) {
-        if (simd && kc <= 1024) { /* decode the row with SIMD, then interleave into the panel */
-          decode_strided(a->data, a->format, (i0 + p + r) * a->ld + k0, 1, kc, tmp, 1, simd);
-          for (int64_t k = 0; k < kc; k++) panel[k * mr + r] = tmp[k];
-        } else {
+#if defined(CFP8_X86)
+      if (simd && a->format <= CFP8_FORMAT_E5M2FNUZ && mr <= 32)
+        decode_transpose_fp8((const uint8_t *)a->data + (i0 + p) * a->ld + k0, a->ld, (int)rows, kc, a->format, panel, mr);
+      else
+#endif
+        for (int64_t r = 0; r < rows; r++)
           decode_strided(a->data, a->format, (i0 + p + r) * a->ld + k0, 1, kc, panel + r, mr, 0);
-        }
-      }
       for (int64_t r = rows; r < mr; r++)
         for (int64_t k = 0; k < kc; k++) panel[k * mr + r] = 0.0f;
     }
@@ -108,8 +121,13 @@ void cfp8_gemm_pack_b(const cfp8_operand *b, int64_t k0, int64_t kc, int64_t j0,
     float *panel = dst + (q / nr) * (int64_t)nr * kc;
     const int64_t cols = nc - q < nr ? nc - q : nr;
     if (b->transposed) {
-      for (int64_t c = 0; c < cols; c++)
-        decode_strided(b->data, b->format, (j0 + q + c) * b->ld + k0, 1, kc, panel + c, nr, 0);
+#if defined(CFP8_X86)
+      if (simd && b->format <= CFP8_FORMAT_E5M2FNUZ && nr <= 32)
+        decode_transpose_fp8((const uint8_t *)b->data + (j0 + q) * b->ld + k0, b->ld, (int)cols, kc, b->format, panel, nr);
+      else
+#endif
+        for (int64_t c = 0; c < cols; c++)
+          decode_strided(b->data, b->format, (j0 + q + c) * b->ld + k0, 1, kc, panel + c, nr, 0);
       for (int64_t c = cols; c < nr; c++)
         for (int64_t k = 0; k < kc; k++) panel[k * nr + c] = 0.0f;
     } else {

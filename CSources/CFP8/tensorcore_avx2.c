@@ -8,15 +8,17 @@
 #include <immintrin.h>
 
 #define EXP_NONE (-5000)
+#define RZ (_MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
 
 CFP8_TARGET_AVX2
 static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_t k0, int nb, __m256 c) {
   const int64_t K = job->k;
-  const float *av = job->av + i * K + k0;
+  const float *av = job->av_pre + i * K + k0; /* A · 2^-64: see tensorcore_avx512.c */
   const int32_t *ae = job->ae + i * K + k0;
   const float *bv = job->bv + (p * K + k0) * CFP8_TC_PANEL + 8 * h;
   const int32_t *be = job->be + (p * K + k0) * CFP8_TC_PANEL + 8 * h;
   const int F = job->model->fraction_bits;
+  const int elo = F - 62, ehi = F + 63;
   const __m256i cb = _mm256_castps_si256(c);
   const __m256i biased = _mm256_and_si256(_mm256_srli_epi32(cb, 23), _mm256_set1_epi32(0xFF));
   const __m256 cnz = _mm256_cmp_ps(c, _mm256_setzero_ps(), _CMP_NEQ_UQ);
@@ -28,24 +30,27 @@ static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_
                                              _mm256_loadu_si256((const __m256i *)(be + t * CFP8_TC_PANEL))));
   const __m256i nonzero = _mm256_cmpgt_epi32(E, _mm256_set1_epi32(EXP_NONE));
   E = _mm256_max_epi32(E, _mm256_set1_epi32(job->model->min_exponent));
-  __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(-100), E), _mm256_cmpgt_epi32(E, _mm256_set1_epi32(100)));
+  __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(elo), E), _mm256_cmpgt_epi32(E, _mm256_set1_epi32(ehi)));
   const __m256i cneg0 = _mm256_cmpeq_epi32(cb, _mm256_set1_epi32(INT32_MIN)); /* -0 c keeps its sign */
   int rare = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(_mm256_or_si256(_mm256_and_si256(nonzero, out), csub), cneg0)));
-  E = _mm256_min_epi32(_mm256_max_epi32(E, _mm256_set1_epi32(-100)), _mm256_set1_epi32(100));
+  E = _mm256_min_epi32(_mm256_max_epi32(E, _mm256_set1_epi32(elo)), _mm256_set1_epi32(ehi));
   __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 127), E), 23));
+  const __m256i shift = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 64), E), 23);
 #define rz (_MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
   __m256 s0 = _mm256_round_ps(_mm256_mul_ps(c, scale), rz), s1 = _mm256_setzero_ps();
   int t = 0;
+#define TERM(x) _mm256_round_ps(_mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(x), shift)), rz)
   for (; t + 1 < nb; t += 2) {
     __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
     __m256 p1 = _mm256_mul_ps(_mm256_set1_ps(av[t + 1]), _mm256_loadu_ps(bv + (t + 1) * CFP8_TC_PANEL));
-    s0 = _mm256_add_ps(s0, _mm256_round_ps(_mm256_mul_ps(p0, scale), rz));
-    s1 = _mm256_add_ps(s1, _mm256_round_ps(_mm256_mul_ps(p1, scale), rz));
+    s0 = _mm256_add_ps(s0, TERM(p0));
+    s1 = _mm256_add_ps(s1, TERM(p1));
   }
   if (t < nb) {
     __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
-    s0 = _mm256_add_ps(s0, _mm256_round_ps(_mm256_mul_ps(p0, scale), rz));
+    s0 = _mm256_add_ps(s0, TERM(p0));
   }
+#undef TERM
   __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_setzero_ps());
   if (F < 23)
     s = _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(s), _mm256_set1_epi32((int)(0xFFFFFFFFu << (23 - F)))));
@@ -64,9 +69,87 @@ static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_
   return r;
 }
 
+
+/* FP64 variant (F >= 23: 16-bit and TF32 inputs, B200 FP8, FP16 accumulators), 4 lanes at a
+ * time (quarter q of the panel): the algorithm of block16x4_f64 in tensorcore_avx512.c, with the
+ * exponent of c from its bits and round-toward-zero FP64 -> FP32 done by stepping the RNE result
+ * toward zero when it moved away. */
+CFP8_TARGET_AVX2
+static __m128 block4_f64(const cfp8_tc_job *job, int64_t i, int64_t p, int q, int64_t k0, int nb, __m128 c) {
+  const int64_t K = job->k;
+  const float *av = job->av + i * K + k0;
+  const int32_t *ae = job->ae + i * K + k0;
+  const float *bv = job->bv + (p * K + k0) * CFP8_TC_PANEL + 4 * q;
+  const int32_t *be = job->be + (p * K + k0) * CFP8_TC_PANEL + 4 * q;
+  const int F = job->model->fraction_bits;
+  const int fused = job->model->c_mode == CFP8_TC_C_FUSED;
+  const int f16acc = job->model->accumulator == CFP8_TC_ACC_F16;
+  if (f16acc) c = _mm_cvtph_ps(_mm_cvtps_ph(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  const __m128i cb = _mm_castps_si128(c);
+  const __m128i biased = _mm_and_si128(_mm_srli_epi32(cb, 23), _mm_set1_epi32(0xFF));
+  const __m128i cnz = _mm_castps_si128(_mm_cmp_ps(c, _mm_setzero_ps(), _CMP_NEQ_UQ));
+  /* rare: subnormal c (exponent not in its bits), -0 c, NaN/Inf c */
+  __m128i rare = _mm_or_si128(_mm_and_si128(cnz, _mm_cmpeq_epi32(biased, _mm_setzero_si128())),
+                              _mm_or_si128(_mm_cmpeq_epi32(cb, _mm_set1_epi32(INT32_MIN)), _mm_cmpeq_epi32(biased, _mm_set1_epi32(0xFF))));
+  __m128i E = _mm_set1_epi32(-30000);
+  if (fused) E = _mm_blendv_epi8(E, _mm_sub_epi32(biased, _mm_set1_epi32(127)), cnz);
+  for (int t = 0; t < nb; t++)
+    E = _mm_max_epi32(E, _mm_add_epi32(_mm_set1_epi32(ae[t]), _mm_loadu_si128((const __m128i *)(be + t * CFP8_TC_PANEL))));
+  const __m128i nonzero = _mm_cmpgt_epi32(E, _mm_set1_epi32(EXP_NONE));
+  E = _mm_max_epi32(E, _mm_set1_epi32(job->model->min_exponent));
+  rare = _mm_or_si128(rare, _mm_and_si128(nonzero, _mm_or_si128(_mm_cmpgt_epi32(_mm_set1_epi32(-900), E),
+                                                                _mm_cmpgt_epi32(E, _mm_set1_epi32(900)))));
+  E = _mm_min_epi32(_mm_max_epi32(E, _mm_set1_epi32(-900)), _mm_set1_epi32(900));
+  const __m256d scale = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(_mm_sub_epi32(_mm_set1_epi32(F + 1023), E)), 52));
+  const __m256d cd = _mm256_cvtps_pd(c);
+  __m256d s0 = fused ? _mm256_round_pd(_mm256_mul_pd(cd, scale), RZ) : _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  int t = 0;
+  for (; t + 1 < nb; t += 2) {
+    __m256d p0 = _mm256_mul_pd(_mm256_set1_pd((double)av[t]), _mm256_cvtps_pd(_mm_loadu_ps(bv + t * CFP8_TC_PANEL)));
+    __m256d p1 = _mm256_mul_pd(_mm256_set1_pd((double)av[t + 1]), _mm256_cvtps_pd(_mm_loadu_ps(bv + (t + 1) * CFP8_TC_PANEL)));
+    s0 = _mm256_add_pd(s0, _mm256_round_pd(_mm256_mul_pd(p0, scale), RZ));
+    s1 = _mm256_add_pd(s1, _mm256_round_pd(_mm256_mul_pd(p1, scale), RZ));
+  }
+  if (t < nb) {
+    __m256d p0 = _mm256_mul_pd(_mm256_set1_pd((double)av[t]), _mm256_cvtps_pd(_mm_loadu_ps(bv + t * CFP8_TC_PANEL)));
+    s0 = _mm256_add_pd(s0, _mm256_round_pd(_mm256_mul_pd(p0, scale), RZ));
+  }
+  __m256d sum = _mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_setzero_pd());
+  __m256d back = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(_mm_add_epi32(E, _mm_set1_epi32(1023 - F))), 52));
+  __m256d exact = _mm256_mul_pd(sum, back);
+  /* RZ: the RNE conversion, stepped one ulp toward zero where it moved away from zero */
+  __m128 f = _mm256_cvtpd_ps(exact);
+  const __m256d absmask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));
+  __m256d away = _mm256_cmp_pd(_mm256_and_pd(_mm256_cvtps_pd(f), absmask), _mm256_and_pd(exact, absmask), _CMP_GT_OQ);
+  __m128i away32 = _mm_castps_si128(_mm256_cvtpd_ps(away)); /* all-ones double -> NaN float: nonzero bits */
+  away32 = _mm_xor_si128(_mm_cmpeq_epi32(away32, _mm_setzero_si128()), _mm_set1_epi32(-1));
+  __m128 res = _mm_castsi128_ps(_mm_add_epi32(_mm_castps_si128(f), away32)); /* bits - 1 where away */
+  if (f16acc) {
+    __m256d inexact = _mm256_cmp_pd(_mm256_cvtps_pd(res), exact, _CMP_NEQ_OQ);
+    __m128i inex32 = _mm_xor_si128(_mm_cmpeq_epi32(_mm_castps_si128(_mm256_cvtpd_ps(inexact)), _mm_setzero_si128()), _mm_set1_epi32(-1));
+    res = _mm_castsi128_ps(_mm_or_si128(_mm_castps_si128(res), _mm_and_si128(inex32, _mm_set1_epi32(1))));
+    res = _mm_cvtph_ps(_mm_cvtps_ph(res, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  } else if (!fused) {
+    res = _mm_add_ps(res, c);
+  }
+  int rmask = _mm_movemask_ps(_mm_castsi128_ps(rare));
+  if (rmask) {
+    float cv[4], rv[4];
+    _mm_storeu_ps(cv, c);
+    _mm_storeu_ps(rv, res);
+    for (int l = 0; l < 4; l++) {
+      int64_t j = p * CFP8_TC_PANEL + 4 * q + l;
+      if (((rmask >> l) & 1) && j < job->n) rv[l] = cfp8_tc_job_block(job, i, j, k0, nb, cv[l]);
+    }
+    res = _mm_loadu_ps(rv);
+  }
+  return res;
+}
+
 CFP8_TARGET_AVX2
 int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p) {
-  if (cfp8_tc_simd_model_ok(job) != CFP8_TC_SIMD_F32 || job->a_special[i] || job->b_special[p]) return 0;
+  const int path = cfp8_tc_simd_model_ok(job);
+  if (!path || job->a_special[i] || job->b_special[p]) return 0;
   const int64_t K = job->k;
   const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
   float *out = job->acc + i * job->ldacc + p * CFP8_TC_PANEL;
@@ -75,6 +158,26 @@ int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p) {
     init[l] = p * CFP8_TC_PANEL + l < job->n ? cfp8_tc_init(job, i, p * CFP8_TC_PANEL + l) : 0.0f;
   for (int l = 0; l < CFP8_TC_PANEL; l++)
     if (init[l] - init[l] != 0.0f) return 0; /* NaN or Inf: the scalar task */
+  if (path == CFP8_TC_SIMD_F64) {
+    const int L = job->model->block_size;
+    const int fast = job->accumulation == CFP8_TC_ACCUM_FAST;
+    const int64_t interval = fast ? (K > 0 ? K : 1) : job->interval;
+    for (int q = 0; q < 4; q++) {
+      __m128 acc = _mm_loadu_ps(init + 4 * q);
+      for (int64_t s0 = 0; s0 < K; s0 += interval) {
+        int64_t s1 = s0 + interval < K ? s0 + interval : K;
+        __m128 part = fast ? acc : _mm_setzero_ps();
+        for (int64_t k0 = s0; k0 < s1; k0 += L) part = block4_f64(job, i, p, q, k0, (int)(s1 - k0 < L ? s1 - k0 : L), part);
+        if (fast) acc = part;
+        else if (block_scaled) {
+          float sc = job->blk_a[i * job->kb128 + s0 / 128] * job->blk_b[(s0 / 128) * job->nb128 + (p * CFP8_TC_PANEL) / 128];
+          acc = _mm_fmadd_ps(_mm_set1_ps(sc), part, acc);
+        } else acc = _mm_add_ps(acc, part);
+      }
+      _mm_storeu_ps(out + 4 * q, acc);
+    }
+    return 1;
+  }
   for (int h = 0; h < 2; h++) {
     __m256 acc = _mm256_loadu_ps(init + 8 * h);
     if (job->accumulation == CFP8_TC_ACCUM_IDEAL) {

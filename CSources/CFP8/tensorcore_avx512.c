@@ -1,9 +1,12 @@
 /* AVX-512 tasks of the tensor-core model: 16 output columns per vector, four rows of A at a time
  * (broadcast), so that each load of B serves four independent chains.
  * Exact for FP8 inputs with a small F (H100/Ada FP8: F = 13): every product of two FP8 values is
- * exact in FP32, its truncation to F bits below 2^E is trunc(p * 2^(F-E)) (an exact power-of-two
- * multiply, then a round toward zero), and the L+1 truncated terms (each below 2^(F+2)) sum
- * exactly in FP32. Lanes outside the fast path's range (|E| > 100) take the scalar block. */
+ * exact in FP32, its truncation to F bits below 2^E is trunc(p * 2^(F-E)), and the L+1 truncated
+ * terms (each below 2^(F+2)) sum exactly in FP32. The power-of-two scaling is an integer add to
+ * the exponent field: A is pre-scaled by 2^-64 (exact), so p·2^-64 is a normal FP32 value and
+ * adding (F - E + 64) << 23 to its bits multiplies it by 2^(F-E+64) exactly; for a zero product
+ * the add gives at most 2^-1, which truncates to zero, as long as 1 <= F - E + 64 <= 126. Lanes
+ * outside that range (E < F - 62 or E > F + 63) take the scalar block. */
 #include "internal.h"
 #include "tensorcore_internal.h"
 
@@ -23,9 +26,10 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
   const float *av[R];
   const int32_t *ae[R];
   const int F = job->model->fraction_bits;
+  const int elo = F - 62, ehi = F + 63; /* exact range of the exponent-add scaling */
   __m512i E[R];
   for (int r = 0; r < R; r++) {
-    av[r] = job->av + rows[r] * K + k0;
+    av[r] = job->av_pre + rows[r] * K + k0;
     ae[r] = job->ae + rows[r] * K + k0;
     __mmask16 cnz = _mm512_cmp_ps_mask(c[r], _mm512_setzero_ps(), _CMP_NEQ_UQ);
     E[r] = _mm512_mask_cvttps_epi32(_mm512_set1_epi32(-30000), cnz, _mm512_getexp_ps(c[r]));
@@ -36,24 +40,27 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
     for (int r = 0; r < R; r++) E[r] = _mm512_max_epi32(E[r], _mm512_add_epi32(_mm512_set1_epi32(ae[r][t]), eb));
   }
   __m512 scale[R], s[R];
+  __m512i shift[R];
   __mmask16 rare[R];
   for (int r = 0; r < R; r++) {
     __mmask16 nonzero = _mm512_cmpgt_epi32_mask(E[r], _mm512_set1_epi32(EXP_NONE));
     E[r] = _mm512_max_epi32(E[r], _mm512_set1_epi32(job->model->min_exponent));
     /* lanes outside the exact range, and a -0 c (whose all-zero sum keeps the sign) */
-    rare[r] = (nonzero & (_mm512_cmplt_epi32_mask(E[r], _mm512_set1_epi32(-100)) |
-                          _mm512_cmpgt_epi32_mask(E[r], _mm512_set1_epi32(100)))) |
+    rare[r] = (nonzero & (_mm512_cmplt_epi32_mask(E[r], _mm512_set1_epi32(elo)) |
+                          _mm512_cmpgt_epi32_mask(E[r], _mm512_set1_epi32(ehi)))) |
               _mm512_cmpeq_epi32_mask(_mm512_castps_si512(c[r]), _mm512_set1_epi32(INT32_MIN));
-    E[r] = _mm512_min_epi32(_mm512_max_epi32(E[r], _mm512_set1_epi32(-100)), _mm512_set1_epi32(100));
+    E[r] = _mm512_min_epi32(_mm512_max_epi32(E[r], _mm512_set1_epi32(elo)), _mm512_set1_epi32(ehi));
     scale[r] = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(F + 127), E[r]), 23));
+    shift[r] = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(F + 64), E[r]), 23);
     s[r] = _mm512_roundscale_ps(_mm512_mul_ps(c[r], scale[r]), RZ);
   }
   /* (2) truncated terms, summed exactly (order does not matter: every partial sum is exact) */
   for (int t = 0; t < nb; t++) {
     __m512 b = _mm512_loadu_ps(bv + t * CFP8_TC_PANEL);
     for (int r = 0; r < R; r++) {
-      __m512 prod = _mm512_mul_ps(_mm512_set1_ps(av[r][t]), b);
-      s[r] = _mm512_add_ps(s[r], _mm512_roundscale_ps(_mm512_mul_ps(prod, scale[r]), RZ));
+      __m512 prod = _mm512_mul_ps(_mm512_set1_ps(av[r][t]), b); /* p · 2^-64 */
+      __m512 term = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(prod), shift[r]));
+      s[r] = _mm512_add_ps(s[r], _mm512_roundscale_ps(term, RZ));
     }
   }
   /* (3) normalise: keep F fraction bits, then scale back by 2^(E-F) (exact); -0 becomes +0 */
@@ -88,6 +95,7 @@ static void block16x4_f64(const cfp8_tc_job *job, const int64_t *rows, int64_t p
   const int32_t *be = job->be + (p * K + k0) * CFP8_TC_PANEL;
   const int F = job->model->fraction_bits;
   const int fused = job->model->c_mode == CFP8_TC_C_FUSED;
+  const int f16acc = job->model->accumulator == CFP8_TC_ACC_F16;
   const float *av[R];
   const int32_t *ae[R];
   for (int r = 0; r < R; r++) { av[r] = job->av + rows[r] * K + k0; ae[r] = job->ae + rows[r] * K + k0; }
@@ -98,10 +106,14 @@ static void block16x4_f64(const cfp8_tc_job *job, const int64_t *rows, int64_t p
     __mmask8 rare[R];
     for (int r = 0; r < R; r++) {
       __m256 ch = h ? _mm512_extractf32x8_ps(c[r], 1) : _mm512_castps512_ps256(c[r]);
+      /* with an FP16 accumulator c is rounded to FP16 first (RNE) */
+      if (f16acc) ch = _mm256_cvtph_ps(_mm256_cvtps_ph(ch, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
       cd[r] = _mm512_cvtps_pd(ch);
       __mmask8 cnz = _mm512_cmp_pd_mask(cd[r], _mm512_setzero_pd(), _CMP_NEQ_UQ);
       E[r] = fused ? _mm512_mask_cvttpd_epi32(_mm256_set1_epi32(-30000), cnz, _mm512_getexp_pd(cd[r])) : _mm256_set1_epi32(-30000);
-      rare[r] = _mm256_cmpeq_epi32_mask(_mm256_castps_si256(ch), _mm256_set1_epi32(INT32_MIN));
+      /* a -0 c (the sign of an all-zero sum) and a NaN/Inf c (FP16 overflow) take the scalar block */
+      rare[r] = _mm256_cmpeq_epi32_mask(_mm256_castps_si256(ch), _mm256_set1_epi32(INT32_MIN)) |
+                _mm256_fpclass_ps_mask(ch, 0x99);
     }
     for (int t = 0; t < nb; t++) {
       __m256i eb = _mm256_loadu_si256((const __m256i *)(be + t * CFP8_TC_PANEL + 8 * h));
@@ -127,8 +139,15 @@ static void block16x4_f64(const cfp8_tc_job *job, const int64_t *rows, int64_t p
     for (int r = 0; r < R; r++) {
       __m512d sum = _mm512_add_pd(s[r], _mm512_setzero_pd());
       __m512i back64 = _mm512_slli_epi64(_mm512_cvtepi32_epi64(_mm256_add_epi32(E[r], _mm256_set1_epi32(1023 - F))), 52);
-      __m256 res = _mm512_cvt_roundpd_ps(_mm512_mul_pd(sum, _mm512_castsi512_pd(back64)), RZ);
-      if (!fused) res = _mm256_add_ps(res, _mm512_cvtpd_ps(cd[r]));
+      __m512d exact = _mm512_mul_pd(sum, _mm512_castsi512_pd(back64));
+      __m256 res = _mm512_cvt_roundpd_ps(exact, RZ);
+      if (f16acc) {
+        /* to FP16 with one rounding: round to odd at 24 bits (toward zero, then the sticky bit
+           into the last place), then RNE to 11 bits */
+        __mmask8 inexact = _mm512_cmp_pd_mask(_mm512_cvtps_pd(res), exact, _CMP_NEQ_OQ);
+        __m256i bits = _mm256_mask_or_epi32(_mm256_castps_si256(res), inexact, _mm256_castps_si256(res), _mm256_set1_epi32(1));
+        res = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_castsi256_ps(bits), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      } else if (!fused) res = _mm256_add_ps(res, _mm512_cvtpd_ps(cd[r]));
       if (rare[r]) {
         float cv[8], rv[8];
         _mm256_storeu_ps(cv, _mm512_cvtpd_ps(cd[r]));

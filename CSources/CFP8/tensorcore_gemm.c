@@ -177,10 +177,12 @@ int cfp8_tc_simd_model_ok(const cfp8_tc_job *job) {
   if (job->accumulation == CFP8_TC_ACCUM_IDEAL) return job->scaling != CFP8_SCALING_MX ? CFP8_TC_SIMD_F32 : 0;
   if (job->accumulation != CFP8_TC_ACCUM_FAST && job->accumulation != CFP8_TC_ACCUM_PROMOTED) return 0;
   const cfp8_tc_model *m = job->model;
-  if (job->scaling == CFP8_SCALING_MX || m->accumulator != CFP8_TC_ACC_F32) return 0;
+  if (job->scaling == CFP8_SCALING_MX) return 0;
   const int F = m->fraction_bits;
+  /* FP16 accumulator: the FP64 path with c fused only */
+  if (m->accumulator == CFP8_TC_ACC_F16 && (m->c_mode != CFP8_TC_C_FUSED || F < 23)) return 0;
   /* FP32 lanes: FP8 products exact; terms below 2^(F+2), L+1 of them, sum exactly in FP32 */
-  if (job->fp8_inputs && m->c_mode == CFP8_TC_C_FUSED && F <= 20 &&
+  if (m->accumulator == CFP8_TC_ACC_F32 && job->fp8_inputs && m->c_mode == CFP8_TC_C_FUSED && F <= 20 &&
       ((int64_t)(m->block_size + 1) << (F + 2)) <= (1 << 24)) return CFP8_TC_SIMD_F32;
   /* FP64 lanes: products of <= 11-bit significands exact; sums below 2^52 exact */
   if (F >= 23 && F <= 40 && ((int64_t)(m->block_size + 1) << (F + 2)) <= ((int64_t)1 << 52)) return CFP8_TC_SIMD_F64;
@@ -277,12 +279,13 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
       nbp > INT64_MAX / 8 || nacc > INT64_MAX / 8) return CFP8_ERR_SIZE_OVERFLOW;
   int64_t nmx_a = 0, nmx_b = 0;
   if (mode == CFP8_SCALING_MX && (!mul_ok(m, kb32, &nmx_a) || !mul_ok(kb32, n, &nmx_b))) return CFP8_ERR_SIZE_OVERFLOW;
-  float *av = malloc((size_t)(na ? na : 1) * 4), *bv = malloc((size_t)(nbp ? nbp : 1) * 4), *acc = malloc((size_t)nacc * 4);
+  float *av = malloc((size_t)(na ? na : 1) * 4), *av_pre = is_fp8_in(a->format) ? malloc((size_t)(na ? na : 1) * 4) : NULL, *bv = malloc((size_t)(nbp ? nbp : 1) * 4), *acc = malloc((size_t)nacc * 4);
   int32_t *ae = malloc((size_t)(na ? na : 1) * 4), *be = malloc((size_t)(nbp ? nbp : 1) * 4);
   uint8_t *asp = calloc((size_t)m, 1), *bsp = calloc((size_t)npanels, 1);
   int16_t *amx = nmx_a ? malloc((size_t)nmx_a * 2) : NULL, *bmx = nmx_b ? malloc((size_t)nmx_b * 2) : NULL;
-  if (!av || !bv || !acc || !ae || !be || !asp || !bsp || (nmx_a && !amx) || (nmx_b && !bmx)) {
-    free(av); free(bv); free(acc); free(ae); free(be); free(asp); free(bsp); free(amx); free(bmx);
+  if (!av || !bv || !acc || !ae || !be || !asp || !bsp || (nmx_a && !amx) || (nmx_b && !bmx) ||
+      (is_fp8_in(a->format) && !av_pre)) {
+    free(av); free(av_pre); free(bv); free(acc); free(ae); free(be); free(asp); free(bsp); free(amx); free(bmx);
     return CFP8_ERR_NO_MEMORY;
   }
   const int nt = cfp8_threads(threads);
@@ -296,6 +299,7 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
       int32_t e;
       load_packed(a, i, kk, &ta, &v, &e);
       av[i * k + kk] = v;
+      if (av_pre) av_pre[i * k + kk] = v * 0x1p-64f; /* exact: FP8 values are far from underflow */
       ae[i * k + kk] = e;
       if (!isfinite(v)) asp[i] = 1;
     }
@@ -317,7 +321,7 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
   for (int64_t x = 0; x < nmx_b; x++) bmx[x] = mx_exp(scaling->b_mx[x]);
 
   cfp8_tc_job job = {
-    .m = m, .n = n, .k = k, .npanels = npanels, .av = av, .ae = ae, .bv = bv, .be = be,
+    .m = m, .n = n, .k = k, .npanels = npanels, .av = av, .av_pre = av_pre, .ae = ae, .bv = bv, .be = be,
     .a_special = asp, .b_special = bsp, .a_mx = amx, .b_mx = bmx, .kb32 = kb32,
     .blk_a = mode == CFP8_SCALING_BLOCK ? scaling->a_scales : NULL,
     .blk_b = mode == CFP8_SCALING_BLOCK ? scaling->b_scales : NULL,
@@ -337,6 +341,8 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
       int row_done = 0;
 #if defined(CFP8_X86)
       if (resolved == CFP8_ISA_AVX2) row_done = cfp8_tc_task_avx2(&job, i, p);
+#elif defined(CFP8_ARM64)
+      if (resolved == CFP8_ISA_NEON) row_done = cfp8_tc_task_neon(&job, i, p);
 #endif
       if (!row_done) cfp8_tc_task_scalar(&job, i, p);
     }
@@ -368,6 +374,6 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
     }
   }
   if (ep->amax_out) *ep->amax_out = any_nan ? NAN : amax;
-  free(av); free(bv); free(acc); free(ae); free(be); free(asp); free(bsp); free(amx); free(bmx);
+  free(av); free(av_pre); free(bv); free(acc); free(ae); free(be); free(asp); free(bsp); free(amx); free(bmx);
   return CFP8_OK;
 }

@@ -26,6 +26,7 @@ float cfp8_tc_block_terms(const double *p, const int *pe, int n, float c, const 
 typedef struct cfp8_tc_job {
   int64_t m, n, k, npanels;
   const float *av;
+  const float *av_pre; /* FP8 inputs: av · 2^-64 (exact), for the FP32-lane SIMD paths; else NULL */
   const int32_t *ae;
   const float *bv;
   const int32_t *be;
@@ -55,9 +56,10 @@ void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t p);
 /* AVX-512: rows i0..i0+3 (those below m) of panel p. */
 int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i0, int64_t p);
 int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p);
+int cfp8_tc_task_neon(const cfp8_tc_job *job, int64_t i, int64_t p);
 /* Which SIMD path is exact for this job: 0 none (scalar), CFP8_TC_SIMD_F32 (IDEAL, or FP8
- * inputs with F small enough that L+1 terms sum exactly in FP32), CFP8_TC_SIMD_F64 (FP32
- * accumulator with F >= 23: every input format, c fused or added after). */
+ * inputs with F small enough that L+1 terms sum exactly in FP32), CFP8_TC_SIMD_F64 (F >= 23:
+ * every input format; FP32 accumulator with c fused or added after, FP16 accumulator fused). */
 #define CFP8_TC_SIMD_F32 1
 #define CFP8_TC_SIMD_F64 2
 int cfp8_tc_simd_model_ok(const cfp8_tc_job *job);

@@ -168,14 +168,12 @@ cfp8_status cfp8_tc_dot(const float *a, const float *b, int32_t k, float c, int3
   if (st) return st;
   if (!cfp8_tc_format_ok(in_format)) return CFP8_ERR_BAD_FORMAT;
   if (k < 0) return CFP8_ERR_BAD_SHAPE;
-  float acc = c;
-  int32_t k0 = 0;
-  do {
+  float acc = c; /* k = 0: no block runs and c passes through, as in cfp8_tc_gemm */
+  for (int32_t k0 = 0; k0 < k; k0 += model->block_size) {
     int32_t nb = k - k0 < model->block_size ? k - k0 : model->block_size;
     st = cfp8_tc_block(a + k0, b + k0, nb, acc, in_format, model, &acc);
     if (st) return st;
-    k0 += nb;
-  } while (k0 < k);
+  }
   *d = acc;
   return CFP8_OK;
 }

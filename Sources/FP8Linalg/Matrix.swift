@@ -129,6 +129,42 @@ public struct Matrix: Sendable, Hashable {
     try self.init(rows: rows, columns: columns, format: format, layout: layout, storage: bytes)
   }
 
+  /// A dense matrix quantised from FP32 values given in row-major order: each value is multiplied by
+  /// `scale` (the quantisation scale, 1 by default), then encoded
+  /// with `rounding` under `preset` (default: RNE, satfinite as PTX `cvt.rn.satfinite`). F16 and
+  /// BF16 round to nearest even; F32 stores the scaled values.
+  public init(
+    rows: Int, columns: Int, format: ElementFormat, layout: MatrixLayout = .rowMajor, quantizing values: [Float],
+    scale: Float = 1, rounding: Rounding = .nearestEven, preset: OverflowPreset = .cudaSatfinite
+  ) throws(FP8Error) {
+    guard rows >= 0, columns >= 0, values.count == rows * columns else {
+      throw .badShape("\(values.count) values for a \(rows)×\(columns) matrix")
+    }
+    var scaled = values
+    if scale != 1 { for i in scaled.indices { scaled[i] *= scale } }
+    if format.isFP8 {
+      guard format != .e8m0 else { throw .badFormat("e8m0 is a scale format, not a matrix element format") }
+      var ordered = scaled
+      if layout == .columnMajor {
+        for r in 0..<rows { for c in 0..<columns { ordered[c * rows + r] = scaled[r * columns + c] } }
+      }
+      let bits = try FP8Conversion.encode(ordered, to: format, rounding: rounding, preset: preset)
+      try self.init(rows: rows, columns: columns, format: format, layout: layout, storage: bits)
+    } else {
+      let rounded = scaled.map { (v: Float) -> Float in
+        switch format {
+        case .f16: return Float(Float16(v))
+        case .bf16:
+          if v.isNaN { return v }
+          let u = v.bitPattern
+          return Float(bitPattern: (u &+ 0x7FFF &+ ((u >> 16) & 1)) & 0xFFFF_0000)
+        default: return v
+        }
+      }
+      try self.init(rows: rows, columns: columns, format: format, layout: layout, values: rounded)
+    }
+  }
+
   /// An all-zero dense matrix.
   public static func zeros(rows: Int, columns: Int, format: ElementFormat, layout: MatrixLayout = .rowMajor)
     throws(FP8Error) -> Matrix

@@ -118,9 +118,11 @@ public enum TensorCoreScaling: Sendable {
   case mx(a: [UInt8], b: [UInt8])
 }
 
-/// Matrix products under tensor-core numerics, vectorised across 16 output columns (AVX-512 /
-/// AVX2 for FP8 models with F ≤ 15, scalar reference otherwise), parallel over rows and column
-/// panels; the bits do not depend on the ISA or the thread count.
+/// Matrix products under tensor-core numerics, vectorised across 16 output columns (AVX-512 and
+/// AVX2: FP32 lanes for FP8 models with F = 13, FP64 lanes for F ≥ 23; MX scaling, `.exact` and
+/// FP8 with an FP16 accumulator use the scalar reference), parallel over rows and column panels;
+/// the bits do not depend on the ISA or the thread count. Promotion cuts blocks at the interval
+/// (an interval that is not a multiple of L ends with a short block).
 public enum TensorCoreGEMM {
   /// D = alpha · scaling(op(A)·op(B) accumulated from `accumulator`) + beta · c + bias, FP32 M×N.
   ///

@@ -9,10 +9,12 @@ import _TestSupport
   @Test(arguments: scalingKinds)
   func bitIdenticalAcrossISAsAndThreadCounts(kind: String) throws {
     var rng = SplitMix64(seed: 0xD5 &+ UInt64(kind.utf8.first!))
-    // (m, n, k, B layout): blocked shapes, a skinny one per M = 1, 4, 16, and N beyond NC
+    // (m, n, k, B layout): blocked shapes, skinny ones (M = 1, 4, 5, 16; B row- and column-major),
+    // and N beyond NC
     let shapes: [(Int, Int, Int, MatrixLayout)] = [
       (150, 97, 700, .rowMajor), (1, 300, 520, .rowMajor), (4, 129, 1000, .rowMajor),
-      (16, 200, 300, .rowMajor), (16, 200, 300, .columnMajor), (20, 2100, 260, .rowMajor),
+      (16, 200, 300, .rowMajor), (16, 200, 300, .columnMajor), (1, 260, 130, .columnMajor),
+      (5, 131, 300, .columnMajor), (20, 2100, 260, .rowMajor),
     ]
     for (m, n, k, lb) in shapes {
       let a = randomMatrix(rows: m, columns: k, format: .e4m3, rng: &rng)

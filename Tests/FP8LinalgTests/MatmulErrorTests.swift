@@ -150,3 +150,19 @@ import _TestSupport
     }
   }
 }
+
+@Suite struct MatrixQuantizingTests {
+  /// Hand-computed RNE cases: 0.3 lies between the E4M3 values 0.28125 and 0.3125 (nearer the
+  /// latter); 500 saturates to 448 under satfinite; 0.3·2 = 0.6 lies between 0.5625 and 0.625
+  /// (nearer 0.625); 1 + 2^-9 rounds to 1 in BF16, 1 + 2^-8 + 2^-9 to 1 + 2^-7.
+  @Test func roundsToNearestEvenAndSaturates() throws {
+    let q = try Matrix(rows: 1, columns: 3, format: .e4m3, quantizing: [0.3, 500, -0.3])
+    #expect(q.decoded() == [0.3125, 448, -0.3125])
+    let s = try Matrix(rows: 1, columns: 1, format: .e4m3, layout: .columnMajor, quantizing: [0.3], scale: 2)
+    #expect(s.decoded() == [0.625])
+    let b = try Matrix(rows: 1, columns: 2, format: .bf16, quantizing: [1 + 0x1p-9, 1 + 0x1p-8 + 0x1p-9])
+    #expect(b.decoded() == [1, 1 + 0x1p-7])
+    let h = try Matrix(rows: 1, columns: 1, format: .f16, quantizing: [1 + 0x1p-12])
+    #expect(h.decoded() == [1])
+  }
+}

@@ -137,3 +137,17 @@ func checkAgainstOracles(
     #expect(r2.amax.isNaN)
   }
 }
+
+@Suite struct MatmulReadmeExampleTests {
+  /// The README's example, checked by hand: A·B = [[7, 8], [896.5, 895]], scale 0.5·2 = 1, bias
+  /// [1, −1] gives [[8, 7], [897.5, 894]] (amax 897.5); ×0.25 and E4M3 RNE (spacing 16 in
+  /// [128, 256)) gives [[2, 1.75], [224, 224]].
+  @Test func readmeExample() throws {
+    let a = try Matrix(rows: 2, columns: 3, format: .e4m3, values: [1, 2, 3, 0.5, -1, 448])
+    let b = try Matrix(rows: 3, columns: 2, format: .e5m2, layout: .columnMajor, values: [1, 0, 0, 1, 2, 2])
+    let r = try matmul(a, b, scaling: .perTensor(a: 0.5, b: 2),
+                       epilogue: Epilogue(bias: [1, -1], outputFormat: .e4m3, outputScale: 0.25))
+    #expect(r.d.decoded() == [2, 1.75, 224, 224])
+    #expect(r.amax == 897.5)
+  }
+}

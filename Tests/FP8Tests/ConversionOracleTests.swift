@@ -61,7 +61,6 @@ struct FP64Oracle {
 }
 
 @Suite struct ConversionOracleTests {
-  static let presetsFor: [ElementFormat: OverflowPreset] = [:]
 
   /// Checks the scalar reference against the FP64 oracle for one input (finite, non-zero).
   static func check(_ x: Double, reference: UInt8, oracle o: FP64Oracle, rounding: Rounding, random: UInt32) -> Bool {

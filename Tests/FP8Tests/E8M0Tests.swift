@@ -11,6 +11,7 @@ import Testing
     let e = Int(x.exponent)
     let m = x.significand // [1, 2)
     var k = e
+    if case .nearestEven = r, x < 0x1p-126 { return x > 0x1p-127 ? 0x01 : 0x00 } // ml_dtypes, see cfp8_convert.h
     switch r {
     case .nearestEven: if m >= 1.5 { k += 1 }
     case .up: if m > 1 { k += 1 }
@@ -39,6 +40,11 @@ import Testing
     #expect(CKernels.encodeE8M0Reference(1.9999999, rounding: 1) == 127)
     #expect(CKernels.encodeE8M0Reference(0x1.8p127, rounding: 0) == 0xFF)     // rounds to 2^128
     #expect(CKernels.encodeE8M0Reference(Float.greatestFiniteMagnitude, rounding: 1) == 254)
+    // Below 2^-126 (ml_dtypes): linear between 0 and 2^-126, tie 2^-127 to 0x00.
+    #expect(CKernels.encodeE8M0Reference(Float(bitPattern: 0x0040_0001), rounding: 0) == 0x01)
+    #expect(CKernels.encodeE8M0Reference(Float(bitPattern: 0x0040_0000), rounding: 0) == 0x00)
+    #expect(CKernels.encodeE8M0Reference(Float(bitPattern: 0x0050_0000), rounding: 1) == 0x00)
+    #expect(CKernels.encodeE8M0Reference(Float(bitPattern: 0x0040_0001), rounding: 3) == 0x01)
   }
 
   @Test func allF16AndBF16AndSampledF32MatchOracle() throws {

@@ -94,6 +94,7 @@ struct GEMMTests {
       (.gpu(.b200, accumulation: .fast), .rowwise(a: (0..<m).map { Float($0 + 1) }, b: (0..<n).map { 1 / Float($0 + 1) }), nil),
       (.gpu(.h100, accumulation: .fast), .mx(a: mxa, b: mxb), nil), (.gpu(.a100, accumulation: .promoted), .none, nil),
       (.ideal, .none, init0), (.ideal, .block(a: sa, b: sb), nil), (.exact, .none, nil),
+      (.gpu(.h100, accumulation: .promoted(every: 40)), .none, init0),  // blocks cut at the interval: 32 + 8
     ]
     for (numerics, scaling, acc) in cases {
       let reference = try TensorCoreGEMM.matmul(a, bPlain, accumulator: acc, numerics: numerics, scaling: scaling, isa: .scalar, threads: 1)
@@ -191,14 +192,49 @@ struct WideInputGEMMTests {
     initial[3] = -0.0
     for gpu in GPUArchitecture.presets {
       guard gpu.numerics(for: input) != nil || input.isFP8 else { continue }
-      for acc in [Accumulation.fast, .promoted(every: 32)] {
+      var numerics: [Numerics] = [.gpu(gpu, accumulation: .fast), .gpu(gpu, accumulation: .promoted(every: 32))]
+      if let m16 = gpu.numerics(for: input, accumulator: .fp16) {  // FP16 accumulator (FP16 inputs)
+        numerics += [.model(m16, accumulation: .fast), .model(m16, accumulation: .promoted(every: 64))]
+      }
+      for num in numerics {
         for accInit in [nil, initial] {
-          let reference = try TensorCoreGEMM.matmul(a, b, accumulator: accInit, numerics: .gpu(gpu, accumulation: acc), isa: .scalar, threads: 1)
+          let reference = try TensorCoreGEMM.matmul(a, b, accumulator: accInit, numerics: num, isa: .scalar, threads: 1)
           for isa in ISA.supported {
             for threads in [1, 3] {
-              let d = try TensorCoreGEMM.matmul(a, b, accumulator: accInit, numerics: .gpu(gpu, accumulation: acc), isa: isa, threads: threads)
-              #expect(d.map(\.bitPattern) == reference.map(\.bitPattern), "\(gpu.name) \(input) \(acc) \(isa) threads \(threads)")
+              let d = try TensorCoreGEMM.matmul(a, b, accumulator: accInit, numerics: num, isa: isa, threads: threads)
+              #expect(d.map(\.bitPattern) == reference.map(\.bitPattern), "\(gpu.name) \(input) \(num) \(isa) threads \(threads)")
             }
+          }
+        }
+      }
+    }
+  }
+}
+
+@Suite("Tensor-core SIMD range edges")
+struct RangeEdgeTests {
+  // Starting accumulators from 2^-140 to 2^100 put the alignment point at, inside and beyond the
+  // SIMD paths' exact ranges (lanes outside take the scalar block); half the operands are zero,
+  // so zero products meet every alignment point. Bits must equal the scalar path's.
+  @Test func accumulatorsAcrossTheExponentRange() throws {
+    var rng = SplitMix64(seed: 31337)
+    let m = 8, n = 32, k = 96
+    for format in [ElementFormat.e4m3, .e5m2] {
+      let ab = (0..<(m * k)).map { _ -> UInt8 in rng.next() % 2 == 0 ? 0 : UInt8(truncatingIfNeeded: rng.next()) & 0x73 }
+      let bb = (0..<(k * n)).map { _ -> UInt8 in rng.next() % 2 == 0 ? 0x80 : UInt8(truncatingIfNeeded: rng.next()) & 0xF3 }
+      let a = try TensorCoreOperand(storage: .bytes(ab), format: format, rows: m, cols: k)
+      let b = try TensorCoreOperand(storage: .bytes(bb), format: format, rows: k, cols: n)
+      let initial = (0..<(m * n)).map { i -> Float in
+        let e = -140 + (i * 7) % 241
+        return Float(sign: i % 3 == 0 ? .minus : .plus, exponent: e, significand: 1 + Float(i % 5) / 8)
+      }
+      for gpu in [GPUArchitecture.h100, .ada, .b200, .v100] {
+        for acc in [Accumulation.fast, .promoted(every: 32)] {
+          let num = Numerics.gpu(gpu, accumulation: acc)
+          let reference = try TensorCoreGEMM.matmul(a, b, accumulator: initial, numerics: num, isa: .scalar)
+          for isa in ISA.supported {
+            let d = try TensorCoreGEMM.matmul(a, b, accumulator: initial, numerics: num, isa: isa, threads: 2)
+            #expect(d.map(\.bitPattern) == reference.map(\.bitPattern), "\(format) \(gpu.name) \(acc) \(isa)")
           }
         }
       }

@@ -17,5 +17,6 @@
 #include "cfp8_gemm.h"
 #include "cfp8_tensorcore.h"
 #include "cfp8_quantize.h"
+#include "cfp8_int8.h"
 
 #endif

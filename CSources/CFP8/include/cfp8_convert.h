@@ -63,7 +63,9 @@ uint8_t cfp8_encode_f64_reference(double x, int32_t format, int32_t rounding, in
 
 /* E8M0 (unsigned power-of-two scale) reference encode of an FP32 value. `rounding`:
  *   CFP8_ROUND_NEAREST_EVEN  as ml_dtypes float8_e8m0fnu: 2^e·1.f goes to 2^(e+1) iff f >= 0.5
- *                            (the bit below the leading one decides; ties go up)
+ *                            (the bit below the leading one decides; ties go up); below 2^-126
+ *                            (FP32 subnormals) ml_dtypes rounds linearly between 0 and 2^-126:
+ *                            x > 2^-127 gives 0x01, x <= 2^-127 gives 0x00
  *   CFP8_ROUND_TOWARD_ZERO   2^floor(log2 x)
  *   CFP8_ROUND_UP            2^ceil(log2 x) (Transformer Engine MXFP8 scale)
  * Zero (either sign), negative, NaN and Inf give 0xFF (NaN); results above 2^127 give 0xFF;
@@ -85,8 +87,8 @@ uint32_t cfp8_stochastic_bits(uint64_t seed, uint64_t index);
  * For every preset in preset_mask (bit p = preset p) and every ISA in isas[0..isa_count), the
  * path's cfp8_encode output is compared with the scalar reference. The reference for the first
  * preset is computed for every input; for the other presets it is recomputed only where the input
- * is NaN, Inf or at least the format's overflow boundary (the reference consults the preset only
- * there). Stochastic rounding uses cfp8_stochastic_bits(seed, pattern). Runs with OpenMP over
+ * is NaN, Inf or (except toward zero, which never overflows a finite input) at least the format's
+ * largest finite value (the reference consults the preset only there). Stochastic rounding uses cfp8_stochastic_bits(seed, pattern). Runs with OpenMP over
  * chunks. Results: per (preset, isa) mismatch counts in mismatches[preset * isa_count + k], and
  * the first mismatching pattern (or UINT64_MAX) in first[...] (both arrays of 4 * isa_count). */
 cfp8_status cfp8_sweep_compare(int32_t src_format, int32_t dst_format, int32_t rounding, uint32_t preset_mask,

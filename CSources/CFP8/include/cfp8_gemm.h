@@ -72,9 +72,9 @@ typedef struct cfp8_epilogue {
  * - ROWWISE: v = acc · (a_scales[i]·b_scales[j])
  * - BLOCK:   per 128-long K block kb, a partial FMA chain from +0.0f, then
  *            acc = fmaf(a_scales[i][kb]·b_scales[kb][j/128], partial, acc), acc from +0.0f; v = acc
- * - MX:      the E8M0 scales 2^(e-127) are folded into the decoded operands while packing
- *            (a·2^(e-127) is exact in FP32, subnormal results included, unless it overflows to
- *            ±Inf), then the plain chain; v = acc
+ * - MX:      FP8 operands only (CFP8_ERR_BAD_FORMAT otherwise); the E8M0 scales 2^(e-127) are
+ *            folded into the decoded operands while packing (a·2^(e-127) is exact in FP32,
+ *            subnormal results included, unless it overflows to ±Inf), then the plain chain; v = acc
  * - epilogue: t = alpha·v; if beta != 0: t = fmaf(beta, C[i,j], t); if bias: t = t + bias[j];
  *   amax = max |t| (NaN if any t is NaN); stored as F32, F16/BF16 (RNE), or FP8
  *   cfp8_encode_f32_reference(t · d_scale, d_format, RNE, CUDA_SATFINITE); a NaN t is first

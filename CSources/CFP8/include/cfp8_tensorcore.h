@@ -68,7 +68,7 @@ cfp8_status cfp8_tc_block(const float *a, const float *b, int32_t n, float c, in
                           const cfp8_tc_model *model, float *d);
 
 /* A chain of blocks over k products (k may exceed L): blocks of L in k order, each block's result
- * the c of the next (fast accumulation), starting from c. */
+ * the c of the next (fast accumulation), starting from c; k = 0 gives c. */
 cfp8_status cfp8_tc_dot(const float *a, const float *b, int32_t k, float c, int32_t in_format,
                         const cfp8_tc_model *model, float *d);
 
