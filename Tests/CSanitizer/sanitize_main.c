@@ -514,6 +514,76 @@ static void test_quantize(void) {
 }
 
 
+/* ---- INT8 and 4-bit deployment kernels ------------------------------------------------------ */
+static void test_int8(void) {
+  for (size_t mi = 0; mi < NSIZES; mi += 2)
+    for (size_t ni = 1; ni < NSIZES; ni += 2)
+      for (size_t ki = 0; ki < NSIZES; ki += 3) {
+        const int64_t m = (int64_t)kSizes[mi], n = (int64_t)kSizes[ni], k = (int64_t)kSizes[ki];
+        const int64_t pad = (int64_t)(rnd() % 3), lda = k + pad + (k == 0), ldb = k + pad + (k == 0), ldc = n + pad;
+        const size_t off = (size_t)(rnd() % 4);
+        void *ab, *bb;
+        int8_t *A = exact_alloc(m ? (size_t)((m - 1) * lda + k) : 0, off, &ab);
+        int8_t *B = exact_alloc(n ? (size_t)((n - 1) * ldb + k) : 0, off, &bb);
+        for (int64_t i = 0; m && i < (m - 1) * lda + k; i++) A[i] = (int8_t)rnd();
+        for (int64_t i = 0; n && i < (n - 1) * ldb + k; i++) B[i] = (int8_t)rnd();
+        const size_t cc = m && n ? (size_t)((m - 1) * ldc + n) : 0;
+        for (int ii = 0; ii < nisa; ii++) {
+          void *cb; int32_t *C = exact_alloc(cc * 4, off * 4, &cb);
+          CHECK(cfp8_int8_gemm(m, n, k, A, lda, B, ldb, C, ldc > 0 ? ldc : 1, isas[ii], 1 + ii % 2) == CFP8_OK, "int8 gemm status");
+          for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+              int64_t exact = 0;
+              for (int64_t t = 0; t < k; t++) exact += (int64_t)A[i * lda + t] * B[j * ldb + t];
+              if (C[i * ldc + j] != exact) { CHECK(0, "int8 gemm isa %d m%lld n%lld k%lld", isas[ii], (long long)m, (long long)n, (long long)k); i = m; break; }
+            }
+          if (m && n) {
+            float ws[129], *out = malloc(cc * 4 + 4);
+            for (int64_t j = 0; j < n; j++) ws[j] = 0.01f * (float)(j + 1);
+            CHECK(cfp8_int8_requantize(m, n, C, ldc, 0.5f, ws, ws, out, ldc) == CFP8_OK, "requantize");
+            int8_t *q = malloc(cc + 1);
+            CHECK(cfp8_int8_quantize(out, m, n, ldc, ws, 0, q, ldc) == CFP8_OK, "int8 quantize");
+            CHECK(cfp8_absmax_f32(out, m, n, ldc, 1, ws) == CFP8_OK, "absmax");
+            free(out); free(q);
+          }
+          free(cb);
+        }
+        free(ab); free(bb);
+      }
+  int8_t z[16] = {0};
+  int32_t c[16];
+  CHECK(cfp8_int8_gemm(-1, 2, 2, z, 2, z, 2, c, 2, 0, 1) != CFP8_OK, "int8 negative m");
+  CHECK(cfp8_int8_gemm(2, 2, 2, NULL, 2, z, 2, c, 2, 0, 1) == CFP8_ERR_NULL_POINTER, "int8 NULL a");
+  CHECK(cfp8_int8_gemm(2, 2, 4, z, 2, z, 4, c, 2, 0, 1) == CFP8_ERR_BAD_STRIDE, "int8 lda");
+  CHECK(cfp8_int8_gemm(2, 2, CFP8_INT8_GEMM_MAX_K + 1, z, INT64_MAX / 4, z, INT64_MAX / 4, c, 2, 0, 1) != CFP8_OK, "int8 huge k");
+  CHECK(cfp8_int8_gemm(INT64_MAX / 2, 2, 2, z, 2, z, 2, c, 2, 0, 1) != CFP8_OK, "int8 huge m");
+  float one = 1, nan = NAN;
+  CHECK(cfp8_int8_requantize(1, 1, c, 1, nan, &one, NULL, &one, 1) == CFP8_ERR_BAD_SCALE, "requantize NaN scale");
+  CHECK(cfp8_int8_quantize(&one, 1, 1, 1, &nan, 0, z, 1) == CFP8_ERR_BAD_SCALE, "int8 quantize NaN scale");
+  /* 4-bit formats: every row length tail */
+  for (int fmt = 0; fmt < 3; fmt++)
+    for (size_t ci = 1; ci < NSIZES; ci++)
+      for (int64_t rows = 1; rows <= 3; rows += 2) {
+        const int64_t cols = (int64_t)kSizes[ci], g = cfp8_fourbit_group(fmt), groups = rows * ((cols + g - 1) / g);
+        float *x = malloc(sizeof(float) * (size_t)(rows * cols) + 4), *y = malloc(sizeof(float) * (size_t)(rows * cols) + 4);
+        for (int64_t i = 0; i < rows * cols; i++) x[i] = rand_finite();
+        uint8_t *packed = malloc((size_t)(rows * ((cols + 1) / 2)) + 1);
+        void *scales = malloc((size_t)groups * 4 + 4);
+        float ts = 0;
+        cfp8_status st = cfp8_fourbit_quantize(x, rows, cols, fmt, fmt == 0 && (ci & 1) ? CFP8_FORMAT_F16 : CFP8_FORMAT_F32, packed,
+                                               scales, &ts);
+        CHECK(st == CFP8_OK, "fourbit quantize fmt %d cols %lld: %d", fmt, (long long)cols, st);
+        if (st == CFP8_OK)
+          CHECK(cfp8_fourbit_dequantize(packed, rows, cols, fmt, fmt == 0 && (ci & 1) ? CFP8_FORMAT_F16 : CFP8_FORMAT_F32, scales, ts,
+                                        y) == CFP8_OK, "fourbit dequantize");
+        free(x); free(y); free(packed); free(scales);
+      }
+  for (int i = 0; i < 256; i++) (void)cfp8_e2m1_decode((uint8_t)i);
+  CHECK(cfp8_fourbit_quantize(NULL, 1, 1, 0, CFP8_FORMAT_F32, NULL, NULL, NULL) != CFP8_OK, "fourbit NULL");
+  CHECK(cfp8_fourbit_quantize(&nan, 1, 1, 0, CFP8_FORMAT_F32, (uint8_t *)c, c, &one) != CFP8_OK, "fourbit NaN input");
+  CHECK(cfp8_fourbit_quantize(&one, INT64_MAX / 2, 4, 0, CFP8_FORMAT_F32, (uint8_t *)c, c, &one) != CFP8_OK, "fourbit huge");
+}
+
 /* ---- OpenMP nesting ------------------------------------------------------------------------- */
 int omp_get_max_active_levels(void);
 int omp_get_thread_num(void);
@@ -574,6 +644,8 @@ int main(void) {
   printf("  tc_block/tc_dot: done\n");
   test_quantize();
   printf("  quantize/dequantize/amax: done\n");
+  test_int8();
+  printf("  int8/4-bit: done\n");
   if (failures) {
     printf("%d failures\n", failures);
     return 1;
