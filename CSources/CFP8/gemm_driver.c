@@ -291,6 +291,11 @@ static void epilogue_rows(int64_t i0, int64_t i1, int64_t n, const float *w, int
         mx = at > mx ? at : mx;
       }
       seen_nan |= row_nan;
+      /* NaN sign and payload depend on which NaN operand an FMA propagates, which differs between
+       * the scalar and SIMD operand orders: store every NaN as the one quiet NaN +0x7FC00000. */
+      if (row_nan)
+        for (int64_t j = 0; j < len; j++)
+          if (t[j] != t[j]) t[j] = __builtin_nanf("");
       const int64_t o = i * e->ldd + j0;
       switch (df) {
       case CFP8_FORMAT_F32: memcpy((float *)e->d + o, t, (size_t)len * sizeof(float)); break;

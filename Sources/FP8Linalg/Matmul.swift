@@ -53,7 +53,8 @@ public func matmul(
   let bias = epilogue.bias ?? []
   let hasBias = epilogue.bias != nil
   let outFormat = epilogue.outputFormat
-  var dBytes = [UInt8](repeating: 0, count: m * n * outFormat.byteSize)
+  let dByteCount = try ResourceLimits.checkedBytes([m, n, outFormat.byteSize], what: "D (\(m)×\(n) \(outFormat))")
+  var dBytes = [UInt8](repeating: 0, count: dByteCount)
   var amax: Float = 0
   try a.storage.withUnsafeBufferPointer { (pa) throws(FP8Error) in
     try b.storage.withUnsafeBufferPointer { (pb) throws(FP8Error) in

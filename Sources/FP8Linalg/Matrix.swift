@@ -169,6 +169,8 @@ public struct Matrix: Sendable, Hashable {
   public static func zeros(rows: Int, columns: Int, format: ElementFormat, layout: MatrixLayout = .rowMajor)
     throws(FP8Error) -> Matrix
   {
+    guard rows >= 0, columns >= 0 else { throw .badShape("matrix \(rows)×\(columns)") }
+    _ = try ResourceLimits.checkedBytes([rows, columns, format.byteSize], what: "matrix \(rows)×\(columns) \(format)")
     let count = Matrix.storageElementCount(rows: rows, columns: columns, layout: layout,
                                            leadingDimension: max(1, layout == .rowMajor ? columns : rows))
     return try Matrix(rows: rows, columns: columns, format: format, layout: layout,

@@ -1,3 +1,4 @@
+import FP8Linalg
 /// One operand of a tensor-core matrix product: element storage, its format, the shape of op(X)
 /// (rows × cols), and the layout (op(X)[r, c] = data[r·ld + c], or data[c·ld + r] when
 /// transposed). FP8 operands hold bytes, FP16/BF16 hold bit patterns, TF32 holds FP32 values.
@@ -158,6 +159,7 @@ public enum TensorCoreGEMM {
     case .exact: accumulation = .exact
     }
     if case .promoted(let every) = accumulation, every <= 0 { throw .invalidArgument("promotion interval \(every)") }
+    _ = try ResourceLimits.checkedBytes([m, n, 4], what: "D (\(m)×\(n) FP32)")
     if let acc = accumulator, acc.count != m * n { throw .badShape("accumulator has \(acc.count) values, want \(m * n)") }
     if let c, c.count < m * n { throw .badShape("c has \(c.count) values, want \(m * n)") }
     if beta != 0 && c == nil { throw .nullPointer("beta != 0 needs c") }

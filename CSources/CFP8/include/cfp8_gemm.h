@@ -77,7 +77,9 @@ typedef struct cfp8_epilogue {
  *            subnormal results included, unless it overflows to ±Inf), then the plain chain; v = acc
  * - epilogue: t = alpha·v; if beta != 0: t = fmaf(beta, C[i,j], t); if bias: t = t + bias[j];
  *   amax = max |t| (NaN if any t is NaN); stored as F32, F16/BF16 (RNE), or FP8
- *   cfp8_encode_f32_reference(t · d_scale, d_format, RNE, CUDA_SATFINITE).
+ *   cfp8_encode_f32_reference(t · d_scale, d_format, RNE, CUDA_SATFINITE); a NaN t is first
+ *   replaced by the quiet NaN +0x7FC00000 (which NaN an FMA propagates depends on the operand
+ *   order, so sign and payload would otherwise differ between ISA paths).
  * `threads` 0 means the OpenMP default. Returns CFP8_ERR_* for NULL pointers, bad formats
  * (E8M0 operands, an unknown format), negative sizes, leading dimensions too small, missing or
  * non-finite scales (E8M0 0xFF is NaN and rejected), a non-finite d_scale for FP8 output, and size

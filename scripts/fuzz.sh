@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds and runs the libFuzzer targets (Fuzz/): C kernels (convert, quantize, gemm) and the Swift
+# parsers (safetensors, npy, vectors, raw). Usage: scripts/fuzz.sh [seconds per target] [target...]
+# Default 30 s per target, all targets. New inputs go to .build/fuzz/corpus/<target> (seeded from
+# Fuzz/corpus/<target> and, for the file formats, Tests/FP8IOTests/Corpus); a crash leaves
+# .build/fuzz/crash-* and exits non-zero. Swift's clang and swiftc ship the fuzzer runtimes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_TARGET=${1:-30}
+shift || true
+TARGETS=("$@")
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(convert quantize gemm safetensors npy vectors raw)
+BIN=/opt/swift/usr/bin
+OUT=.build/fuzz
+mkdir -p "$OUT/obj" "$OUT/mm"
+CFLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -fopenmp -fno-math-errno -fsanitize=fuzzer-no-link,address,undefined
+        -fno-sanitize-recover=all -ICSources/CFP8/include -ICSources/CFP8)
+objs=()
+for src in CSources/CFP8/*.c; do
+  obj="$OUT/obj/$(basename "${src%.c}").o"
+  objs+=("$obj")
+  if [ "$obj" -nt "$src" ] && [ -z "$(find CSources/CFP8 -name '*.h' -newer "$obj")" ]; then continue; fi
+  "$BIN/clang" "${CFLAGS[@]}" -c "$src" -o "$obj" &
+  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
+done
+wait
+newer() { [ ! -e "$1" ] || [ -n "$(find "${@:2}" -newer "$1" -type f 2>/dev/null | head -1)" ]; }
+for t in convert quantize gemm; do
+  if newer "$OUT/fuzz_$t" "Fuzz/c" CSources/CFP8; then
+    "$BIN/clang" "${CFLAGS[@]/fuzzer-no-link/fuzzer}" -c "Fuzz/c/fuzz_$t.c" -o "$OUT/obj/fuzz_$t.main.o"
+    # link without -fopenmp (Swift's clang would ask for -lomp; the runtime here is libomp5)
+    "$BIN/clang" -fsanitize=fuzzer,address,undefined -fuse-ld=lld "$OUT/obj/fuzz_$t.main.o" "${objs[@]}" -o "$OUT/fuzz_$t" -lomp5 -lm
+  fi
+done
+# The Swift parsers: Sources/FP8 and the FP8IO reader files compiled into one module with the
+# fuzz entry point (a module map names the C header; -package-name opens the `package` API).
+if newer "$OUT/fuzz_swift" Fuzz/swift Sources/FP8 Sources/FP8IO CSources/CFP8; then
+  printf 'module CFP8 {\n  header "%s/CSources/CFP8/include/cfp8.h"\n  export *\n}\n' "$PWD" > "$OUT/mm/module.modulemap"
+  "$BIN/swiftc" -sanitize=fuzzer,address -parse-as-library -O -wmo -g -package-name fp8emu -module-name FuzzParsers \
+    -I "$OUT/mm" -Xlinker -fuse-ld=lld \
+    Sources/FP8/*.swift Sources/FP8/CKernels/*.swift \
+    Sources/FP8IO/{Safetensors,SafetensorsDType,SafetensorsError,StrictJSON,MappedFile,Npy,TensorCoreVectors}.swift \
+    Fuzz/swift/FuzzParsers.swift "${objs[@]}" -lomp5 -lm -o "$OUT/fuzz_swift"
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+status=0
+for t in "${TARGETS[@]}"; do
+  corpus="$OUT/corpus/$t"
+  mkdir -p "$corpus"
+  seeds=()
+  [ -d "Fuzz/corpus/$t" ] && seeds+=("Fuzz/corpus/$t")
+  case $t in safetensors | npy) seeds+=(Tests/FP8IOTests/Corpus) ;; esac
+  case $t in
+    convert | quantize | gemm) exe=("$OUT/fuzz_$t") ;;
+    *) exe=(env FP8_FUZZ_TARGET="$t" "$OUT/fuzz_swift") ;;
+  esac
+  echo "== fuzz $t: ${SECONDS_PER_TARGET}s"
+  if ! "${exe[@]}" -max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=4096 -max_len=8192 \
+       -print_final_stats=1 -artifact_prefix="$OUT/crash-$t-" "$corpus" "${seeds[@]}" 2>"$OUT/$t.log"; then
+    echo "fuzz target $t FAILED (log: $OUT/$t.log)"; tail -40 "$OUT/$t.log"; status=1
+  else
+    grep -E "stat::number_of_executed_units|stat::new_units_added" "$OUT/$t.log" | tr '\n' ' '; echo
+  fi
+done
+exit $status
