@@ -185,8 +185,8 @@ public enum TensorCoreGEMM {
     let cModel = model?.cModel
     try ca.withPointer { (pa) throws(FP8Error) in
       try cb.withPointer { (pb) throws(FP8Error) in
-        let opA = CTensorCoreOperand(data: pa, format: ca.format.rawValue, transposed: ca.transposed, ld: Int64(ca.ld))
-        let opB = CTensorCoreOperand(data: pb, format: cb.format.rawValue, transposed: cb.transposed, ld: Int64(cb.ld))
+        let opA = GEMMOperandDescriptor(data: pa, format: ca.format.rawValue, transposed: ca.transposed, leadingDimension: ca.ld)
+        let opB = GEMMOperandDescriptor(data: pb, format: cb.format.rawValue, transposed: cb.transposed, leadingDimension: cb.ld)
         try withOptional(accumulator) { (pInit) throws(FP8Error) in
           try withOptional(c) { (pc) throws(FP8Error) in
             try withOptional(bias) { (pbias) throws(FP8Error) in

@@ -1,6 +1,8 @@
 import CFP8
 
-/// One operand of `CKernels.gemm`, as the C contract sees it (`cfp8_operand`).
+/// One operand of the matrix-product contract (`cfp8_operand` in cfp8_gemm.h), shared by the GEMM
+/// engine and the tensor-core model: op(X)[r, c] is data[r·ld + c], or data[c·ld + r] when
+/// transposed; `data` holds FP8 bytes, FP16/BF16 bit patterns or FP32 values.
 package struct GEMMOperandDescriptor {
   package var data: UnsafeRawPointer?
   package var format: Int32
@@ -11,6 +13,10 @@ package struct GEMMOperandDescriptor {
     self.format = format
     self.transposed = transposed
     self.leadingDimension = leadingDimension
+  }
+
+  var cValue: cfp8_operand {
+    cfp8_operand(data: data, format: format, transposed: transposed ? 1 : 0, ld: Int64(leadingDimension))
   }
 }
 
@@ -29,8 +35,8 @@ extension CKernels {
     d: UnsafeMutableRawPointer?, dFormat: Int32, ldd: Int, dScale: Float, amax: UnsafeMutablePointer<Float>?,
     isa: Int32, threads: Int32
   ) throws(FP8Error) {
-    var ca = cfp8_operand(data: a.data, format: a.format, transposed: a.transposed ? 1 : 0, ld: Int64(a.leadingDimension))
-    var cb = cfp8_operand(data: b.data, format: b.format, transposed: b.transposed ? 1 : 0, ld: Int64(b.leadingDimension))
+    var ca = a.cValue
+    var cb = b.cValue
     var s = cfp8_scaling(mode: mode.rawValue, a_scales: aScales, b_scales: bScales, a_mx: aMX, b_mx: bMX)
     var e = cfp8_epilogue(
       alpha: alpha, beta: beta, c: c, ldc: Int64(ldc), bias: bias, d: d, d_format: dFormat, ldd: Int64(ldd),

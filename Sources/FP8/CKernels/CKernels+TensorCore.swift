@@ -26,21 +26,6 @@ package struct CTensorCoreModel: Sendable, Equatable {
   }
 }
 
-/// One operand of a tensor-core matrix product (op(X)[r, c] is data[r*ld + c], or data[c*ld + r]
-/// when transposed); `data` holds FP8 bytes, FP16/BF16 bit patterns or FP32 values.
-package struct CTensorCoreOperand {
-  package var data: UnsafeRawPointer?
-  package var format: Int32
-  package var transposed: Bool
-  package var ld: Int64
-  package init(data: UnsafeRawPointer?, format: Int32, transposed: Bool, ld: Int64) {
-    self.data = data
-    self.format = format
-    self.transposed = transposed
-    self.ld = ld
-  }
-}
-
 extension CKernels {
   package static let tcAccumulationFast: Int32 = Int32(CFP8_TC_ACCUM_FAST)
   package static let tcAccumulationPromoted: Int32 = Int32(CFP8_TC_ACCUM_PROMOTED)
@@ -66,15 +51,15 @@ extension CKernels {
   /// D = scaling(op(A)·op(B)) accumulated under the model, then the epilogue, into FP32 `d`
   /// (m×n, row-major). Scale arrays follow cfp8_gemm.h; `accInit` is the starting accumulator.
   package static func tensorCoreGEMM(
-    m: Int, n: Int, k: Int, a: CTensorCoreOperand, b: CTensorCoreOperand, accInit: UnsafePointer<Float>?,
+    m: Int, n: Int, k: Int, a: GEMMOperandDescriptor, b: GEMMOperandDescriptor, accInit: UnsafePointer<Float>?,
     scalingMode: Int32, aScales: UnsafePointer<Float>?, bScales: UnsafePointer<Float>?,
     aMX: UnsafePointer<UInt8>?, bMX: UnsafePointer<UInt8>?,
     model: CTensorCoreModel?, accumulation: Int32, promotionInterval: Int32,
     alpha: Float, beta: Float, c: UnsafePointer<Float>?, bias: UnsafePointer<Float>?,
     d: UnsafeMutablePointer<Float>, amax: UnsafeMutablePointer<Float>?, isa: Int32, threads: Int32
   ) throws(FP8Error) {
-    var ca = cfp8_operand(data: a.data, format: a.format, transposed: a.transposed ? 1 : 0, ld: a.ld)
-    var cb = cfp8_operand(data: b.data, format: b.format, transposed: b.transposed ? 1 : 0, ld: b.ld)
+    var ca = a.cValue
+    var cb = b.cValue
     var sc = cfp8_scaling(mode: scalingMode, a_scales: aScales, b_scales: bScales, a_mx: aMX, b_mx: bMX)
     var cm = (model ?? CTensorCoreModel(blockSize: 1, fractionBits: 24, minExponent: -126, fp16Accumulator: false, cAddedAfter: false)).c
     var ep = cfp8_epilogue(alpha: alpha, beta: beta, c: c, ldc: Int64(n), bias: bias, d: UnsafeMutableRawPointer(d),
