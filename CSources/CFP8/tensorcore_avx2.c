@@ -18,16 +18,32 @@ static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_
   const float *bv = job->bv + (p * K + k0) * CFP8_TC_PANEL + 8 * h;
   const int32_t *be = job->be + (p * K + k0) * CFP8_TC_PANEL + 8 * h;
   const int F = job->model->fraction_bits;
-  const int elo = F - 62, ehi = F + 63;
+  const int elo = F - 126, ehi = F + 104; /* see tensorcore_avx512.c */
+  const int mx = job->scaling == CFP8_SCALING_MX;
+  const int64_t j0 = p * CFP8_TC_PANEL + 8 * h;
+  __m256i xs = _mm256_setzero_si256(); /* MX: xa + xb of the current 32-group */
+#define MX_GROUP(t0)                                                                                   \
+  if (mx) {                                                                                            \
+    const int64_t g = (k0 + (t0)) / 32;                                                                \
+    int32_t xb[8];                                                                                     \
+    for (int l = 0; l < 8; l++) xb[l] = j0 + l < job->n ? job->b_mx[g * job->n + j0 + l] : 0;         \
+    xs = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)xb), _mm256_set1_epi32(job->a_mx[i * job->kb32 + g])); \
+    t1 = (int)((g + 1) * 32 - k0);                                                                     \
+    if (t1 > nb) t1 = nb;                                                                              \
+  }
   const __m256i cb = _mm256_castps_si256(c);
   const __m256i biased = _mm256_and_si256(_mm256_srli_epi32(cb, 23), _mm256_set1_epi32(0xFF));
   const __m256 cnz = _mm256_cmp_ps(c, _mm256_setzero_ps(), _CMP_NEQ_UQ);
   const __m256i csub = _mm256_and_si256(_mm256_castps_si256(cnz), _mm256_cmpeq_epi32(biased, _mm256_setzero_si256()));
   __m256i E = _mm256_blendv_epi8(_mm256_set1_epi32(-30000), _mm256_sub_epi32(biased, _mm256_set1_epi32(127)),
                                  _mm256_castps_si256(cnz));
-  for (int t = 0; t < nb; t++)
-    E = _mm256_max_epi32(E, _mm256_add_epi32(_mm256_set1_epi32(ae[t]),
-                                             _mm256_loadu_si256((const __m256i *)(be + t * CFP8_TC_PANEL))));
+  for (int t0 = 0, t1; t0 < nb; t0 = t1) {
+    t1 = nb;
+    MX_GROUP(t0)
+    for (int t = t0; t < t1; t++)
+      E = _mm256_max_epi32(E, _mm256_add_epi32(_mm256_add_epi32(_mm256_set1_epi32(ae[t]), xs),
+                                               _mm256_loadu_si256((const __m256i *)(be + t * CFP8_TC_PANEL))));
+  }
   const __m256i nonzero = _mm256_cmpgt_epi32(E, _mm256_set1_epi32(EXP_NONE));
   E = _mm256_max_epi32(E, _mm256_set1_epi32(job->model->min_exponent));
   __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(elo), E), _mm256_cmpgt_epi32(E, _mm256_set1_epi32(ehi)));
@@ -35,22 +51,29 @@ static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_
   int rare = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(_mm256_or_si256(_mm256_and_si256(nonzero, out), csub), cneg0)));
   E = _mm256_min_epi32(_mm256_max_epi32(E, _mm256_set1_epi32(elo)), _mm256_set1_epi32(ehi));
   __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 127), E), 23));
-  const __m256i shift = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 64), E), 23);
+  const __m256i d0 = _mm256_sub_epi32(_mm256_set1_epi32(F + 64), E); /* shift before MX and the clamp */
 #define rz (_MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
   __m256 s0 = _mm256_round_ps(_mm256_mul_ps(c, scale), rz), s1 = _mm256_setzero_ps();
-  int t = 0;
 #define TERM(x) _mm256_round_ps(_mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(x), shift)), rz)
-  for (; t + 1 < nb; t += 2) {
-    __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
-    __m256 p1 = _mm256_mul_ps(_mm256_set1_ps(av[t + 1]), _mm256_loadu_ps(bv + (t + 1) * CFP8_TC_PANEL));
-    s0 = _mm256_add_ps(s0, TERM(p0));
-    s1 = _mm256_add_ps(s1, TERM(p1));
-  }
-  if (t < nb) {
-    __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
-    s0 = _mm256_add_ps(s0, TERM(p0));
+  for (int t0 = 0, t1; t0 < nb; t0 = t1) {
+    t1 = nb;
+    MX_GROUP(t0)
+    const __m256i shift = _mm256_slli_epi32(
+        _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(d0, xs), _mm256_setzero_si256()), _mm256_set1_epi32(126)), 23);
+    int t = t0;
+    for (; t + 1 < t1; t += 2) {
+      __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
+      __m256 p1 = _mm256_mul_ps(_mm256_set1_ps(av[t + 1]), _mm256_loadu_ps(bv + (t + 1) * CFP8_TC_PANEL));
+      s0 = _mm256_add_ps(s0, TERM(p0));
+      s1 = _mm256_add_ps(s1, TERM(p1));
+    }
+    if (t < t1) {
+      __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
+      s0 = _mm256_add_ps(s0, TERM(p0));
+    }
   }
 #undef TERM
+#undef MX_GROUP
   __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_setzero_ps());
   if (F < 23)
     s = _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(s), _mm256_set1_epi32((int)(0xFFFFFFFFu << (23 - F)))));
@@ -149,7 +172,7 @@ static __m128 block4_f64(const cfp8_tc_job *job, int64_t i, int64_t p, int q, in
 CFP8_TARGET_AVX2
 int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p) {
   const int path = cfp8_tc_simd_model_ok(job);
-  if (!path || job->a_special[i] || job->b_special[p]) return 0;
+  if (!path || job->a_special[i] || job->b_special[p] || cfp8_tc_mx_nan(job, i, i + 1, p)) return 0;
   const int64_t K = job->k;
   const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
   float *out = job->acc + i * job->ldacc + p * CFP8_TC_PANEL;

@@ -5,8 +5,17 @@
  * terms (each below 2^(F+2)) sum exactly in FP32. The power-of-two scaling is an integer add to
  * the exponent field: A is pre-scaled by 2^-64 (exact), so p·2^-64 is a normal FP32 value and
  * adding (F - E + 64) << 23 to its bits multiplies it by 2^(F-E+64) exactly; for a zero product
- * the add gives at most 2^-1, which truncates to zero, as long as 1 <= F - E + 64 <= 126. Lanes
- * outside that range (E < F - 62 or E > F + 63) take the scalar block. */
+ * the add gives at most 2^-1, which truncates to zero.
+ * The shift d = F - E + 64 (+ xa + xb with MX scales 2^xa, 2^xb of the term's 32-group, which the
+ * scalar reference folds into the product and its exponent) is clamped to [0, 126] per term:
+ *  - a non-zero product has E >= ea + eb (+ xa + xb) and ea + eb >= -28 (E5M2 minimum squared),
+ *    so d <= F + 92 <= 126 (F <= 20 on this path): the upper clamp only meets zero products, for
+ *    which 2^(126-127) truncates to zero;
+ *  - d < 0 means p · 2^(F-E+xa+xb) < 2^(33+d-64) < 1 (|p| < 2^33), a zero term; the clamped add
+ *    gives p · 2^-64 < 1, also zero, and a normal FP32 value (p · 2^-64 >= 2^-96).
+ * The alignment point itself must keep c · 2^(F-E) and s · 2^(E-F) exact in FP32: s < 2^24 is an
+ * integer, so E - F >= -126 keeps the result normal and E - F <= 104 keeps it finite; lanes
+ * outside [F - 126, F + 104] take the scalar block. */
 #include "internal.h"
 #include "tensorcore_internal.h"
 
@@ -17,6 +26,15 @@
 #define R 4
 #define RZ (_MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
 
+/* MX: xs[r] = xa(row r, group of k) + xb(group of k, each of the 16 columns), columns past n 0. */
+CFP8_TARGET_AVX512
+static void mx_group(const cfp8_tc_job *job, const int64_t *rows, int64_t p, int64_t k, __m512i *xs) {
+  const int64_t g = k / 32, j0 = p * CFP8_TC_PANEL, left = job->n - j0;
+  __mmask16 mk = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+  __m512i xb = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(mk, job->b_mx + g * job->n + j0));
+  for (int r = 0; r < R; r++) xs[r] = _mm512_add_epi32(xb, _mm512_set1_epi32(job->a_mx[rows[r] * job->kb32 + g]));
+}
+
 /* One block of nb products for rows rows[0..R-1] (duplicates allowed) and 16 columns. */
 CFP8_TARGET_AVX512
 static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, int64_t k0, int nb, __m512 *c) {
@@ -26,7 +44,8 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
   const float *av[R];
   const int32_t *ae[R];
   const int F = job->model->fraction_bits;
-  const int elo = F - 62, ehi = F + 63; /* exact range of the exponent-add scaling */
+  const int elo = F - 126, ehi = F + 104; /* exact range of the alignment point (see top) */
+  const int mx = job->scaling == CFP8_SCALING_MX;
   __m512i E[R];
   for (int r = 0; r < R; r++) {
     av[r] = job->av_pre + rows[r] * K + k0;
@@ -34,10 +53,18 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
     __mmask16 cnz = _mm512_cmp_ps_mask(c[r], _mm512_setzero_ps(), _CMP_NEQ_UQ);
     E[r] = _mm512_mask_cvttps_epi32(_mm512_set1_epi32(-30000), cnz, _mm512_getexp_ps(c[r]));
   }
+  /* MX: xs[r] = xa + xb of the current 32-group (zero without MX); segments never cross a group */
+  __m512i xs[R];
+  for (int r = 0; r < R; r++) xs[r] = _mm512_setzero_si512();
   /* (1) alignment point per lane */
-  for (int t = 0; t < nb; t++) {
-    __m512i eb = _mm512_loadu_si512(be + t * CFP8_TC_PANEL);
-    for (int r = 0; r < R; r++) E[r] = _mm512_max_epi32(E[r], _mm512_add_epi32(_mm512_set1_epi32(ae[r][t]), eb));
+  for (int t0 = 0, t1; t0 < nb; t0 = t1) {
+    t1 = nb;
+    if (mx) { mx_group(job, rows, p, k0 + t0, xs); t1 = (int)(((k0 + t0) / 32 + 1) * 32 - k0); if (t1 > nb) t1 = nb; }
+    for (int t = t0; t < t1; t++) {
+      __m512i eb = _mm512_loadu_si512(be + t * CFP8_TC_PANEL);
+      for (int r = 0; r < R; r++)
+        E[r] = _mm512_max_epi32(E[r], _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(ae[r][t]), eb), xs[r]));
+    }
   }
   __m512 scale[R], s[R];
   __m512i shift[R];
@@ -51,16 +78,24 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
               _mm512_cmpeq_epi32_mask(_mm512_castps_si512(c[r]), _mm512_set1_epi32(INT32_MIN));
     E[r] = _mm512_min_epi32(_mm512_max_epi32(E[r], _mm512_set1_epi32(elo)), _mm512_set1_epi32(ehi));
     scale[r] = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(F + 127), E[r]), 23));
-    shift[r] = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(F + 64), E[r]), 23);
+    shift[r] = _mm512_sub_epi32(_mm512_set1_epi32(F + 64), E[r]); /* d before the MX part and the clamp */
     s[r] = _mm512_roundscale_ps(_mm512_mul_ps(c[r], scale[r]), RZ);
   }
   /* (2) truncated terms, summed exactly (order does not matter: every partial sum is exact) */
-  for (int t = 0; t < nb; t++) {
-    __m512 b = _mm512_loadu_ps(bv + t * CFP8_TC_PANEL);
-    for (int r = 0; r < R; r++) {
-      __m512 prod = _mm512_mul_ps(_mm512_set1_ps(av[r][t]), b); /* p · 2^-64 */
-      __m512 term = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(prod), shift[r]));
-      s[r] = _mm512_add_ps(s[r], _mm512_roundscale_ps(term, RZ));
+  for (int t0 = 0, t1; t0 < nb; t0 = t1) {
+    t1 = nb;
+    if (mx) { mx_group(job, rows, p, k0 + t0, xs); t1 = (int)(((k0 + t0) / 32 + 1) * 32 - k0); if (t1 > nb) t1 = nb; }
+    __m512i sh[R];
+    for (int r = 0; r < R; r++)
+      sh[r] = _mm512_slli_epi32(_mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(shift[r], xs[r]), _mm512_setzero_si512()),
+                                                 _mm512_set1_epi32(126)), 23);
+    for (int t = t0; t < t1; t++) {
+      __m512 b = _mm512_loadu_ps(bv + t * CFP8_TC_PANEL);
+      for (int r = 0; r < R; r++) {
+        __m512 prod = _mm512_mul_ps(_mm512_set1_ps(av[r][t]), b); /* p · 2^-64 */
+        __m512 term = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(prod), sh[r]));
+        s[r] = _mm512_add_ps(s[r], _mm512_roundscale_ps(term, RZ));
+      }
     }
   }
   /* (3) normalise: keep F fraction bits, then scale back by 2^(E-F) (exact); -0 becomes +0 */
@@ -178,7 +213,7 @@ static __m512 load_init(const cfp8_tc_job *job, int64_t i, int64_t p, int *speci
 CFP8_TARGET_AVX512
 int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i0, int64_t p) {
   const int path = cfp8_tc_simd_model_ok(job);
-  if (!path || job->b_special[p]) return 0;
+  if (!path || job->b_special[p] || cfp8_tc_mx_nan(job, i0, i0 + R, p)) return 0;
   const int64_t K = job->k;
   int64_t rows[R];
   int nrows = 0, special = 0;

@@ -173,12 +173,25 @@ void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t pnl) {
   }
 }
 
+int cfp8_tc_mx_nan(const cfp8_tc_job *job, int64_t i0, int64_t i1, int64_t p) {
+  if (job->scaling != CFP8_SCALING_MX) return 0;
+  if (i1 > job->m) i1 = job->m;
+  for (int64_t i = i0; i < i1; i++)
+    for (int64_t g = 0; g < job->kb32; g++) if (job->a_mx[i * job->kb32 + g] == INT16_MIN) return 1;
+  int64_t j1 = (p + 1) * CFP8_TC_PANEL < job->n ? (p + 1) * CFP8_TC_PANEL : job->n;
+  for (int64_t g = 0; g < job->kb32; g++)
+    for (int64_t j = p * CFP8_TC_PANEL; j < j1; j++) if (job->b_mx[g * job->n + j] == INT16_MIN) return 1;
+  return 0;
+}
+
 int cfp8_tc_simd_model_ok(const cfp8_tc_job *job) {
   if (job->accumulation == CFP8_TC_ACCUM_IDEAL) return job->scaling != CFP8_SCALING_MX ? CFP8_TC_SIMD_F32 : 0;
   if (job->accumulation != CFP8_TC_ACCUM_FAST && job->accumulation != CFP8_TC_ACCUM_PROMOTED) return 0;
   const cfp8_tc_model *m = job->model;
-  if (job->scaling == CFP8_SCALING_MX) return 0;
   const int F = m->fraction_bits;
+  /* MX (FP8 only): the FP32-lane path folds the power-of-two scales into each term's shift */
+  if (job->scaling == CFP8_SCALING_MX && !(m->accumulator == CFP8_TC_ACC_F32 && m->c_mode == CFP8_TC_C_FUSED && F <= 20))
+    return 0;
   /* FP16 accumulator: the FP64 path with c fused only */
   if (m->accumulator == CFP8_TC_ACC_F16 && (m->c_mode != CFP8_TC_C_FUSED || F < 23)) return 0;
   /* FP32 lanes: FP8 products exact; terms below 2^(F+2), L+1 of them, sum exactly in FP32 */

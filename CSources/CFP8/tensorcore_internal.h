@@ -63,6 +63,8 @@ int cfp8_tc_task_neon(const cfp8_tc_job *job, int64_t i, int64_t p);
 #define CFP8_TC_SIMD_F32 1
 #define CFP8_TC_SIMD_F64 2
 int cfp8_tc_simd_model_ok(const cfp8_tc_job *job);
+/* MX: 1 when an E8M0 NaN scale (0xFF) touches rows i0..i1-1 or panel p (the scalar task runs). */
+int cfp8_tc_mx_nan(const cfp8_tc_job *job, int64_t i0, int64_t i1, int64_t p);
 
 static inline float cfp8_tc_init(const cfp8_tc_job *job, int64_t i, int64_t j) {
   return job->acc_init ? job->acc_init[i * job->n + j] : 0.0f;
