@@ -181,6 +181,19 @@ int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p) {
     init[l] = p * CFP8_TC_PANEL + l < job->n ? cfp8_tc_init(job, i, p * CFP8_TC_PANEL + l) : 0.0f;
   for (int l = 0; l < CFP8_TC_PANEL; l++)
     if (init[l] - init[l] != 0.0f) return 0; /* NaN or Inf: the scalar task */
+  if (path == CFP8_TC_SIMD_EXACT) {
+    /* every FP64 operation exact (cfp8_tc_exact_init_ok in tensorcore_gemm.c): the order is free */
+    if (!cfp8_tc_exact_init_ok(job, i, p)) return 0;
+    const float *av = job->av + i * K, *bv = job->bv + p * K * CFP8_TC_PANEL;
+    __m256d s[4];
+    for (int q = 0; q < 4; q++) s[q] = _mm256_setzero_pd();
+    for (int64_t kk = 0; kk < K; kk++) {
+      __m256d a = _mm256_set1_pd((double)av[kk]);
+      for (int q = 0; q < 4; q++) s[q] = _mm256_fmadd_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(bv + kk * CFP8_TC_PANEL + 4 * q)), s[q]);
+    }
+    for (int q = 0; q < 4; q++) _mm_storeu_ps(out + 4 * q, _mm256_cvtpd_ps(_mm256_add_pd(s[q], _mm256_cvtps_pd(_mm_loadu_ps(init + 4 * q)))));
+    return 1;
+  }
   if (path == CFP8_TC_SIMD_F64) {
     const int L = job->model->block_size;
     const int fast = job->accumulation == CFP8_TC_ACCUM_FAST;

@@ -227,7 +227,26 @@ int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i0, int64_t p) {
   if (special) return 0;
   const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
   const float *bv = job->bv + p * K * CFP8_TC_PANEL;
-  if (job->accumulation == CFP8_TC_ACCUM_IDEAL) {
+  if (path == CFP8_TC_SIMD_EXACT) {
+    /* every FP64 operation exact (cfp8_tc_exact_init_ok in tensorcore_gemm.c): the order is free */
+    for (int r = 0; r < R; r++) if (!cfp8_tc_exact_init_ok(job, rows[r], p)) return 0;
+    __m512d lo[R], hi[R];
+    for (int r = 0; r < R; r++) { lo[r] = _mm512_setzero_pd(); hi[r] = _mm512_setzero_pd(); }
+    for (int64_t kk = 0; kk < K; kk++) {
+      __m512 b = _mm512_loadu_ps(bv + kk * CFP8_TC_PANEL);
+      __m512d blo = _mm512_cvtps_pd(_mm512_castps512_ps256(b)), bhi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(b, 1));
+      for (int r = 0; r < R; r++) {
+        __m512d a = _mm512_set1_pd((double)job->av[rows[r] * K + kk]);
+        lo[r] = _mm512_fmadd_pd(a, blo, lo[r]);
+        hi[r] = _mm512_fmadd_pd(a, bhi, hi[r]);
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      lo[r] = _mm512_add_pd(lo[r], _mm512_cvtps_pd(_mm512_castps512_ps256(acc[r])));
+      hi[r] = _mm512_add_pd(hi[r], _mm512_cvtps_pd(_mm512_extractf32x8_ps(acc[r], 1)));
+      acc[r] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo[r])), _mm512_cvtpd_ps(hi[r]), 1);
+    }
+  } else if (job->accumulation == CFP8_TC_ACCUM_IDEAL) {
     for (int64_t s0 = 0; s0 < K; s0 += 128) {
       int64_t s1 = s0 + 128 < K ? s0 + 128 : K;
       __m512 part[R];

@@ -184,7 +184,24 @@ int cfp8_tc_mx_nan(const cfp8_tc_job *job, int64_t i0, int64_t i1, int64_t p) {
   return 0;
 }
 
+/* The EXACT reference sums init + the products in FP64 (in k order, in partials of 128); when no
+ * addition rounds, any order gives its bits. E4M3 values are m·2^-9 with |m| < 2^18 (448 < 2^9,
+ * smallest subnormal 2^-9), so a product is an integer multiple of 2^-18 below 2^36 units; K <=
+ * 2^16 of them plus an init that is a multiple of 2^-18 with |init| <= 2^34 (2^52 units) give
+ * partial sums below 2^53 units of 2^-18, in any order and grouping: every one is exact in FP64,
+ * and the rounding to FP32 at the end is the only one. With K >= 1 the reference's partials start
+ * from +0, so a -0 init never survives; the SIMD sums start from +0 and add init last. */
+int cfp8_tc_exact_init_ok(const cfp8_tc_job *job, int64_t i, int64_t p) {
+  if (!job->acc_init) return 1;
+  for (int64_t j = p * CFP8_TC_PANEL; j < (p + 1) * CFP8_TC_PANEL && j < job->n; j++) {
+    double v = job->acc_init[i * job->n + j], u = v * 0x1p18;
+    if (!(fabs(v) <= 0x1p34) || u != trunc(u)) return 0;
+  }
+  return 1;
+}
+
 int cfp8_tc_simd_model_ok(const cfp8_tc_job *job) {
+  if (job->accumulation == CFP8_TC_ACCUM_EXACT) return job->exact_e4m3 ? CFP8_TC_SIMD_EXACT : 0;
   if (job->accumulation == CFP8_TC_ACCUM_IDEAL) return job->scaling != CFP8_SCALING_MX ? CFP8_TC_SIMD_F32 : 0;
   if (job->accumulation != CFP8_TC_ACCUM_FAST && job->accumulation != CFP8_TC_ACCUM_PROMOTED) return 0;
   const cfp8_tc_model *m = job->model;
@@ -338,7 +355,9 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
     .a_special = asp, .b_special = bsp, .a_mx = amx, .b_mx = bmx, .kb32 = kb32,
     .blk_a = mode == CFP8_SCALING_BLOCK ? scaling->a_scales : NULL,
     .blk_b = mode == CFP8_SCALING_BLOCK ? scaling->b_scales : NULL,
-    .kb128 = kb128, .nb128 = nb128, .scaling = mode, .fp8_inputs = is_fp8_in(a->format), .model = model, .accumulation = accumulation,
+    .kb128 = kb128, .nb128 = nb128, .scaling = mode, .fp8_inputs = is_fp8_in(a->format),
+    .exact_e4m3 = a->format == CFP8_FORMAT_E4M3 && b->format == CFP8_FORMAT_E4M3 && k >= 1 && k <= 65536 &&
+                  mode != CFP8_SCALING_BLOCK && mode != CFP8_SCALING_MX, .model = model, .accumulation = accumulation,
     .interval = promotion_interval, .acc_init = acc_init, .acc = acc, .ldacc = ldacc,
   };
   /* tasks: 4 rows × one 16-column panel; a K chain never leaves its task */
