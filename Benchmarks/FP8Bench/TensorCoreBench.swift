@@ -36,10 +36,12 @@ struct TensorCoreBench: ParsableCommand {
       print("tensorcore: E4M3 inputs, \(threads) thread(s), ISA \(isa == .auto ? ISA.default : isa), median of \(repeats)")
       print("size  numerics                     GFLOP/s   % of FP32")
     }
+    // .exact: E4M3 with K <= 2^16 runs in FP64 lanes (every addition exact).
     // MX rows: E8M0 scales 2^-7 ... 2^7 per 32 along K; the "scalar" row is the scalar reference
     // that every ISA ran for MX before the SIMD paths took it
     for size in sizes { try measure(size: size, rows: [("H100 promoted(128)", .gpu(.h100, accumulation: .promoted)),
-                                                        ("H100 fast", .gpu(.h100, accumulation: .fast))],
+                                                        ("H100 fast", .gpu(.h100, accumulation: .fast)),
+                                                        (".exact (FP64 sum)", .exact)],
                                     mxRows: [("H100 promoted MX", .gpu(.h100, accumulation: .promoted), nil),
                                              ("H100 promoted MX, scalar", .gpu(.h100, accumulation: .promoted), .scalar)], isa: isa) }
     try measure(size: presetSize, rows: GPUArchitecture.presets.map { ("\($0.name) fast", Numerics.gpu($0, accumulation: .fast)) }, isa: isa)
