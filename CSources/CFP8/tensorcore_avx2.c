@@ -116,8 +116,26 @@ static __m128 block4_f64(const cfp8_tc_job *job, int64_t i, int64_t p, int q, in
                               _mm_or_si128(_mm_cmpeq_epi32(cb, _mm_set1_epi32(INT32_MIN)), _mm_cmpeq_epi32(biased, _mm_set1_epi32(0xFF))));
   __m128i E = _mm_set1_epi32(-30000);
   if (fused) E = _mm_blendv_epi8(E, _mm_sub_epi32(biased, _mm_set1_epi32(127)), cnz);
-  for (int t = 0; t < nb; t++)
-    E = _mm_max_epi32(E, _mm_add_epi32(_mm_set1_epi32(ae[t]), _mm_loadu_si128((const __m128i *)(be + t * CFP8_TC_PANEL))));
+  /* MX (B200 FP8): see block16x4_f64 in tensorcore_avx512.c */
+  const int mx = job->scaling == CFP8_SCALING_MX;
+  const int64_t j0 = p * CFP8_TC_PANEL + 4 * q;
+  __m128i xs = _mm_setzero_si128();
+#define MX_GROUP4(t0)                                                                                  \
+  if (mx) {                                                                                            \
+    const int64_t g = (k0 + (t0)) / 32;                                                                \
+    int32_t xb[4];                                                                                     \
+    for (int l = 0; l < 4; l++) xb[l] = j0 + l < job->n ? job->b_mx[g * job->n + j0 + l] : 0;         \
+    xs = _mm_add_epi32(_mm_loadu_si128((const __m128i *)xb), _mm_set1_epi32(job->a_mx[i * job->kb32 + g])); \
+    t1 = (int)((g + 1) * 32 - k0);                                                                     \
+    if (t1 > nb) t1 = nb;                                                                              \
+  }
+  for (int t0 = 0, t1; t0 < nb; t0 = t1) {
+    t1 = nb;
+    MX_GROUP4(t0)
+    for (int t = t0; t < t1; t++)
+      E = _mm_max_epi32(E, _mm_add_epi32(_mm_add_epi32(_mm_set1_epi32(ae[t]), xs),
+                                         _mm_loadu_si128((const __m128i *)(be + t * CFP8_TC_PANEL))));
+  }
   const __m128i nonzero = _mm_cmpgt_epi32(E, _mm_set1_epi32(EXP_NONE));
   E = _mm_max_epi32(E, _mm_set1_epi32(job->model->min_exponent));
   rare = _mm_or_si128(rare, _mm_and_si128(nonzero, _mm_or_si128(_mm_cmpgt_epi32(_mm_set1_epi32(-900), E),
@@ -126,17 +144,28 @@ static __m128 block4_f64(const cfp8_tc_job *job, int64_t i, int64_t p, int q, in
   const __m256d scale = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(_mm_sub_epi32(_mm_set1_epi32(F + 1023), E)), 52));
   const __m256d cd = _mm256_cvtps_pd(c);
   __m256d s0 = fused ? _mm256_round_pd(_mm256_mul_pd(cd, scale), RZ) : _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
-  int t = 0;
-  for (; t + 1 < nb; t += 2) {
-    __m256d p0 = _mm256_mul_pd(_mm256_set1_pd((double)av[t]), _mm256_cvtps_pd(_mm_loadu_ps(bv + t * CFP8_TC_PANEL)));
-    __m256d p1 = _mm256_mul_pd(_mm256_set1_pd((double)av[t + 1]), _mm256_cvtps_pd(_mm_loadu_ps(bv + (t + 1) * CFP8_TC_PANEL)));
-    s0 = _mm256_add_pd(s0, _mm256_round_pd(_mm256_mul_pd(p0, scale), RZ));
-    s1 = _mm256_add_pd(s1, _mm256_round_pd(_mm256_mul_pd(p1, scale), RZ));
+  for (int t0 = 0, t1; t0 < nb; t0 = t1) {
+    t1 = nb;
+    __m256d sc = scale;
+    MX_GROUP4(t0)
+    if (mx) {
+      __m128i b32 = _mm_add_epi32(_mm_sub_epi32(_mm_set1_epi32(F + 1023), E), xs);
+      b32 = _mm_min_epi32(_mm_max_epi32(b32, _mm_set1_epi32(1)), _mm_set1_epi32(2046));
+      sc = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(b32), 52));
+    }
+    int t = t0;
+    for (; t + 1 < t1; t += 2) {
+      __m256d p0 = _mm256_mul_pd(_mm256_set1_pd((double)av[t]), _mm256_cvtps_pd(_mm_loadu_ps(bv + t * CFP8_TC_PANEL)));
+      __m256d p1 = _mm256_mul_pd(_mm256_set1_pd((double)av[t + 1]), _mm256_cvtps_pd(_mm_loadu_ps(bv + (t + 1) * CFP8_TC_PANEL)));
+      s0 = _mm256_add_pd(s0, _mm256_round_pd(_mm256_mul_pd(p0, sc), RZ));
+      s1 = _mm256_add_pd(s1, _mm256_round_pd(_mm256_mul_pd(p1, sc), RZ));
+    }
+    if (t < t1) {
+      __m256d p0 = _mm256_mul_pd(_mm256_set1_pd((double)av[t]), _mm256_cvtps_pd(_mm_loadu_ps(bv + t * CFP8_TC_PANEL)));
+      s0 = _mm256_add_pd(s0, _mm256_round_pd(_mm256_mul_pd(p0, sc), RZ));
+    }
   }
-  if (t < nb) {
-    __m256d p0 = _mm256_mul_pd(_mm256_set1_pd((double)av[t]), _mm256_cvtps_pd(_mm_loadu_ps(bv + t * CFP8_TC_PANEL)));
-    s0 = _mm256_add_pd(s0, _mm256_round_pd(_mm256_mul_pd(p0, scale), RZ));
-  }
+#undef MX_GROUP4
   __m256d sum = _mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_setzero_pd());
   __m256d back = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(_mm_add_epi32(E, _mm_set1_epi32(1023 - F))), 52));
   __m256d exact = _mm256_mul_pd(sum, back);

@@ -131,6 +131,7 @@ static void block16x4_f64(const cfp8_tc_job *job, const int64_t *rows, int64_t p
   const int F = job->model->fraction_bits;
   const int fused = job->model->c_mode == CFP8_TC_C_FUSED;
   const int f16acc = job->model->accumulator == CFP8_TC_ACC_F16;
+  const int mx = job->scaling == CFP8_SCALING_MX;
   const float *av[R];
   const int32_t *ae[R];
   for (int r = 0; r < R; r++) { av[r] = job->av + rows[r] * K + k0; ae[r] = job->ae + rows[r] * K + k0; }
@@ -150,9 +151,23 @@ static void block16x4_f64(const cfp8_tc_job *job, const int64_t *rows, int64_t p
       rare[r] = _mm256_cmpeq_epi32_mask(_mm256_castps_si256(ch), _mm256_set1_epi32(INT32_MIN)) |
                 _mm256_fpclass_ps_mask(ch, 0x99);
     }
-    for (int t = 0; t < nb; t++) {
-      __m256i eb = _mm256_loadu_si256((const __m256i *)(be + t * CFP8_TC_PANEL + 8 * h));
-      for (int r = 0; r < R; r++) E[r] = _mm256_max_epi32(E[r], _mm256_add_epi32(_mm256_set1_epi32(ae[r][t]), eb));
+    /* MX (B200 FP8): xs = xa + xb of the term's 32-group, in its exponent and in its scale */
+    __m512i xs16[R];
+    __m256i xs[R];
+    for (int r = 0; r < R; r++) xs[r] = _mm256_setzero_si256();
+    for (int t0 = 0, t1; t0 < nb; t0 = t1) {
+      t1 = nb;
+      if (mx) {
+        mx_group(job, rows, p, k0 + t0, xs16);
+        for (int r = 0; r < R; r++) xs[r] = h ? _mm512_extracti32x8_epi32(xs16[r], 1) : _mm512_castsi512_si256(xs16[r]);
+        t1 = (int)(((k0 + t0) / 32 + 1) * 32 - k0);
+        if (t1 > nb) t1 = nb;
+      }
+      for (int t = t0; t < t1; t++) {
+        __m256i eb = _mm256_loadu_si256((const __m256i *)(be + t * CFP8_TC_PANEL + 8 * h));
+        for (int r = 0; r < R; r++)
+          E[r] = _mm256_max_epi32(E[r], _mm256_add_epi32(_mm256_add_epi32(_mm256_set1_epi32(ae[r][t]), eb), xs[r]));
+      }
     }
     for (int r = 0; r < R; r++) {
       __mmask8 nonzero = _mm256_cmpgt_epi32_mask(E[r], _mm256_set1_epi32(EXP_NONE));
@@ -164,11 +179,30 @@ static void block16x4_f64(const cfp8_tc_job *job, const int64_t *rows, int64_t p
       scale[r] = _mm512_castsi512_pd(_mm512_slli_epi64(e64, 52));
       s[r] = fused ? _mm512_roundscale_pd(_mm512_mul_pd(cd[r], scale[r]), RZ) : _mm512_setzero_pd();
     }
-    for (int t = 0; t < nb; t++) {
-      __m512d b = _mm512_cvtps_pd(_mm256_loadu_ps(bv + t * CFP8_TC_PANEL + 8 * h));
-      for (int r = 0; r < R; r++) {
-        __m512d prod = _mm512_mul_pd(_mm512_set1_pd((double)av[r][t]), b);
-        s[r] = _mm512_add_pd(s[r], _mm512_roundscale_pd(_mm512_mul_pd(prod, scale[r]), RZ));
+    /* MX: the term's scale 2^(F-E+xa+xb), its biased exponent clamped to [1, 2046]: a non-zero FP8
+       product has F-E+xa+xb <= F+28, so the upper clamp only meets zero products; below 2^-1022
+       the term p·2^(F-E+xa+xb) < 2^33·2^-1022 truncates to zero, as p·2^-1022 does */
+    for (int t0 = 0, t1; t0 < nb; t0 = t1) {
+      t1 = nb;
+      __m512d sc[R];
+      for (int r = 0; r < R; r++) sc[r] = scale[r];
+      if (mx) {
+        mx_group(job, rows, p, k0 + t0, xs16);
+        for (int r = 0; r < R; r++) {
+          __m256i x = h ? _mm512_extracti32x8_epi32(xs16[r], 1) : _mm512_castsi512_si256(xs16[r]);
+          __m256i be32 = _mm256_add_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 1023), E[r]), x);
+          be32 = _mm256_min_epi32(_mm256_max_epi32(be32, _mm256_set1_epi32(1)), _mm256_set1_epi32(2046));
+          sc[r] = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_cvtepi32_epi64(be32), 52));
+        }
+        t1 = (int)(((k0 + t0) / 32 + 1) * 32 - k0);
+        if (t1 > nb) t1 = nb;
+      }
+      for (int t = t0; t < t1; t++) {
+        __m512d b = _mm512_cvtps_pd(_mm256_loadu_ps(bv + t * CFP8_TC_PANEL + 8 * h));
+        for (int r = 0; r < R; r++) {
+          __m512d prod = _mm512_mul_pd(_mm512_set1_pd((double)av[r][t]), b);
+          s[r] = _mm512_add_pd(s[r], _mm512_roundscale_pd(_mm512_mul_pd(prod, sc[r]), RZ));
+        }
       }
     }
     for (int r = 0; r < R; r++) {

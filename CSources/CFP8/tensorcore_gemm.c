@@ -206,9 +206,7 @@ int cfp8_tc_simd_model_ok(const cfp8_tc_job *job) {
   if (job->accumulation != CFP8_TC_ACCUM_FAST && job->accumulation != CFP8_TC_ACCUM_PROMOTED) return 0;
   const cfp8_tc_model *m = job->model;
   const int F = m->fraction_bits;
-  /* MX (FP8 only): the FP32-lane path folds the power-of-two scales into each term's shift */
-  if (job->scaling == CFP8_SCALING_MX && !(m->accumulator == CFP8_TC_ACC_F32 && m->c_mode == CFP8_TC_C_FUSED && F <= 20))
-    return 0;
+  /* MX (FP8 only): both paths fold the power-of-two scales into each term (shift or scale) */
   /* FP16 accumulator: the FP64 path with c fused only */
   if (m->accumulator == CFP8_TC_ACC_F16 && (m->c_mode != CFP8_TC_C_FUSED || F < 23)) return 0;
   /* FP32 lanes: FP8 products exact; terms below 2^(F+2), L+1 of them, sum exactly in FP32 */
