@@ -12,6 +12,9 @@
 
 CFP8_TARGET_AVX2
 static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_t k0, int nb, __m256 c) {
+  /* FP16 accumulator: c rounded to FP16 first, the exact FP32 result rounded once to FP16 */
+  const int f16acc = job->model->accumulator == CFP8_TC_ACC_F16;
+  if (f16acc) c = _mm256_cvtph_ps(_mm256_cvtps_ph(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   const int64_t K = job->k;
   const float *av = job->av_pre + i * K + k0; /* A · 2^-64: see tensorcore_avx512.c */
   const int32_t *ae = job->ae + i * K + k0;
@@ -48,7 +51,9 @@ static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_
   E = _mm256_max_epi32(E, _mm256_set1_epi32(job->model->min_exponent));
   __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(elo), E), _mm256_cmpgt_epi32(E, _mm256_set1_epi32(ehi)));
   const __m256i cneg0 = _mm256_cmpeq_epi32(cb, _mm256_set1_epi32(INT32_MIN)); /* -0 c keeps its sign */
-  int rare = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(_mm256_or_si256(_mm256_and_si256(nonzero, out), csub), cneg0)));
+  const __m256i cinf = _mm256_cmpeq_epi32(biased, _mm256_set1_epi32(0xFF)); /* NaN/Inf c (FP16 overflow) */
+  int rare = _mm256_movemask_ps(_mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_or_si256(_mm256_or_si256(_mm256_and_si256(nonzero, out), csub), cneg0), cinf)));
   E = _mm256_min_epi32(_mm256_max_epi32(E, _mm256_set1_epi32(elo)), _mm256_set1_epi32(ehi));
   __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 127), E), 23));
   const __m256i d0 = _mm256_sub_epi32(_mm256_set1_epi32(F + 64), E); /* shift before MX and the clamp */
@@ -79,6 +84,7 @@ static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_
     s = _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(s), _mm256_set1_epi32((int)(0xFFFFFFFFu << (23 - F)))));
   __m256 back = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(E, _mm256_set1_epi32(127 - F)), 23));
   __m256 r = _mm256_mul_ps(s, back);
+  if (f16acc) r = _mm256_cvtph_ps(_mm256_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   if (rare) {
     float cv[8], rv[8];
     _mm256_storeu_ps(cv, c);

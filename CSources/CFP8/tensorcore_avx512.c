@@ -46,10 +46,15 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
   const int F = job->model->fraction_bits;
   const int elo = F - 126, ehi = F + 104; /* exact range of the alignment point (see top) */
   const int mx = job->scaling == CFP8_SCALING_MX;
+  const int f16acc = job->model->accumulator == CFP8_TC_ACC_F16;
   __m512i E[R];
+  __mmask16 cspecial[R];
   for (int r = 0; r < R; r++) {
     av[r] = job->av_pre + rows[r] * K + k0;
     ae[r] = job->ae + rows[r] * K + k0;
+    /* FP16 accumulator: c rounded to FP16 (RNE) first; an overflow to Inf takes the scalar block */
+    if (f16acc) c[r] = _mm512_cvtph_ps(_mm512_cvtps_ph(c[r], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    cspecial[r] = _mm512_fpclass_ps_mask(c[r], 0x99);
     __mmask16 cnz = _mm512_cmp_ps_mask(c[r], _mm512_setzero_ps(), _CMP_NEQ_UQ);
     E[r] = _mm512_mask_cvttps_epi32(_mm512_set1_epi32(-30000), cnz, _mm512_getexp_ps(c[r]));
   }
@@ -75,7 +80,7 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
     /* lanes outside the exact range, and a -0 c (whose all-zero sum keeps the sign) */
     rare[r] = (nonzero & (_mm512_cmplt_epi32_mask(E[r], _mm512_set1_epi32(elo)) |
                           _mm512_cmpgt_epi32_mask(E[r], _mm512_set1_epi32(ehi)))) |
-              _mm512_cmpeq_epi32_mask(_mm512_castps_si512(c[r]), _mm512_set1_epi32(INT32_MIN));
+              _mm512_cmpeq_epi32_mask(_mm512_castps_si512(c[r]), _mm512_set1_epi32(INT32_MIN)) | cspecial[r];
     E[r] = _mm512_min_epi32(_mm512_max_epi32(E[r], _mm512_set1_epi32(elo)), _mm512_set1_epi32(ehi));
     scale[r] = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(F + 127), E[r]), 23));
     shift[r] = _mm512_sub_epi32(_mm512_set1_epi32(F + 64), E[r]); /* d before the MX part and the clamp */
@@ -105,6 +110,8 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
     sum = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(sum), keep));
     __m512 back = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(E[r], _mm512_set1_epi32(127 - F)), 23));
     __m512 res = _mm512_mul_ps(sum, back);
+    /* the exact FP32 value rounded once to FP16 (RNE; FP16 subnormals and overflow as IEEE) */
+    if (f16acc) res = _mm512_cvtph_ps(_mm512_cvtps_ph(res, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     if (rare[r]) {
       float cv[16], rv[16];
       _mm512_storeu_ps(cv, c[r]);

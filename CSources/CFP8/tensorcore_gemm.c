@@ -207,10 +207,11 @@ int cfp8_tc_simd_model_ok(const cfp8_tc_job *job) {
   const cfp8_tc_model *m = job->model;
   const int F = m->fraction_bits;
   /* MX (FP8 only): both paths fold the power-of-two scales into each term (shift or scale) */
-  /* FP16 accumulator: the FP64 path with c fused only */
-  if (m->accumulator == CFP8_TC_ACC_F16 && (m->c_mode != CFP8_TC_C_FUSED || F < 23)) return 0;
-  /* FP32 lanes: FP8 products exact; terms below 2^(F+2), L+1 of them, sum exactly in FP32 */
-  if (m->accumulator == CFP8_TC_ACC_F32 && job->fp8_inputs && m->c_mode == CFP8_TC_C_FUSED && F <= 20 &&
+  /* FP16 accumulator: c fused only (FP64 lanes, or FP32 lanes for FP8 with F <= 20) */
+  if (m->accumulator == CFP8_TC_ACC_F16 && (m->c_mode != CFP8_TC_C_FUSED || (F < 23 && !job->fp8_inputs))) return 0;
+  /* FP32 lanes: FP8 products exact; terms below 2^(F+2), L+1 of them, sum exactly in FP32; with an
+     FP16 accumulator c is rounded to FP16 first and the exact FP32 result rounded once to FP16 */
+  if (job->fp8_inputs && m->c_mode == CFP8_TC_C_FUSED && F <= 20 &&
       ((int64_t)(m->block_size + 1) << (F + 2)) <= (1 << 24)) return CFP8_TC_SIMD_F32;
   /* FP64 lanes: products of <= 11-bit significands exact; sums below 2^52 exact */
   if (F >= 23 && F <= 40 && ((int64_t)(m->block_size + 1) << (F + 2)) <= ((int64_t)1 << 52)) return CFP8_TC_SIMD_F64;

@@ -36,11 +36,13 @@ struct MXTests {
       (.gpu(.h100, accumulation: .fast), nil), (.gpu(.h100, accumulation: .promoted), init0),
       (.gpu(.ada, accumulation: .fast), init0), (.gpu(.h100, accumulation: .promoted(every: 40)), nil),
       (.gpu(.b200, accumulation: .fast), nil), (.ideal, nil), (.exact, nil),
+      (.model(f16(.h100, format), accumulation: .fast), init0), (.model(f16(.ada, format), accumulation: .promoted), nil),
     ]
     for (numerics, acc) in cases {
       let scaling = TensorCoreScaling.mx(a: sa, b: sb)
       let reference = try TensorCoreGEMM.matmul(a, b, accumulator: acc, numerics: numerics, scaling: scaling, isa: .scalar, threads: 1)
-      if !wide && !nanScale { #expect(reference.contains { $0 != 0 && $0.isFinite }) }
+      // not vacuous (FP32 accumulators; E5M2 sums near 2^16 overflow an FP16 accumulator to Inf)
+      if !wide && !nanScale, case .gpu = numerics { #expect(reference.contains { $0 != 0 && $0.isFinite }) }
       for isa in ISA.supported {
         for threads in [1, 2, 3] {
           let d = try TensorCoreGEMM.matmul(a, b, accumulator: acc, numerics: numerics, scaling: scaling, isa: isa, threads: threads)
@@ -68,6 +70,41 @@ struct MXTests {
     for trial in 0..<6 {
       let m = 1 + Int(rng.next() % 11), n = 1 + Int(rng.next() % 40), k = 1 + Int(rng.next() % 300)
       try Self.check(m: m, n: n, k: k, format: format, wide: true, seed: 2000 + UInt64(trial))
+    }
+  }
+
+  /// The FP8 model with an FP16 accumulator (F = 13, c rounded to FP16, result to nearest even).
+  static func f16(_ gpu: GPUArchitecture, _ format: ElementFormat) -> BlockFMAModel {
+    gpu.numerics(for: format == .e4m3 ? .e4m3 : .e5m2, accumulator: .fp16)!
+  }
+
+  // FP8 inputs with an FP16 accumulator, no scales: accumulators that overflow FP16 (±70000 → Inf)
+  // or are FP16 subnormal, on every ISA and thread count, against the scalar reference.
+  @Test("FP16 accumulator with FP8 inputs: bits identical on every ISA and thread count",
+        arguments: [ElementFormat.e4m3, .e5m2])
+  func fp16Accumulator(format: ElementFormat) throws {
+    var rng = SplitMix64(seed: 16 + UInt64(format.rawValue))
+    for trial in 0..<4 {
+      let m = 1 + Int(rng.next() % 9), n = 1 + Int(rng.next() % 40), k = 1 + Int(rng.next() % 200)
+      let a = try TensorCoreOperand(storage: .bytes(Self.bytes(m * k, &rng, format)), format: format, rows: m, cols: k)
+      let b = try TensorCoreOperand(storage: .bytes(Self.bytes(k * n, &rng, format)), format: format, rows: k, cols: n)
+      var init0 = (0..<(m * n)).map { _ in Float(Int(rng.next() % 200) - 100) / 16 }
+      init0[0] = trial % 2 == 0 ? 70000 : 0x1p-20
+      for gpu in [GPUArchitecture.h100, .ada] {
+        for accumulation in [Accumulation.fast, .promoted] {
+          for acc in [nil, init0] {
+            let numerics = Numerics.model(Self.f16(gpu, format), accumulation: accumulation)
+            let reference = try TensorCoreGEMM.matmul(a, b, accumulator: acc, numerics: numerics, isa: .scalar, threads: 1)
+            for isa in ISA.supported {
+              for threads in [1, 2, 3] {
+                let d = try TensorCoreGEMM.matmul(a, b, accumulator: acc, numerics: numerics, isa: isa, threads: threads)
+                let bad = zip(d, reference).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(bad == 0, "\(m)x\(n)x\(k) \(format) \(numerics) \(isa) threads \(threads): \(bad) differ")
+              }
+            }
+          }
+        }
+      }
     }
   }
 
