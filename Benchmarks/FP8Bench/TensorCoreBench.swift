@@ -36,12 +36,18 @@ struct TensorCoreBench: ParsableCommand {
       print("tensorcore: E4M3 inputs, \(threads) thread(s), ISA \(isa == .auto ? ISA.default : isa), median of \(repeats)")
       print("size  numerics                     GFLOP/s   % of FP32")
     }
+    // .exact: E4M3 with K <= 2^16 runs in FP64 lanes (every addition exact).
+    // MX rows: E8M0 scales 2^-7 ... 2^7 per 32 along K; the "scalar" row is the scalar reference
+    // that every ISA ran for MX before the SIMD paths took it
     for size in sizes { try measure(size: size, rows: [("H100 promoted(128)", .gpu(.h100, accumulation: .promoted)),
-                                                        ("H100 fast", .gpu(.h100, accumulation: .fast))], isa: isa) }
+                                                        ("H100 fast", .gpu(.h100, accumulation: .fast)),
+                                                        (".exact (FP64 sum)", .exact)],
+                                    mxRows: [("H100 promoted MX", .gpu(.h100, accumulation: .promoted), nil),
+                                             ("H100 promoted MX, scalar", .gpu(.h100, accumulation: .promoted), .scalar)], isa: isa) }
     try measure(size: presetSize, rows: GPUArchitecture.presets.map { ("\($0.name) fast", Numerics.gpu($0, accumulation: .fast)) }, isa: isa)
   }
 
-  private func measure(size n: Int, rows: [(String, Numerics)], isa: ISA) throws {
+  private func measure(size n: Int, rows: [(String, Numerics)], mxRows: [(String, Numerics, ISA?)] = [], isa: ISA) throws {
     var rng = SystemRandomNumberGenerator()
     func bytes(_ count: Int) -> [UInt8] {
       (0..<count).map { _ in var v = UInt8.random(in: 0...255, using: &rng); if v & 0x7F == 0x7F { v = 0x38 }; return v }
@@ -54,14 +60,18 @@ struct TensorCoreBench: ParsableCommand {
     let flops = 2.0 * Double(n) * Double(n) * Double(n)
     // round-robin: each repeat times the baseline and every row once, so that the shared
     // machine's noise hits them alike; the median of each is reported
-    let all: [(String, Numerics?)] = [("FP32 GEMM engine (baseline)", nil), ("tensor-core .ideal FP32 FMA", .ideal)]
-      + rows.map { ($0.0, Optional($0.1)) }
+    let kb = (n + 31) / 32
+    let mx = TensorCoreScaling.mx(a: (0..<(n * kb)).map { _ in UInt8.random(in: 120...134, using: &rng) },
+                                  b: (0..<(kb * n)).map { _ in UInt8.random(in: 120...134, using: &rng) })
+    let all: [(String, Numerics?, TensorCoreScaling, ISA)] = [("FP32 GEMM engine (baseline)", nil, .none, isa),
+                                                              ("tensor-core .ideal FP32 FMA", .ideal, .none, isa)]
+      + rows.map { ($0.0, Optional($0.1), .none, isa) } + mxRows.map { ($0.0, Optional($0.1), mx, $0.2 ?? isa) }
     var times = [[Double]](repeating: [], count: all.count)
     for _ in 0..<max(1, repeats) {
-      for (index, (_, numerics)) in all.enumerated() {
+      for (index, (_, numerics, scaling, rowISA)) in all.enumerated() {
         let start = ContinuousClock.now
         if let numerics {
-          _ = try TensorCoreGEMM.matmul(a, b, numerics: numerics, isa: isa, threads: threads)
+          _ = try TensorCoreGEMM.matmul(a, b, numerics: numerics, scaling: scaling, isa: rowISA, threads: threads)
         } else {
           _ = try FP8Linalg.matmul(engineA, engineB, isa: isa, threads: threads)
         }
@@ -70,7 +80,7 @@ struct TensorCoreBench: ParsableCommand {
       }
     }
     let gflops = times.map { flops / $0.sorted()[$0.count / 2] / 1e9 }
-    for (index, (name, _)) in all.enumerated() { emit(n, name, gflops[index], gflops[0]) }
+    for (index, (name, _, _, _)) in all.enumerated() { emit(n, name, gflops[index], gflops[0]) }
   }
 
   private func emit(_ n: Int, _ name: String, _ gflops: Double, _ ideal: Double) {

@@ -12,50 +12,79 @@
 
 CFP8_TARGET_AVX2
 static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_t k0, int nb, __m256 c) {
+  /* FP16 accumulator: c rounded to FP16 first, the exact FP32 result rounded once to FP16 */
+  const int f16acc = job->model->accumulator == CFP8_TC_ACC_F16;
+  if (f16acc) c = _mm256_cvtph_ps(_mm256_cvtps_ph(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   const int64_t K = job->k;
   const float *av = job->av_pre + i * K + k0; /* A · 2^-64: see tensorcore_avx512.c */
   const int32_t *ae = job->ae + i * K + k0;
   const float *bv = job->bv + (p * K + k0) * CFP8_TC_PANEL + 8 * h;
   const int32_t *be = job->be + (p * K + k0) * CFP8_TC_PANEL + 8 * h;
   const int F = job->model->fraction_bits;
-  const int elo = F - 62, ehi = F + 63;
+  const int elo = F - 126, ehi = F + 104; /* see tensorcore_avx512.c */
+  const int mx = job->scaling == CFP8_SCALING_MX;
+  const int64_t j0 = p * CFP8_TC_PANEL + 8 * h;
+  __m256i xs = _mm256_setzero_si256(); /* MX: xa + xb of the current 32-group */
+#define MX_GROUP(t0)                                                                                   \
+  if (mx) {                                                                                            \
+    const int64_t g = (k0 + (t0)) / 32;                                                                \
+    int32_t xb[8];                                                                                     \
+    for (int l = 0; l < 8; l++) xb[l] = j0 + l < job->n ? job->b_mx[g * job->n + j0 + l] : 0;         \
+    xs = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)xb), _mm256_set1_epi32(job->a_mx[i * job->kb32 + g])); \
+    t1 = (int)((g + 1) * 32 - k0);                                                                     \
+    if (t1 > nb) t1 = nb;                                                                              \
+  }
   const __m256i cb = _mm256_castps_si256(c);
   const __m256i biased = _mm256_and_si256(_mm256_srli_epi32(cb, 23), _mm256_set1_epi32(0xFF));
   const __m256 cnz = _mm256_cmp_ps(c, _mm256_setzero_ps(), _CMP_NEQ_UQ);
   const __m256i csub = _mm256_and_si256(_mm256_castps_si256(cnz), _mm256_cmpeq_epi32(biased, _mm256_setzero_si256()));
   __m256i E = _mm256_blendv_epi8(_mm256_set1_epi32(-30000), _mm256_sub_epi32(biased, _mm256_set1_epi32(127)),
                                  _mm256_castps_si256(cnz));
-  for (int t = 0; t < nb; t++)
-    E = _mm256_max_epi32(E, _mm256_add_epi32(_mm256_set1_epi32(ae[t]),
-                                             _mm256_loadu_si256((const __m256i *)(be + t * CFP8_TC_PANEL))));
+  for (int t0 = 0, t1; t0 < nb; t0 = t1) {
+    t1 = nb;
+    MX_GROUP(t0)
+    for (int t = t0; t < t1; t++)
+      E = _mm256_max_epi32(E, _mm256_add_epi32(_mm256_add_epi32(_mm256_set1_epi32(ae[t]), xs),
+                                               _mm256_loadu_si256((const __m256i *)(be + t * CFP8_TC_PANEL))));
+  }
   const __m256i nonzero = _mm256_cmpgt_epi32(E, _mm256_set1_epi32(EXP_NONE));
   E = _mm256_max_epi32(E, _mm256_set1_epi32(job->model->min_exponent));
   __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(elo), E), _mm256_cmpgt_epi32(E, _mm256_set1_epi32(ehi)));
   const __m256i cneg0 = _mm256_cmpeq_epi32(cb, _mm256_set1_epi32(INT32_MIN)); /* -0 c keeps its sign */
-  int rare = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(_mm256_or_si256(_mm256_and_si256(nonzero, out), csub), cneg0)));
+  const __m256i cinf = _mm256_cmpeq_epi32(biased, _mm256_set1_epi32(0xFF)); /* NaN/Inf c (FP16 overflow) */
+  int rare = _mm256_movemask_ps(_mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_or_si256(_mm256_or_si256(_mm256_and_si256(nonzero, out), csub), cneg0), cinf)));
   E = _mm256_min_epi32(_mm256_max_epi32(E, _mm256_set1_epi32(elo)), _mm256_set1_epi32(ehi));
   __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 127), E), 23));
-  const __m256i shift = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 64), E), 23);
+  const __m256i d0 = _mm256_sub_epi32(_mm256_set1_epi32(F + 64), E); /* shift before MX and the clamp */
 #define rz (_MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)
   __m256 s0 = _mm256_round_ps(_mm256_mul_ps(c, scale), rz), s1 = _mm256_setzero_ps();
-  int t = 0;
 #define TERM(x) _mm256_round_ps(_mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(x), shift)), rz)
-  for (; t + 1 < nb; t += 2) {
-    __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
-    __m256 p1 = _mm256_mul_ps(_mm256_set1_ps(av[t + 1]), _mm256_loadu_ps(bv + (t + 1) * CFP8_TC_PANEL));
-    s0 = _mm256_add_ps(s0, TERM(p0));
-    s1 = _mm256_add_ps(s1, TERM(p1));
-  }
-  if (t < nb) {
-    __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
-    s0 = _mm256_add_ps(s0, TERM(p0));
+  for (int t0 = 0, t1; t0 < nb; t0 = t1) {
+    t1 = nb;
+    MX_GROUP(t0)
+    const __m256i shift = _mm256_slli_epi32(
+        _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(d0, xs), _mm256_setzero_si256()), _mm256_set1_epi32(126)), 23);
+    int t = t0;
+    for (; t + 1 < t1; t += 2) {
+      __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
+      __m256 p1 = _mm256_mul_ps(_mm256_set1_ps(av[t + 1]), _mm256_loadu_ps(bv + (t + 1) * CFP8_TC_PANEL));
+      s0 = _mm256_add_ps(s0, TERM(p0));
+      s1 = _mm256_add_ps(s1, TERM(p1));
+    }
+    if (t < t1) {
+      __m256 p0 = _mm256_mul_ps(_mm256_set1_ps(av[t]), _mm256_loadu_ps(bv + t * CFP8_TC_PANEL));
+      s0 = _mm256_add_ps(s0, TERM(p0));
+    }
   }
 #undef TERM
+#undef MX_GROUP
   __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_setzero_ps());
   if (F < 23)
     s = _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(s), _mm256_set1_epi32((int)(0xFFFFFFFFu << (23 - F)))));
   __m256 back = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(E, _mm256_set1_epi32(127 - F)), 23));
   __m256 r = _mm256_mul_ps(s, back);
+  if (f16acc) r = _mm256_cvtph_ps(_mm256_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   if (rare) {
     float cv[8], rv[8];
     _mm256_storeu_ps(cv, c);
@@ -93,8 +122,26 @@ static __m128 block4_f64(const cfp8_tc_job *job, int64_t i, int64_t p, int q, in
                               _mm_or_si128(_mm_cmpeq_epi32(cb, _mm_set1_epi32(INT32_MIN)), _mm_cmpeq_epi32(biased, _mm_set1_epi32(0xFF))));
   __m128i E = _mm_set1_epi32(-30000);
   if (fused) E = _mm_blendv_epi8(E, _mm_sub_epi32(biased, _mm_set1_epi32(127)), cnz);
-  for (int t = 0; t < nb; t++)
-    E = _mm_max_epi32(E, _mm_add_epi32(_mm_set1_epi32(ae[t]), _mm_loadu_si128((const __m128i *)(be + t * CFP8_TC_PANEL))));
+  /* MX (B200 FP8): see block16x4_f64 in tensorcore_avx512.c */
+  const int mx = job->scaling == CFP8_SCALING_MX;
+  const int64_t j0 = p * CFP8_TC_PANEL + 4 * q;
+  __m128i xs = _mm_setzero_si128();
+#define MX_GROUP4(t0)                                                                                  \
+  if (mx) {                                                                                            \
+    const int64_t g = (k0 + (t0)) / 32;                                                                \
+    int32_t xb[4];                                                                                     \
+    for (int l = 0; l < 4; l++) xb[l] = j0 + l < job->n ? job->b_mx[g * job->n + j0 + l] : 0;         \
+    xs = _mm_add_epi32(_mm_loadu_si128((const __m128i *)xb), _mm_set1_epi32(job->a_mx[i * job->kb32 + g])); \
+    t1 = (int)((g + 1) * 32 - k0);                                                                     \
+    if (t1 > nb) t1 = nb;                                                                              \
+  }
+  for (int t0 = 0, t1; t0 < nb; t0 = t1) {
+    t1 = nb;
+    MX_GROUP4(t0)
+    for (int t = t0; t < t1; t++)
+      E = _mm_max_epi32(E, _mm_add_epi32(_mm_add_epi32(_mm_set1_epi32(ae[t]), xs),
+                                         _mm_loadu_si128((const __m128i *)(be + t * CFP8_TC_PANEL))));
+  }
   const __m128i nonzero = _mm_cmpgt_epi32(E, _mm_set1_epi32(EXP_NONE));
   E = _mm_max_epi32(E, _mm_set1_epi32(job->model->min_exponent));
   rare = _mm_or_si128(rare, _mm_and_si128(nonzero, _mm_or_si128(_mm_cmpgt_epi32(_mm_set1_epi32(-900), E),
@@ -103,17 +150,28 @@ static __m128 block4_f64(const cfp8_tc_job *job, int64_t i, int64_t p, int q, in
   const __m256d scale = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(_mm_sub_epi32(_mm_set1_epi32(F + 1023), E)), 52));
   const __m256d cd = _mm256_cvtps_pd(c);
   __m256d s0 = fused ? _mm256_round_pd(_mm256_mul_pd(cd, scale), RZ) : _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
-  int t = 0;
-  for (; t + 1 < nb; t += 2) {
-    __m256d p0 = _mm256_mul_pd(_mm256_set1_pd((double)av[t]), _mm256_cvtps_pd(_mm_loadu_ps(bv + t * CFP8_TC_PANEL)));
-    __m256d p1 = _mm256_mul_pd(_mm256_set1_pd((double)av[t + 1]), _mm256_cvtps_pd(_mm_loadu_ps(bv + (t + 1) * CFP8_TC_PANEL)));
-    s0 = _mm256_add_pd(s0, _mm256_round_pd(_mm256_mul_pd(p0, scale), RZ));
-    s1 = _mm256_add_pd(s1, _mm256_round_pd(_mm256_mul_pd(p1, scale), RZ));
+  for (int t0 = 0, t1; t0 < nb; t0 = t1) {
+    t1 = nb;
+    __m256d sc = scale;
+    MX_GROUP4(t0)
+    if (mx) {
+      __m128i b32 = _mm_add_epi32(_mm_sub_epi32(_mm_set1_epi32(F + 1023), E), xs);
+      b32 = _mm_min_epi32(_mm_max_epi32(b32, _mm_set1_epi32(1)), _mm_set1_epi32(2046));
+      sc = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(b32), 52));
+    }
+    int t = t0;
+    for (; t + 1 < t1; t += 2) {
+      __m256d p0 = _mm256_mul_pd(_mm256_set1_pd((double)av[t]), _mm256_cvtps_pd(_mm_loadu_ps(bv + t * CFP8_TC_PANEL)));
+      __m256d p1 = _mm256_mul_pd(_mm256_set1_pd((double)av[t + 1]), _mm256_cvtps_pd(_mm_loadu_ps(bv + (t + 1) * CFP8_TC_PANEL)));
+      s0 = _mm256_add_pd(s0, _mm256_round_pd(_mm256_mul_pd(p0, sc), RZ));
+      s1 = _mm256_add_pd(s1, _mm256_round_pd(_mm256_mul_pd(p1, sc), RZ));
+    }
+    if (t < t1) {
+      __m256d p0 = _mm256_mul_pd(_mm256_set1_pd((double)av[t]), _mm256_cvtps_pd(_mm_loadu_ps(bv + t * CFP8_TC_PANEL)));
+      s0 = _mm256_add_pd(s0, _mm256_round_pd(_mm256_mul_pd(p0, sc), RZ));
+    }
   }
-  if (t < nb) {
-    __m256d p0 = _mm256_mul_pd(_mm256_set1_pd((double)av[t]), _mm256_cvtps_pd(_mm_loadu_ps(bv + t * CFP8_TC_PANEL)));
-    s0 = _mm256_add_pd(s0, _mm256_round_pd(_mm256_mul_pd(p0, scale), RZ));
-  }
+#undef MX_GROUP4
   __m256d sum = _mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_setzero_pd());
   __m256d back = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(_mm_add_epi32(E, _mm_set1_epi32(1023 - F))), 52));
   __m256d exact = _mm256_mul_pd(sum, back);
@@ -149,7 +207,7 @@ static __m128 block4_f64(const cfp8_tc_job *job, int64_t i, int64_t p, int q, in
 CFP8_TARGET_AVX2
 int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p) {
   const int path = cfp8_tc_simd_model_ok(job);
-  if (!path || job->a_special[i] || job->b_special[p]) return 0;
+  if (!path || job->a_special[i] || job->b_special[p] || cfp8_tc_mx_nan(job, i, i + 1, p)) return 0;
   const int64_t K = job->k;
   const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
   float *out = job->acc + i * job->ldacc + p * CFP8_TC_PANEL;
@@ -158,6 +216,19 @@ int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p) {
     init[l] = p * CFP8_TC_PANEL + l < job->n ? cfp8_tc_init(job, i, p * CFP8_TC_PANEL + l) : 0.0f;
   for (int l = 0; l < CFP8_TC_PANEL; l++)
     if (init[l] - init[l] != 0.0f) return 0; /* NaN or Inf: the scalar task */
+  if (path == CFP8_TC_SIMD_EXACT) {
+    /* every FP64 operation exact (cfp8_tc_exact_init_ok in tensorcore_gemm.c): the order is free */
+    if (!cfp8_tc_exact_init_ok(job, i, p)) return 0;
+    const float *av = job->av + i * K, *bv = job->bv + p * K * CFP8_TC_PANEL;
+    __m256d s[4];
+    for (int q = 0; q < 4; q++) s[q] = _mm256_setzero_pd();
+    for (int64_t kk = 0; kk < K; kk++) {
+      __m256d a = _mm256_set1_pd((double)av[kk]);
+      for (int q = 0; q < 4; q++) s[q] = _mm256_fmadd_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(bv + kk * CFP8_TC_PANEL + 4 * q)), s[q]);
+    }
+    for (int q = 0; q < 4; q++) _mm_storeu_ps(out + 4 * q, _mm256_cvtpd_ps(_mm256_add_pd(s[q], _mm256_cvtps_pd(_mm_loadu_ps(init + 4 * q)))));
+    return 1;
+  }
   if (path == CFP8_TC_SIMD_F64) {
     const int L = job->model->block_size;
     const int fast = job->accumulation == CFP8_TC_ACCUM_FAST;

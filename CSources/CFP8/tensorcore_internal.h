@@ -40,6 +40,7 @@ typedef struct cfp8_tc_job {
   int64_t kb128, nb128;
   int32_t scaling;
   int32_t fp8_inputs; /* both operands E4M3/E5M2 */
+  int32_t exact_e4m3; /* EXACT on E4M3 x E4M3, 1 <= K <= 2^16, no block/MX scales: see cfp8_tc_exact_init_ok */
   const cfp8_tc_model *model;
   int32_t accumulation;
   int32_t interval;
@@ -62,7 +63,12 @@ int cfp8_tc_task_neon(const cfp8_tc_job *job, int64_t i, int64_t p);
  * every input format; FP32 accumulator with c fused or added after, FP16 accumulator fused). */
 #define CFP8_TC_SIMD_F32 1
 #define CFP8_TC_SIMD_F64 2
+#define CFP8_TC_SIMD_EXACT 3 /* the EXACT sum in FP64 lanes, every addition exact (exact_e4m3) */
 int cfp8_tc_simd_model_ok(const cfp8_tc_job *job);
+/* EXACT in FP64 lanes: 1 when acc_init of row i, panel p is NULL or on the 2^-18 grid within 2^34. */
+int cfp8_tc_exact_init_ok(const cfp8_tc_job *job, int64_t i, int64_t p);
+/* MX: 1 when an E8M0 NaN scale (0xFF) touches rows i0..i1-1 or panel p (the scalar task runs). */
+int cfp8_tc_mx_nan(const cfp8_tc_job *job, int64_t i0, int64_t i1, int64_t p);
 
 static inline float cfp8_tc_init(const cfp8_tc_job *job, int64_t i, int64_t j) {
   return job->acc_init ? job->acc_init[i * job->n + j] : 0.0f;

@@ -61,7 +61,9 @@ static float32x4_t block4(const cfp8_tc_job *job, int64_t i, int64_t p, int q, i
 }
 
 int cfp8_tc_task_neon(const cfp8_tc_job *job, int64_t i, int64_t p) {
-  if (cfp8_tc_simd_model_ok(job) != CFP8_TC_SIMD_F32 || job->a_special[i] || job->b_special[p]) return 0;
+  if (cfp8_tc_simd_model_ok(job) != CFP8_TC_SIMD_F32 || job->scaling == CFP8_SCALING_MX ||
+      (job->model && job->model->accumulator == CFP8_TC_ACC_F16) || job->a_special[i] ||
+      job->b_special[p]) return 0; /* MX: the scalar reference on this ISA */
   const int64_t K = job->k;
   const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
   float *out = job->acc + i * job->ldacc + p * CFP8_TC_PANEL;

@@ -119,8 +119,11 @@ public enum TensorCoreScaling: Sendable {
 }
 
 /// Matrix products under tensor-core numerics, vectorised across 16 output columns (AVX-512 and
-/// AVX2: FP32 lanes for FP8 models with F = 13, FP64 lanes for F ≥ 23; MX scaling, `.exact` and
-/// FP8 with an FP16 accumulator use the scalar reference), parallel over rows and column panels;
+/// AVX2: FP32 lanes for FP8 models with F = 13, FP64 lanes for F ≥ 23, MX scales folded into
+/// each term on both; `.exact` in FP64 lanes for E4M3 with K ≤ 2^16, where no addition rounds;
+/// FP8 with an FP16 accumulator on the FP32 lanes (rounded once to FP16 at the end of each
+/// block); MX with `.ideal` and other `.exact` cases use the scalar reference; NEON runs FP8 with
+/// an FP32 accumulator without MX, and `.ideal`), parallel over rows and column panels;
 /// the bits do not depend on the ISA or the thread count. Promotion cuts blocks at the interval
 /// (an interval that is not a multiple of L ends with a short block).
 public enum TensorCoreGEMM {
