@@ -61,7 +61,8 @@ public enum Comparison {
     for i in evalLosses.indices where evalLosses[i] <= target {
       guard i > 0 else { return evalSteps[i] }
       let (s0, l0, s1, l1) = (Double(evalSteps[i - 1]), evalLosses[i - 1], Double(evalSteps[i]), evalLosses[i])
-      return Int((s0 + (s1 - s0) * (l0 - target) / (l0 - l1)).rounded(.up))
+      // Rounded up, ignoring rounding error of the interpolation itself (1e-6 of a step).
+      return Int((s0 + (s1 - s0) * (l0 - target) / (l0 - l1) - 1e-6).rounded(.up))
     }
     return nil
   }
