@@ -13,7 +13,10 @@ public struct RunResult: Sendable, Codable {
   public var metricName: String
   public var metric: Double
   public var heldOutLoss: Double
-  /// First step whose trailing mean loss (window: 10% of the steps) reaches FP32's final loss.
+  /// Steps to reach FP32's final loss: with held-out evaluations, the first (interpolated) step at
+  /// which the evaluation curve reaches FP32's held-out loss after its last step (see
+  /// ``Comparison/stepsToReach(evalSteps:evalLosses:target:)``); without, the first step whose
+  /// trailing mean training loss (window: 10% of the steps) reaches FP32's final loss.
   public var stepsToFP32Loss: Int?
   public var tokensPerSecond: Double
   public var bytesFP8: Int
