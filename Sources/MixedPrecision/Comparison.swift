@@ -13,17 +13,24 @@ public struct RunResult: Sendable, Codable {
   public var metricName: String
   public var metric: Double
   public var heldOutLoss: Double
-  /// First step whose trailing mean loss (window: 10% of the steps) reaches FP32's final loss.
+  /// Steps to reach FP32's final loss: with held-out evaluations, the first (interpolated) step at
+  /// which the evaluation curve reaches FP32's held-out loss after its last step (see
+  /// ``Comparison/stepsToReach(evalSteps:evalLosses:target:)``); without, the first step whose
+  /// trailing mean training loss (window: 10% of the steps) reaches FP32's final loss.
   public var stepsToFP32Loss: Int?
   public var tokensPerSecond: Double
   public var bytesFP8: Int
   public var bytesFP32: Int
   public var skippedSteps: Int
   public var seconds: Double
+  /// Held-out loss (teacher forcing, clean data) after steps `evalSteps` (every `evalEvery` steps).
+  public var evalSteps: [Int] = []
+  public var evalLosses: [Double] = []
 
   public init(recipe: String, gpu: String, numerics: String, losses: [Float], finalLoss: Double, relativeToFP32: Double?,
               metricName: String, metric: Double, heldOutLoss: Double, stepsToFP32Loss: Int?, tokensPerSecond: Double,
-              bytesFP8: Int, bytesFP32: Int, skippedSteps: Int, seconds: Double) {
+              bytesFP8: Int, bytesFP32: Int, skippedSteps: Int, seconds: Double, evalSteps: [Int] = [], evalLosses: [Double] = []) {
+    self.evalSteps = evalSteps; self.evalLosses = evalLosses
     self.recipe = recipe; self.gpu = gpu; self.numerics = numerics; self.losses = losses; self.finalLoss = finalLoss
     self.relativeToFP32 = relativeToFP32; self.metricName = metricName; self.metric = metric; self.heldOutLoss = heldOutLoss
     self.stepsToFP32Loss = stepsToFP32Loss; self.tokensPerSecond = tokensPerSecond; self.bytesFP8 = bytesFP8
@@ -50,36 +57,89 @@ public enum Comparison {
     return nil
   }
 
+  /// First step at which the held-out evaluation curve reaches `target`: linear interpolation
+  /// between the last evaluation above the target and the first at or below it, rounded up
+  /// (the first evaluation itself when it is already at or below). nil when never reached.
+  public static func stepsToReach(evalSteps: [Int], evalLosses: [Double], target: Double) -> Int? {
+    for i in evalLosses.indices where evalLosses[i] <= target {
+      guard i > 0 else { return evalSteps[i] }
+      let (s0, l0, s1, l1) = (Double(evalSteps[i - 1]), evalLosses[i - 1], Double(evalSteps[i]), evalLosses[i])
+      // Rounded up, ignoring rounding error of the interpolation itself (1e-6 of a step).
+      return Int((s0 + (s1 - s0) * (l0 - target) / (l0 - l1) - 1e-6).rounded(.up))
+    }
+    return nil
+  }
+
   /// Runs one recipe, calling `progress(step, loss)` after each step and writing the monitor log.
+  ///
+  /// With `evalEvery > 0` the held-out loss is evaluated every `evalEvery` steps and after the last
+  /// step. With a `reachTarget` (FP32's final held-out loss) a run whose last evaluation is still
+  /// above it keeps training past `options.steps` at the final learning rate, for at most
+  /// `extraFraction` × steps more, until an evaluation reaches it; those extra steps count only for
+  /// "steps to FP32 loss" (final loss, metric and held-out loss are taken at `options.steps`).
   public static func run(
     _ options: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine = IdealMatmulEngine(),
+    model: TransformerConfig? = nil, evalEvery: Int = 0, reachTarget: Double? = nil, extraFraction: Double = 0.2,
     log: MonitorLog? = nil, progress: (Int, Float) -> Void = { _, _ in }
   ) throws(TrainingError) -> RunResult {
-    let t = try Trainer(options: options, task: task, engine: engine)
+    let t = try Trainer(options: options, task: task, engine: engine, model: model)
     var losses: [Float] = []
+    var evalSteps: [Int] = [], evalLosses: [Double] = []
+    var evalSeconds = 0.0
+    func evaluate(after step: Int) throws(TrainingError) {
+      let e = Date()
+      evalSteps.append(step)
+      evalLosses.append(try t.evaluateLoss())
+      evalSeconds += Date().timeIntervalSince(e)
+    }
     let start = Date()
     for _ in 0..<options.steps {
       let r = try t.trainStep()
       losses.append(r.loss)
       log?.write(r, recipe: options.recipe.rawValue)
       progress(r.step, r.loss)
+      if evalEvery > 0 && ((r.step + 1) % evalEvery == 0 || r.step + 1 == options.steps) { try evaluate(after: r.step + 1) }
     }
-    let secs = Date().timeIntervalSince(start)
+    let secs = Date().timeIntervalSince(start) - evalSeconds
     let (metric, held) = try t.evaluate()
+    if evalEvery > 0, let target = reachTarget, let last = evalLosses.last, last > target {
+      let limit = options.steps + Int((Double(options.steps) * extraFraction).rounded(.up))
+      while t.step < limit {
+        try t.trainStep()
+        if t.step % evalEvery == 0 || t.step == limit {
+          try evaluate(after: t.step)
+          if evalLosses.last! <= target { break }
+        }
+      }
+    }
     let tokens = Double(options.steps * options.accumulation * options.microBatch * task.sequenceLength)
     return RunResult(
       recipe: options.recipe.rawValue, gpu: options.gpu, numerics: options.recipe.isFP8 ? options.numerics.description : "fp32",
       losses: losses, finalLoss: finalLoss(losses), relativeToFP32: nil, metricName: task.metricName, metric: metric,
       heldOutLoss: held, stepsToFP32Loss: nil, tokensPerSecond: tokens / max(secs, 1e-9),
-      bytesFP8: t.bytesFP8, bytesFP32: t.bytesFP32, skippedSteps: t.scaler.skippedSteps, seconds: secs)
+      bytesFP8: t.bytesFP8, bytesFP32: t.bytesFP32, skippedSteps: t.scaler.skippedSteps, seconds: secs,
+      evalSteps: evalSteps, evalLosses: evalLosses)
   }
 
-  /// Fills `relativeToFP32` and `stepsToFP32Loss` against the run of recipe fp32 (if present).
+  /// FP32's final held-out loss: its evaluation at its last step (nil without evaluations).
+  public static func fp32Target(_ results: [RunResult]) -> Double? {
+    guard let base = results.first(where: { $0.recipe == "fp32" }), let i = base.evalSteps.lastIndex(where: { $0 <= base.losses.count }) else { return nil }
+    return base.evalLosses[i]
+  }
+
+  /// Fills `relativeToFP32` (final training loss) and `stepsToFP32Loss` against the run of recipe
+  /// fp32 (if present): from the held-out evaluations when the runs have them, else from the
+  /// trailing mean of the training loss.
   public static func relate(_ results: inout [RunResult]) {
     guard let base = results.first(where: { $0.recipe == "fp32" }) else { return }
+    let target = fp32Target(results)
     for i in results.indices {
       results[i].relativeToFP32 = results[i].finalLoss / base.finalLoss - 1
-      results[i].stepsToFP32Loss = stepsToReach(results[i].losses, target: base.finalLoss)
+      if let target, !results[i].evalSteps.isEmpty {
+        results[i].stepsToFP32Loss = stepsToReach(evalSteps: results[i].evalSteps, evalLosses: results[i].evalLosses, target: target)
+      } else {
+        results[i].stepsToFP32Loss = stepsToReach(results[i].losses, target: base.finalLoss)
+      }
     }
   }
 

@@ -48,9 +48,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
   public var accumulation = 4
   public var seed: UInt64 = 1
   public var learningRate: Float = 3e-3
-  public var warmupSteps = 20
+  public var warmupSteps = 60
   /// Cosine decay to `learningRate × finalLRFraction` at the last step.
-  public var finalLRFraction: Float = 0.1
+  public var finalLRFraction: Float = 0.3
   public var weightDecay: Float = 0.01
   public var beta1: Float = 0.9
   public var beta2: Float = 0.99

@@ -225,6 +225,17 @@ public final class Trainer {
     }
   }
 
+  /// The held-out loss alone (teacher forcing), with the recipe's forward numerics; no state changes.
+  public func evaluateLoss() throws(TrainingError) -> Double {
+    evalMode = true
+    weightCache = [:]
+    defer { evalMode = false; weightCache = [:] }
+    let m = model
+    return try task.heldOutLoss { (t, b, s) throws(TrainingError) in
+      try m.logits(t, batch: b, seq: s, hook: { (l, r, a, bb, mm, nn, kk) throws(TrainingError) in try self.matmul(l, r, a, bb, mm, nn, kk) })
+    }
+  }
+
   // MARK: checkpoint state
 
   /// The complete state of the run (see ``Checkpoint``).

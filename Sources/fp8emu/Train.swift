@@ -22,12 +22,20 @@ struct Train: ParsableCommand {
   @Option(help: "Optimiser steps.") var steps: Int = 300
   @Option(help: "Random seed (initialisation and data).") var seed: UInt64 = 1
   @Option(help: "Peak learning rate.") var lr: Float = 3e-3
+  @Option(help: "Learning-rate warm-up steps (linear), followed by cosine decay.") var warmup: Int = 60
+  @Option(help: "Learning rate at the last step, as a fraction of the peak.") var finalLrFraction: Float = 0.3
+  @Option(help: "Model width d.") var width: Int = 64
+  @Option(help: "Transformer blocks.") var layers: Int = 2
+  @Option(help: "Attention heads.") var heads: Int = 4
+  @Option(help: "Standard deviation of the initial weights and embeddings.") var initStd: Double = 0.1
   @Option(help: "Digits of the built-in addition task.") var digits: Int = 2
   @Option(help: "Addition task: probability that a training answer digit is replaced by a random one.") var labelNoise: Double = 0.1
   @Option(help: "Train a character-level model on this text file instead (metric: bits per character).") var text: String?
   @Option(help: "Per-step monitor log: .csv or JSON lines.") var log: String?
   @Flag(help: "Print the result table as JSON lines (one object per recipe).") var json = false
   @Option(help: "Write an SVG plot of the loss curves.") var svg: String?
+  @Option(help: "Evaluate the held-out loss every N steps (0: off); 'steps to FP32 loss' then uses these evaluations.") var evalEvery: Int = 10
+  @Option(help: "Write every recipe's result with its full loss and evaluation curves as JSON lines.") var curves: String?
   @Option(help: "Delayed scaling: amax history length.") var amaxHistory: Int = 1024
   @Option(help: "Delayed scaling: max or most_recent.") var amaxAlgo: String = "max"
   @Option(help: "Delayed scaling: margin (scale divided by 2^margin).") var margin: Int = 0
@@ -51,7 +59,7 @@ struct Train: ParsableCommand {
   func options(for r: Recipe, gpu g: String) throws -> TrainingOptions {
     var o = TrainingOptions()
     o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatch; o.accumulation = accumulation; o.seed = seed
-    o.learningRate = lr; o.amaxHistoryLength = amaxHistory
+    o.learningRate = lr; o.warmupSteps = warmup; o.finalLRFraction = finalLrFraction; o.amaxHistoryLength = amaxHistory
     guard let algo = AmaxAlgorithm(rawValue: amaxAlgo) else { throw ValidationError("--amax-algo: max or most_recent") }
     o.amaxAlgorithm = algo; o.margin = margin; o.powerOfTwoScales = pow2Scales; o.gradientFormat = gradFormat
     o.clipValue = clipValue; o.clipNorm = clipNorm > 0 ? clipNorm : nil; o.weightRecalibrationInterval = recalibrateEvery
@@ -76,7 +84,8 @@ struct Train: ParsableCommand {
     let names = recipe.map { [$0] } ?? compare.split(separator: ",").map(String.init)
     let gpuName = gpu ?? (engine.supports(TrainingGPU.h100.numerics) ? "h100" : "ideal")
     var recipes: [(Recipe, String)] = []
-    for n in names {
+    // FP32 first: its final held-out loss is the target the other runs are timed against.
+    for n in names.filter({ $0 == "fp32" }) + names.filter({ $0 != "fp32" }) {
       let parts = n.split(separator: "@").map(String.init)
       guard let r = Recipe(rawValue: parts[0]) else { throw ValidationError("unknown recipe '\(n)' (\(Recipe.allCases.map(\.rawValue).joined(separator: ", ")))") }
       let g = parts.count > 1 ? parts[1] : gpuName
@@ -96,7 +105,8 @@ struct Train: ParsableCommand {
         guard recipes.count == 1 else { throw ValidationError("--resume and --save-checkpoint need a single --recipe") }
         result = try runWithCheckpoint(o, task: task, engine: engine, monitor: monitor)
       } else {
-        result = try Comparison.run(o, task: task, engine: engine, log: monitor) { step, loss in
+        result = try Comparison.run(o, task: task, engine: engine, model: modelConfig(task), evalEvery: evalEvery,
+                                    reachTarget: Comparison.fp32Target(results), log: monitor) { step, loss in
           if !quiet { progressBar(r.rawValue, step + 1, o.steps, loss) }
         }
       }
@@ -104,6 +114,13 @@ struct Train: ParsableCommand {
       results.append(result)
     }
     Comparison.relate(&results)
+    if let curves {
+      let enc = JSONEncoder()
+      enc.outputFormatting = [.sortedKeys]
+      enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+      let lines = try results.map { String(decoding: try enc.encode($0), as: UTF8.self) }
+      try (lines.joined(separator: "\n") + "\n").write(toFile: curves, atomically: true, encoding: .utf8)
+    }
     if json {
       let enc = JSONEncoder()
       enc.outputFormatting = [.sortedKeys]
@@ -122,8 +139,14 @@ struct Train: ParsableCommand {
     }
   }
 
+  func modelConfig(_ task: any TrainingTask) -> TransformerConfig {
+    var c = TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength, d: width, heads: heads, layers: layers)
+    c.initStd = initStd
+    return c
+  }
+
   func runWithCheckpoint(_ o: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine, monitor: MonitorLog?) throws -> RunResult {
-    let t = try Trainer(options: o, task: task, engine: engine)
+    let t = try Trainer(options: o, task: task, engine: engine, model: modelConfig(task))
     let store = SafetensorsCheckpointStore()
     if let resume { try t.restore(try store.load(from: resume)) }
     var losses: [Float] = []

@@ -179,3 +179,41 @@ private func losses(_ o: TrainingOptions, steps: Int) throws -> [UInt32] {
     #expect(bpc > 0 && bpc < 6)
   }
 }
+
+@Suite struct ComparisonMetricTests {
+  /// "Steps to FP32 loss" on held-out evaluations: linear interpolation between the last evaluation
+  /// above the target and the first at or below it, rounded up; computed by hand here.
+  @Test func stepsToReachInterpolatesHeldOutEvaluations() {
+    let steps = [10, 20, 30, 40]
+    let losses = [1.0, 0.8, 0.6, 0.5]
+    // 0.7 lies halfway between step 20 (0.8) and step 30 (0.6).
+    #expect(Comparison.stepsToReach(evalSteps: steps, evalLosses: losses, target: 0.7) == 25)
+    // 0.65 lies 3/4 of the way: 27.5, rounded up.
+    #expect(Comparison.stepsToReach(evalSteps: steps, evalLosses: losses, target: 0.65) == 28)
+    #expect(Comparison.stepsToReach(evalSteps: steps, evalLosses: losses, target: 0.6) == 30)
+    #expect(Comparison.stepsToReach(evalSteps: steps, evalLosses: losses, target: 2) == 10)
+    #expect(Comparison.stepsToReach(evalSteps: steps, evalLosses: losses, target: 0.4) == nil)
+  }
+
+  /// Held-out evaluations during a run, and the extension past the last step, change nothing of
+  /// the training curve (same losses bit for bit as a run without them); the extension stops at
+  /// the first evaluation that reaches the target or after the allowed extra steps.
+  @Test func evaluationsAndExtensionLeaveTheCurveUnchanged() throws {
+    var o = TrainingOptions()
+    o.recipe = .delayed; o.steps = 6; o.microBatch = 4; o.accumulation = 1; o.seed = 7
+    let config = TransformerConfig(vocab: 12, maxSeq: 8, d: 32, heads: 2, layers: 1)
+    let task = AdditionTask(evalCount: 32)
+    let plain = try Comparison.run(o, task: task, model: config)
+    let evaluated = try Comparison.run(o, task: task, model: config, evalEvery: 4, reachTarget: 0, extraFraction: 0.5)
+    #expect(plain.losses.map(\.bitPattern) == evaluated.losses.map(\.bitPattern))
+    #expect(plain.finalLoss == evaluated.finalLoss && plain.heldOutLoss == evaluated.heldOutLoss)
+    // Every 4 steps and after the last (6); target 0 is never reached: extension to 6 + 3 = 9.
+    #expect(evaluated.evalSteps == [4, 6, 8, 9])
+    // The evaluation after the last step is the held-out loss of the final evaluation.
+    #expect(abs(evaluated.evalLosses[1] - evaluated.heldOutLoss) < 1e-6)
+    var results = [plain, evaluated]
+    results[0].recipe = "fp32"
+    results[0].evalSteps = evaluated.evalSteps; results[0].evalLosses = evaluated.evalLosses
+    #expect(Comparison.fp32Target(results) == evaluated.evalLosses[1])
+  }
+}
