@@ -48,8 +48,10 @@ static inline T __m256i enc8_fast(__m256i u, const cfp8_enc_plan *p, int roundin
   return _mm256_blendv_epi8(res, nan_code, nan);
 }
 
-static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, size_t n, const cfp8_enc_plan *p,
+static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, size_t n, const cfp8_enc_plan *plan,
                             int rounding) {
+  /* a local copy: the byte stores cannot alias it, so its fields stay in registers */
+  const cfp8_enc_plan local = *plan, *p = &local;
   const unsigned csr = _mm_getcsr();
   _mm_setcsr((csr & ~0x6000u) | 0x8040u | (rounding == CFP8_ROUND_TOWARD_ZERO ? 0x6000u : 0u)); /* FTZ, DAZ, RC */
   const __m256i fix = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -122,7 +124,9 @@ static inline T __m256i enc8(__m256i u, __m256i idx, const cfp8_enc_plan *p, int
 }
 
 static T void enc_loop(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0,
-                       const cfp8_enc_plan *p, int rounding) {
+                       const cfp8_enc_plan *plan, int rounding) {
+  /* a local copy: the byte stores cannot alias it, so its fields stay in registers */
+  const cfp8_enc_plan local = *plan, *p = &local;
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i fix = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   size_t i = 0;

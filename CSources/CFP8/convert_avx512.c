@@ -218,8 +218,10 @@ static T void enc_ocp(const void *src, int32_t src_format, uint8_t *dst, size_t 
 #undef CFP8_OCP_NS
 #undef CFP8_OCP_SH
 
-static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, size_t n, const cfp8_enc_plan *p,
+static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, size_t n, const cfp8_enc_plan *plan,
                             int rounding) {
+  /* a local copy: the byte stores cannot alias it, so its fields stay in registers */
+  const cfp8_enc_plan local = *plan, *p = &local;
   const unsigned csr = _mm_getcsr();
   _mm_setcsr((csr & ~0x6000u) | 0x8040u | (rounding == CFP8_ROUND_TOWARD_ZERO ? 0x6000u : 0u)); /* FTZ, DAZ, RC */
   size_t i = 0;
@@ -250,7 +252,9 @@ static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, s
 }
 
 static T void enc_loop(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0,
-                       const cfp8_enc_plan *p, int rounding) {
+                       const cfp8_enc_plan *plan, int rounding) {
+  /* a local copy: the byte stores cannot alias it, so its fields stay in registers */
+  const cfp8_enc_plan local = *plan, *p = &local;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
