@@ -29,10 +29,6 @@ static inline T __m512i enc16(__m512i u, __m512i idx, const cfp8_enc_plan *p, in
   } else if (rounding == CFP8_ROUND_TOWARD_ZERO) {
     q = _mm512_srlv_epi32(sig, s);
   } else {
-    q = _mm512_srlv_epi32(sig, s);
-    const __m512i rem = _mm512_sub_epi32(sig, _mm512_sllv_epi32(q, s));
-    const __m512i frac = _mm512_or_si512(_mm512_sllv_epi32(rem, _mm512_sub_epi32(_mm512_set1_epi32(32), s)),
-                                         _mm512_srlv_epi32(rem, _mm512_sub_epi32(s, _mm512_set1_epi32(32))));
     __m512i r;
     if (rbits) {
       r = _mm512_loadu_si512(rbits);
@@ -44,10 +40,25 @@ static inline T __m512i enc16(__m512i u, __m512i idx, const cfp8_enc_plan *p, in
       x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x846CA68Bu));
       r = _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
     }
+    if (!_mm512_cmplt_epu32_mask(a, _mm512_set1_epi32((128 - p->bias) << 23))) {
+      /* No lane below the target's smallest normal: s = 23 - m everywhere and frac = rem << (9 + m)
+       * exactly, so frac + r >= 2^32 iff rem + (r >> (9 + m)) >= 2^(23 - m): add and let the carry
+       * run into q (and on into the exponent field), as RNE does with its half. */
+      const int sh = 23 - p->m_bits;
+      q = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(a, _mm512_set1_epi32((int)((uint32_t)(p->bias - 127) << 23))),
+                                             _mm512_srli_epi32(r, 32 - sh)), sh);
+      goto specials;
+    }
+    q = _mm512_srlv_epi32(sig, s);
+    const __m512i rem = _mm512_sub_epi32(sig, _mm512_sllv_epi32(q, s));
+    const __m512i frac = _mm512_or_si512(_mm512_sllv_epi32(rem, _mm512_sub_epi32(_mm512_set1_epi32(32), s)),
+                                         _mm512_srlv_epi32(rem, _mm512_sub_epi32(s, _mm512_set1_epi32(32))));
     const __mmask16 carry = _mm512_cmplt_epu32_mask(_mm512_add_epi32(frac, r), frac);
     q = _mm512_mask_add_epi32(q, carry, q, _mm512_set1_epi32(1));
   }
-  __m512i enc = _mm512_add_epi32(_mm512_slli_epi32(_mm512_sub_epi32(EB, _mm512_set1_epi32(128 - p->bias)), p->m_bits), q);
+  q = _mm512_add_epi32(_mm512_slli_epi32(_mm512_sub_epi32(EB, _mm512_set1_epi32(128 - p->bias)), p->m_bits), q);
+specials:;
+  __m512i enc = q; /* the magnitude code */
   /* toward zero: a finite overflow gives the largest finite value; only Inf is an overflow */
   if (rounding == CFP8_ROUND_TOWARD_ZERO) enc = _mm512_min_epu32(enc, _mm512_set1_epi32((int)p->max_enc));
   const __mmask16 neg = _mm512_movepi32_mask(u);
