@@ -19,7 +19,11 @@ static inline T __m256i load8(const void *src, int32_t src_format, size_t i) {
 }
 
 /* Fast path for RNE and RZ; see enc16_fast in convert_avx512.c (same algorithm, 8 lanes). */
-static inline T __m256i enc8_fast(__m256i u, const cfp8_enc_plan *p, int rounding) {
+/* ocp: the plan passes ocp_fast_ok (see convert_avx512.c): overflow by an unsigned min on the
+ * magnitude code, NaN by one blend, the sign OR'd last (before the NaN blend when the NaN code
+ * drops the sign: nan_signed = 0). */
+static inline __attribute__((always_inline)) T __m256i enc8_fast_x(__m256i u, const cfp8_enc_plan *p, const int rounding,
+                                                                   const int ocp, const int nan_signed) {
   const int sh = 23 - p->m_bits, emin = 1 - p->bias;
   const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF));
   __m256i t = _mm256_add_epi32(a, _mm256_set1_epi32((int)((uint32_t)(p->bias - 127) << 23)));
@@ -31,6 +35,19 @@ static inline T __m256i enc8_fast(__m256i u, const cfp8_enc_plan *p, int roundin
   const __m256i f = _mm256_castps_si256(_mm256_add_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(M)));
   const __m256i sub = _mm256_cmpgt_epi32(_mm256_set1_epi32((emin + 127) << 23), a); /* a >= 0 as signed */
   __m256i enc = _mm256_blendv_epi8(_mm256_srli_epi32(t, sh), _mm256_sub_epi32(f, M), sub);
+  if (ocp) {
+    const __m256i inf = _mm256_set1_epi32(0x7F800000);
+    if (rounding == CFP8_ROUND_TOWARD_ZERO) {
+      enc = _mm256_min_epu32(enc, _mm256_set1_epi32((int)p->max_enc));
+      enc = _mm256_blendv_epi8(enc, _mm256_set1_epi32(p->ovf_pos), _mm256_cmpeq_epi32(a, inf));
+    } else {
+      enc = _mm256_min_epu32(enc, _mm256_set1_epi32(p->ovf_pos)); /* also Inf: its enc is above */
+    }
+    const __m256i nanm = _mm256_cmpgt_epi32(a, inf); /* a >= 0 as signed */
+    if (nan_signed) enc = _mm256_blendv_epi8(enc, _mm256_set1_epi32(p->nan_pos), nanm);
+    const __m256i r = _mm256_or_si256(enc, _mm256_and_si256(_mm256_srli_epi32(u, 24), _mm256_set1_epi32(0x80)));
+    return nan_signed ? r : _mm256_blendv_epi8(r, _mm256_set1_epi32(p->nan_pos), nanm);
+  }
   __m256i ovf;
   if (rounding == CFP8_ROUND_TOWARD_ZERO) {
     enc = _mm256_min_epi32(enc, _mm256_set1_epi32((int)p->max_enc));
@@ -48,8 +65,13 @@ static inline T __m256i enc8_fast(__m256i u, const cfp8_enc_plan *p, int roundin
   return _mm256_blendv_epi8(res, nan_code, nan);
 }
 
-static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, size_t n, const cfp8_enc_plan *p,
-                            int rounding) {
+#define enc8_fast(u, p, rounding) enc8_fast_x(u, p, rounding, ocp, nan_signed)
+
+static inline __attribute__((always_inline)) T void enc_loop_fast_x(const void *src, int32_t src_format, uint8_t *dst,
+                                                                    size_t n, const cfp8_enc_plan *plan,
+                                                                    const int rounding, const int ocp, const int nan_signed) {
+  /* a local copy: the byte stores cannot alias it, so its fields stay in registers */
+  const cfp8_enc_plan local = *plan, *p = &local;
   const unsigned csr = _mm_getcsr();
   _mm_setcsr((csr & ~0x6000u) | 0x8040u | (rounding == CFP8_ROUND_TOWARD_ZERO ? 0x6000u : 0u)); /* FTZ, DAZ, RC */
   const __m256i fix = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -70,6 +92,24 @@ static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, s
     dst[i] = (uint8_t)_mm256_cvtsi256_si32(enc8_fast(_mm256_set1_epi32((int)u), p, rounding));
   }
   _mm_setcsr(csr);
+}
+#undef enc8_fast
+
+/* One loop per (mode, OCP fast or general, NaN convention). */
+static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, size_t n, const cfp8_enc_plan *p,
+                            int rounding) {
+  const int ocp = !p->fnuz && p->ovf_neg == (p->ovf_pos | 0x80) && p->ovf_pos >= p->max_enc && p->ovf_pos < 0x80 &&
+                  p->nan_pos < 0x80 && (p->nan_neg == (p->nan_pos | 0x80) || p->nan_neg == p->nan_pos);
+  const int ns = p->nan_neg != p->nan_pos;
+  if (rounding == CFP8_ROUND_NEAREST_EVEN) {
+    if (!ocp) enc_loop_fast_x(src, src_format, dst, n, p, CFP8_ROUND_NEAREST_EVEN, 0, 0);
+    else if (ns) enc_loop_fast_x(src, src_format, dst, n, p, CFP8_ROUND_NEAREST_EVEN, 1, 1);
+    else enc_loop_fast_x(src, src_format, dst, n, p, CFP8_ROUND_NEAREST_EVEN, 1, 0);
+  } else {
+    if (!ocp) enc_loop_fast_x(src, src_format, dst, n, p, CFP8_ROUND_TOWARD_ZERO, 0, 0);
+    else if (ns) enc_loop_fast_x(src, src_format, dst, n, p, CFP8_ROUND_TOWARD_ZERO, 1, 1);
+    else enc_loop_fast_x(src, src_format, dst, n, p, CFP8_ROUND_TOWARD_ZERO, 1, 0);
+  }
 }
 
 static inline T __m256i enc8(__m256i u, __m256i idx, const cfp8_enc_plan *p, int rounding, __m256i key,
@@ -122,7 +162,9 @@ static inline T __m256i enc8(__m256i u, __m256i idx, const cfp8_enc_plan *p, int
 }
 
 static T void enc_loop(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0,
-                       const cfp8_enc_plan *p, int rounding) {
+                       const cfp8_enc_plan *plan, int rounding) {
+  /* a local copy: the byte stores cannot alias it, so its fields stay in registers */
+  const cfp8_enc_plan local = *plan, *p = &local;
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i fix = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   size_t i = 0;

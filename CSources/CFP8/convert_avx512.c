@@ -29,10 +29,6 @@ static inline T __m512i enc16(__m512i u, __m512i idx, const cfp8_enc_plan *p, in
   } else if (rounding == CFP8_ROUND_TOWARD_ZERO) {
     q = _mm512_srlv_epi32(sig, s);
   } else {
-    q = _mm512_srlv_epi32(sig, s);
-    const __m512i rem = _mm512_sub_epi32(sig, _mm512_sllv_epi32(q, s));
-    const __m512i frac = _mm512_or_si512(_mm512_sllv_epi32(rem, _mm512_sub_epi32(_mm512_set1_epi32(32), s)),
-                                         _mm512_srlv_epi32(rem, _mm512_sub_epi32(s, _mm512_set1_epi32(32))));
     __m512i r;
     if (rbits) {
       r = _mm512_loadu_si512(rbits);
@@ -44,10 +40,25 @@ static inline T __m512i enc16(__m512i u, __m512i idx, const cfp8_enc_plan *p, in
       x = _mm512_mullo_epi32(x, _mm512_set1_epi32((int)0x846CA68Bu));
       r = _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
     }
+    if (!_mm512_cmplt_epu32_mask(a, _mm512_set1_epi32((128 - p->bias) << 23))) {
+      /* No lane below the target's smallest normal: s = 23 - m everywhere and frac = rem << (9 + m)
+       * exactly, so frac + r >= 2^32 iff rem + (r >> (9 + m)) >= 2^(23 - m): add and let the carry
+       * run into q (and on into the exponent field), as RNE does with its half. */
+      const int sh = 23 - p->m_bits;
+      q = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(a, _mm512_set1_epi32((int)((uint32_t)(p->bias - 127) << 23))),
+                                             _mm512_srli_epi32(r, 32 - sh)), sh);
+      goto specials;
+    }
+    q = _mm512_srlv_epi32(sig, s);
+    const __m512i rem = _mm512_sub_epi32(sig, _mm512_sllv_epi32(q, s));
+    const __m512i frac = _mm512_or_si512(_mm512_sllv_epi32(rem, _mm512_sub_epi32(_mm512_set1_epi32(32), s)),
+                                         _mm512_srlv_epi32(rem, _mm512_sub_epi32(s, _mm512_set1_epi32(32))));
     const __mmask16 carry = _mm512_cmplt_epu32_mask(_mm512_add_epi32(frac, r), frac);
     q = _mm512_mask_add_epi32(q, carry, q, _mm512_set1_epi32(1));
   }
-  __m512i enc = _mm512_add_epi32(_mm512_slli_epi32(_mm512_sub_epi32(EB, _mm512_set1_epi32(128 - p->bias)), p->m_bits), q);
+  q = _mm512_add_epi32(_mm512_slli_epi32(_mm512_sub_epi32(EB, _mm512_set1_epi32(128 - p->bias)), p->m_bits), q);
+specials:;
+  __m512i enc = q; /* the magnitude code */
   /* toward zero: a finite overflow gives the largest finite value; only Inf is an overflow */
   if (rounding == CFP8_ROUND_TOWARD_ZERO) enc = _mm512_min_epu32(enc, _mm512_set1_epi32((int)p->max_enc));
   const __mmask16 neg = _mm512_movepi32_mask(u);
@@ -102,8 +113,126 @@ static inline T __m512i enc16_fast(__m512i u, const cfp8_enc_plan *p, int roundi
   return res;
 }
 
-static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, size_t n, const cfp8_enc_plan *p,
+/* Whether the OCP fast path applies: overflow codes are a magnitude code with the input's sign
+ * (every OCP preset: saturating 0x7E|s / 0x7B|s or 0x7F|s / 0x7C|s, at or above the largest
+ * finite encoding, so that min(enc, code) both rounds an overflow to it and leaves finite results
+ * alone), and NaN codes either keep the sign (0x7F|s, 0x7E|s) or drop it (CUDA: 0x7F). */
+static int ocp_fast_ok(const cfp8_enc_plan *p) {
+  return !p->fnuz && p->ovf_neg == (p->ovf_pos | 0x80) && p->ovf_pos >= p->max_enc && p->ovf_pos < 0x80 &&
+         p->nan_pos < 0x80 && (p->nan_neg == (p->nan_pos | 0x80) || p->nan_neg == p->nan_pos);
+}
+
+/* The constants of enc16_ocp, broadcast once per call (kept in registers: stores through the
+ * uint8_t destination could otherwise alias the plan and force reloads in the loop). */
+typedef struct {
+  __m512i round_add, M, sub_lim, ovf, max, nan;
+  int sh;
+} ocp_consts;
+
+static inline T ocp_consts ocp_consts_of(const cfp8_enc_plan *p, int rounding) {
+  const int sh = 23 - p->m_bits, emin = 1 - p->bias;
+  const uint32_t rebias = (uint32_t)(p->bias - 127) << 23;
+  return (ocp_consts){
+      .round_add = _mm512_set1_epi32((int)(rebias + (rounding == CFP8_ROUND_NEAREST_EVEN ? (1u << (sh - 1)) - 1u : 0u))),
+      .M = _mm512_set1_epi32((emin + 23 - p->m_bits + 127) << 23),
+      .sub_lim = _mm512_set1_epi32((emin + 127) << 23),
+      .ovf = _mm512_set1_epi32(p->ovf_pos), .max = _mm512_set1_epi32((int)p->max_enc),
+      .nan = _mm512_set1_epi32(p->nan_pos), .sh = sh};
+}
+
+/* enc16_fast for ocp_fast_ok plans, with fewer operations: overflow and Inf by one unsigned min on
+ * the magnitude code (RNE; RZ clamps to the largest finite value and sets Inf by one compare),
+ * NaN by one compare and one masked move, the sign by one ternary-logic OR at the end. */
+static inline __attribute__((always_inline)) T __m512i enc16_ocp(__m512i u, const ocp_consts c, const int sh,
+                                                                 const int rounding, const int nan_signed) {
+  const __m512i inf = _mm512_set1_epi32(0x7F800000);
+  const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF));
+  __m512i t = _mm512_add_epi32(a, c.round_add);
+  if (rounding == CFP8_ROUND_NEAREST_EVEN) /* + the kept lsb: ties to even */
+    t = _mm512_add_epi32(t, _mm512_and_si512(_mm512_srli_epi32(a, sh), _mm512_set1_epi32(1)));
+  const __m512i f = _mm512_castps_si512(_mm512_add_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(c.M)));
+  const __mmask16 sub = _mm512_cmplt_epu32_mask(a, c.sub_lim);
+  __m512i enc = _mm512_mask_sub_epi32(_mm512_srli_epi32(t, sh), sub, f, c.M);
+  if (rounding == CFP8_ROUND_NEAREST_EVEN) {
+    enc = _mm512_min_epu32(enc, c.ovf); /* also Inf: its enc is above */
+  } else {
+    enc = _mm512_min_epu32(enc, c.max);
+    enc = _mm512_mask_mov_epi32(enc, _mm512_cmpeq_epi32_mask(a, inf), c.ovf);
+  }
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(a, inf);
+  if (nan_signed) enc = _mm512_mask_mov_epi32(enc, nan, c.nan);
+  /* enc | ((u >> 24) & 0x80) */
+  __m512i res = _mm512_ternarylogic_epi32(enc, _mm512_srli_epi32(u, 24), _mm512_set1_epi32(0x80), 0xF8);
+  if (!nan_signed) res = _mm512_mask_mov_epi32(res, nan, c.nan);
+  return res;
+}
+
+/* 64 dword results (each < 256) -> 64 bytes in order. */
+static inline T __m512i pack64(__m512i r0, __m512i r1, __m512i r2, __m512i r3) {
+  const __m512i w01 = _mm512_packus_epi32(r0, r1), w23 = _mm512_packus_epi32(r2, r3);
+  const __m512i b = _mm512_packus_epi16(w01, w23); /* per 128-bit lane: r0 r1 r2 r3 quarters */
+  return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), b);
+}
+
+static inline __attribute__((always_inline)) T __m512i load16m(const void *src, const int src_format, size_t i, __mmask16 m) {
+  if (src_format == CFP8_FORMAT_F32) return _mm512_maskz_loadu_epi32(m, (const uint32_t *)src + i);
+  const __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)src + i);
+  if (src_format == CFP8_FORMAT_BF16) return _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
+  return _mm512_castps_si512(_mm512_cvtph_ps(h));
+}
+
+/* One loop per (source format, mode, NaN convention, shift): all constants inside it. */
+static inline __attribute__((always_inline)) T void enc_loop_ocp(const void *src, const int src_format, uint8_t *dst,
+                                                                 size_t n, const ocp_consts c, const int sh,
+                                                                 const int rounding, const int nan_signed) {
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512i r0 = enc16_ocp(load16(src, src_format, i), c, sh, rounding, nan_signed);
+    const __m512i r1 = enc16_ocp(load16(src, src_format, i + 16), c, sh, rounding, nan_signed);
+    const __m512i r2 = enc16_ocp(load16(src, src_format, i + 32), c, sh, rounding, nan_signed);
+    const __m512i r3 = enc16_ocp(load16(src, src_format, i + 48), c, sh, rounding, nan_signed);
+    _mm512_storeu_si512(dst + i, pack64(r0, r1, r2, r3));
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+    _mm_mask_storeu_epi8(dst + i, m, _mm512_cvtepi32_epi8(enc16_ocp(load16m(src, src_format, i, m), c, sh, rounding, nan_signed)));
+  }
+}
+
+#define CFP8_OCP_SH(SRC, R, NS)                                                                        \
+  do {                                                                                                \
+    if (c.sh == 20) enc_loop_ocp(src, SRC, dst, n, c, 20, R, NS);                                     \
+    else enc_loop_ocp(src, SRC, dst, n, c, 21, R, NS);                                                \
+  } while (0)
+#define CFP8_OCP_NS(SRC, R)                                                                            \
+  do {                                                                                                \
+    if (nan_signed) CFP8_OCP_SH(SRC, R, 1); else CFP8_OCP_SH(SRC, R, 0);                              \
+  } while (0)
+#define CFP8_OCP_R(SRC)                                                                                \
+  do {                                                                                                \
+    if (p->rounding == CFP8_ROUND_NEAREST_EVEN) CFP8_OCP_NS(SRC, CFP8_ROUND_NEAREST_EVEN);            \
+    else CFP8_OCP_NS(SRC, CFP8_ROUND_TOWARD_ZERO);                                                    \
+  } while (0)
+
+/* RNE and RZ for ocp_fast_ok plans (m_bits 3 or 2: shift 20 or 21). */
+static T void enc_ocp(const void *src, int32_t src_format, uint8_t *dst, size_t n, const cfp8_enc_plan *p) {
+  const ocp_consts c = ocp_consts_of(p, p->rounding);
+  const int nan_signed = p->nan_neg != p->nan_pos;
+  const unsigned csr = _mm_getcsr(); /* FTZ, DAZ, rounding control = the mode (see enc16_fast) */
+  _mm_setcsr((csr & ~0x6000u) | 0x8040u | (p->rounding == CFP8_ROUND_TOWARD_ZERO ? 0x6000u : 0u));
+  if (src_format == CFP8_FORMAT_F32) CFP8_OCP_R(CFP8_FORMAT_F32);
+  else if (src_format == CFP8_FORMAT_BF16) CFP8_OCP_R(CFP8_FORMAT_BF16);
+  else CFP8_OCP_R(CFP8_FORMAT_F16);
+  _mm_setcsr(csr);
+}
+#undef CFP8_OCP_R
+#undef CFP8_OCP_NS
+#undef CFP8_OCP_SH
+
+static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, size_t n, const cfp8_enc_plan *plan,
                             int rounding) {
+  /* a local copy: the byte stores cannot alias it, so its fields stay in registers */
+  const cfp8_enc_plan local = *plan, *p = &local;
   const unsigned csr = _mm_getcsr();
   _mm_setcsr((csr & ~0x6000u) | 0x8040u | (rounding == CFP8_ROUND_TOWARD_ZERO ? 0x6000u : 0u)); /* FTZ, DAZ, RC */
   size_t i = 0;
@@ -134,7 +263,9 @@ static T void enc_loop_fast(const void *src, int32_t src_format, uint8_t *dst, s
 }
 
 static T void enc_loop(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0,
-                       const cfp8_enc_plan *p, int rounding) {
+                       const cfp8_enc_plan *plan, int rounding) {
+  /* a local copy: the byte stores cannot alias it, so its fields stay in registers */
+  const cfp8_enc_plan local = *plan, *p = &local;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -176,6 +307,11 @@ static T void enc_loop(const void *src, int32_t src_format, uint8_t *dst, size_t
 }
 
 T int cfp8_encode_avx512(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p) {
+  if (ocp_fast_ok(p) && (p->rounding == CFP8_ROUND_NEAREST_EVEN || p->rounding == CFP8_ROUND_TOWARD_ZERO) &&
+      (p->m_bits == 2 || p->m_bits == 3)) {
+    enc_ocp(src, src_format, dst, n, p);
+    return 1;
+  }
   switch (p->rounding) {
   case CFP8_ROUND_NEAREST_EVEN: enc_loop_fast(src, src_format, dst, n, p, CFP8_ROUND_NEAREST_EVEN); return 1;
   case CFP8_ROUND_TOWARD_ZERO: enc_loop_fast(src, src_format, dst, n, p, CFP8_ROUND_TOWARD_ZERO); return 1;

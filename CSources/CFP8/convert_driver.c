@@ -166,14 +166,17 @@ cfp8_status cfp8_sweep_compare(int32_t src_format, int32_t dst_format, int32_t r
           const uint64_t v = b0 + i;
           if (es == 4) ((uint32_t *)in)[i] = (uint32_t)v; else ((uint16_t *)in)[i] = (uint16_t)v;
         }
-        if (rounding == CFP8_ROUND_STOCHASTIC) /* the reference uses the bits the seed gives */
+        /* FP32 to an OCP/FNUZ format: the reference loop compiled for speed (same C source). */
+        const int fast_ref = src_format == CFP8_FORMAT_F32 && dst_format != CFP8_FORMAT_E8M0;
+        if (rounding == CFP8_ROUND_STOCHASTIC && !fast_ref) /* the reference uses the bits the seed gives */
           for (size_t i = 0; i < len; i++) rnd[i] = cfp8_sr_bits(key, b0 + i);
         /* Reference for the first preset, element by element. */
         cfp8_enc_plan rp;
         if (dst_format == CFP8_FORMAT_E8M0) rp = (cfp8_enc_plan){.dst_format = dst_format, .rounding = rounding};
         else cfp8_enc_plan_init(&rp, dst_format, rounding, first_preset, 0, rnd);
         rp.random_bits = rnd;
-        cfp8_enc_scalar(in, src_format, ref, len, 0, first_preset, &rp);
+        if (fast_ref) cfp8_sweep_reference_f32((const uint32_t *)in, ref, len, (size_t)b0, dst_format, rounding, first_preset, key, rnd);
+        else cfp8_enc_scalar(in, src_format, ref, len, 0, first_preset, &rp);
         for (int pr = first_preset; pr < 4; pr++) {
           if (!(preset_mask & (1u << pr))) continue;
           const uint8_t *want = ref;
@@ -184,7 +187,12 @@ cfp8_status cfp8_sweep_compare(int32_t src_format, int32_t dst_format, int32_t r
             /* Chunks are aligned ranges of one sign, so |pattern| is increasing within a chunk for
              * F32/BF16: whole chunks below the threshold keep the first preset's reference. */
             const int below_all = src_format != CFP8_FORMAT_F16 && pattern_abs_f32(src_format, b0 + len - 1) < thr;
-            if (!below_all) {
+            if (!below_all && fast_ref) {
+              /* the whole chunk again with this preset (rnd already holds the bits) */
+              cfp8_sweep_reference_f32((const uint32_t *)in, ref_p, len, (size_t)b0, dst_format,
+                                       rounding, pr, key, rnd);
+              want = ref_p;
+            } else if (!below_all) {
               memcpy(ref_p, ref, len);
               for (size_t i = 0; i < len; i++)
                 if (pattern_abs_f32(src_format, b0 + i) >= thr)

@@ -47,6 +47,12 @@ typedef void (*cfp8_dec_kernel)(const uint8_t *src, void *dst, size_t n, int32_t
 void cfp8_enc_scalar(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, int32_t preset,
                      const cfp8_enc_plan *p);
 
+/* The sweep's FP32 reference for one (format, rounding, preset): encode_f32_core on n inputs,
+ * the same C source as cfp8_enc_scalar, compiled for AVX-512 where the CPU has it (see
+ * convert_scalar.c). Stochastic rounding: fills random[i] = cfp8_sr_bits(key, index0 + i) and uses it. */
+void cfp8_sweep_reference_f32(const uint32_t *x, uint8_t *dst, size_t n, size_t index0, int32_t fmt, int32_t rnd,
+                              int32_t preset, uint32_t key, uint32_t *random);
+
 /* Decode tables: 256 entries of F32 bits / F16 bits / BF16 bits (static, built once). */
 const uint32_t *cfp8_dec_table_u32(int32_t src_format);
 const uint16_t *cfp8_dec_table_u16(int32_t src_format, int32_t dst_format);

@@ -13,7 +13,7 @@ typedef struct {
   int fnuz;
 } fmt_params;
 
-static int params(int32_t format, fmt_params *p) {
+static inline int params(int32_t format, fmt_params *p) {
   switch (format) {
   case CFP8_FORMAT_E4M3: *p = (fmt_params){4, 3, 7, 0x7E, 0}; return 1;
   case CFP8_FORMAT_E5M2: *p = (fmt_params){5, 2, 15, 0x7B, 0}; return 1;
@@ -103,6 +103,41 @@ static inline __attribute__((always_inline)) uint8_t encode_core(uint32_t sign_b
   return (uint8_t)(enc | sign);
 }
 
+/* FP32 source, specialised: the same rounding as round_magnitude/encode_core, written without
+ * branches (selects only). An FP32 normal's leading one is bit 23, and an FP32 subnormal lies far
+ * below every target's smallest normal, so its result binade is the target's emin; no leading-zero
+ * count is needed. With sig placed at bit 32 of a 64-bit word and shifted right by s (the bits of
+ * sig below one ulp of the result), the high half is the truncated magnitude q and the low half is
+ * the discarded part as a 32-bit fraction of one ulp, truncated: exactly the `frac` of stochastic
+ * rounding; for nearest-even it is exact whenever it can reach one half (s <= 32; for s > 32,
+ * sig < 2^24 is below half an ulp and so is frac). This is the FP32 reference
+ * (cfp8_encode_f32_reference and the scalar path): ConversionOracleTests check it against the
+ * FP64 oracle, scripts/oracle_mldtypes.py against ml_dtypes on all 2^32 inputs. */
+static inline __attribute__((always_inline)) uint8_t encode_f32_core(uint32_t u, const fmt_params *p, const specials *sp,
+                                                                     int32_t rounding, uint32_t random) {
+  const uint32_t sb = u >> 31, a = u & 0x7FFFFFFFu;
+  const int32_t biased = (int32_t)(a >> 23);
+  const uint32_t sig = (a & 0x7FFFFFu) | (biased ? 0x800000u : 0u); /* |x| = sig * 2^(e - 23) */
+  const int32_t e = (biased ? biased : 1) - 127;
+  const int32_t emin = 1 - p->bias;
+  const int32_t E = e > emin ? e : emin;       /* exponent of the result's binade */
+  const int32_t s = E - e + 23 - p->m_bits;    /* bits of sig below one ulp: 20 <= s <= 149 */
+  const uint64_t t = ((uint64_t)sig << 32) >> (s < 63 ? s : 63);
+  uint32_t q = (uint32_t)(t >> 32);
+  const uint32_t frac = (uint32_t)t;
+  if (rounding == CFP8_ROUND_NEAREST_EVEN) q += (frac > 0x80000000u) | ((frac == 0x80000000u) & q);
+  else if (rounding == CFP8_ROUND_STOCHASTIC) q += (uint32_t)(((uint64_t)frac + random) >> 32);
+  const uint32_t enc = ((uint32_t)(E + p->bias - 1) << p->m_bits) + q;
+  const uint8_t sign = (uint8_t)(sb << 7);
+  const uint8_t ovf = sb ? sp->ovf[1] : sp->ovf[0], nan = sb ? sp->nan[1] : sp->nan[0];
+  uint8_t r = (uint8_t)(enc | sign);
+  r = (p->fnuz && enc == 0) ? 0x00 : r;
+  /* Overflow. Toward zero never leaves the finite range (IEEE 754 7.4): the largest finite value. */
+  r = enc > p->max_enc ? (rounding == CFP8_ROUND_TOWARD_ZERO ? (uint8_t)(p->max_enc | sign) : ovf) : r;
+  r = a >= 0x7F800000u ? (a > 0x7F800000u ? nan : ovf) : r;
+  return r;
+}
+
 static uint8_t encode_generic(uint32_t sign_bit, uint32_t field, uint64_t mant, int eb, int mb, int32_t format,
                               int32_t rounding, int32_t preset, uint32_t random) {
   fmt_params p;
@@ -112,6 +147,15 @@ static uint8_t encode_generic(uint32_t sign_bit, uint32_t field, uint64_t mant, 
 }
 
 uint8_t cfp8_encode_f32_reference(float x, int32_t format, int32_t rounding, int32_t preset, uint32_t random) {
+  fmt_params p;
+  if (!params(format, &p) || preset < 0 || preset > 3 || rounding < 0 || rounding > 2) return 0;
+  const specials sp = specials_of(format, preset);
+  return encode_f32_core(cfp8_f32_bits(x), &p, &sp, rounding, random);
+}
+
+/* The generic routine on an FP32 value (bench and cross-check of encode_f32_core). */
+uint8_t cfp8_encode_f32_generic(float x, int32_t format, int32_t rounding, int32_t preset, uint32_t random);
+uint8_t cfp8_encode_f32_generic(float x, int32_t format, int32_t rounding, int32_t preset, uint32_t random) {
   const uint32_t u = cfp8_f32_bits(x);
   return encode_generic(u >> 31, (u >> 23) & 0xFF, u & 0x7FFFFF, 8, 23, format, rounding, preset, random);
 }
@@ -199,9 +243,28 @@ void cfp8_enc_scalar(const void *src, int32_t src_format, uint8_t *dst, size_t n
 #define CFP8_RBITS(i) (rnd != CFP8_ROUND_STOCHASTIC ? 0u \
                        : p->random_bits ? p->random_bits[index0 + (i)] : cfp8_sr_bits(p->seed_key, index0 + (i)))
   if (src_format == CFP8_FORMAT_F32) {
+    /* One loop per (format, rounding), so that both are constants inside it. */
     const uint32_t *x = (const uint32_t *)src;
-    for (size_t i = 0; i < n; i++)
-      dst[i] = encode_core(x[i] >> 31, (x[i] >> 23) & 0xFF, x[i] & 0x7FFFFF, 8, 23, &fp, &sp, rnd, CFP8_RBITS(i));
+#define CFP8_F32_LOOP(F, R)                                                                          \
+  do {                                                                                              \
+    fmt_params fc;                                                                                  \
+    params(F, &fc);                                                                                 \
+    for (size_t i = 0; i < n; i++) dst[i] = encode_f32_core(x[i], &fc, &sp, R, CFP8_RBITS(i));     \
+  } while (0)
+#define CFP8_F32_ROUNDINGS(F)                                                                        \
+  do {                                                                                              \
+    if (rnd == CFP8_ROUND_NEAREST_EVEN) CFP8_F32_LOOP(F, CFP8_ROUND_NEAREST_EVEN);                  \
+    else if (rnd == CFP8_ROUND_TOWARD_ZERO) CFP8_F32_LOOP(F, CFP8_ROUND_TOWARD_ZERO);               \
+    else CFP8_F32_LOOP(F, CFP8_ROUND_STOCHASTIC);                                                   \
+  } while (0)
+    switch (fmt) {
+    case CFP8_FORMAT_E4M3: CFP8_F32_ROUNDINGS(CFP8_FORMAT_E4M3); break;
+    case CFP8_FORMAT_E5M2: CFP8_F32_ROUNDINGS(CFP8_FORMAT_E5M2); break;
+    case CFP8_FORMAT_E4M3FNUZ: CFP8_F32_ROUNDINGS(CFP8_FORMAT_E4M3FNUZ); break;
+    default: CFP8_F32_ROUNDINGS(CFP8_FORMAT_E5M2FNUZ); break;
+    }
+#undef CFP8_F32_ROUNDINGS
+#undef CFP8_F32_LOOP
   } else if (src_format == CFP8_FORMAT_F16) {
     const uint16_t *x = (const uint16_t *)src;
     for (size_t i = 0; i < n; i++)
@@ -212,6 +275,46 @@ void cfp8_enc_scalar(const void *src, int32_t src_format, uint8_t *dst, size_t n
       dst[i] = encode_core(x[i] >> 15, (x[i] >> 7) & 0xFF, x[i] & 0x7F, 8, 7, &fp, &sp, rnd, CFP8_RBITS(i));
   }
 #undef CFP8_RBITS
+}
+
+/* The sweep's reference (cfp8_sweep_compare): the FP32 loop above, the same C source, in a
+ * function that may be compiled with a wider target so that the compiler can vectorise it (its
+ * semantics are the C source's; the hand-written SIMD paths compared against it use different
+ * algorithms). `random` (stochastic rounding) is filled with cfp8_sr_bits(key, index0 + i). */
+#define CFP8_SWEEP_REF_BODY                                                                         \
+  fmt_params fp;                                                                                    \
+  if (!params(fmt, &fp) || preset < 0 || preset > 3 || rnd < 0 || rnd > 2) return;                \
+  const specials sp = specials_of(fmt, preset);                                                     \
+  if (rnd == CFP8_ROUND_STOCHASTIC)                                                                 \
+    for (size_t i = 0; i < n; i++) random[i] = cfp8_sr_bits(key, index0 + i);                      \
+  if (rnd == CFP8_ROUND_NEAREST_EVEN)                                                               \
+    for (size_t i = 0; i < n; i++) dst[i] = encode_f32_core(x[i], &fp, &sp, CFP8_ROUND_NEAREST_EVEN, 0); \
+  else if (rnd == CFP8_ROUND_TOWARD_ZERO)                                                           \
+    for (size_t i = 0; i < n; i++) dst[i] = encode_f32_core(x[i], &fp, &sp, CFP8_ROUND_TOWARD_ZERO, 0); \
+  else                                                                                              \
+    for (size_t i = 0; i < n; i++) dst[i] = encode_f32_core(x[i], &fp, &sp, CFP8_ROUND_STOCHASTIC, random[i]);
+
+static void sweep_ref_plain(const uint32_t *x, uint8_t *dst, size_t n, size_t index0, int32_t fmt, int32_t rnd,
+                            int32_t preset, uint32_t key, uint32_t *random) {
+  CFP8_SWEEP_REF_BODY
+}
+#if defined(CFP8_X86)
+static CFP8_TARGET_AVX512 void sweep_ref_avx512(const uint32_t *x, uint8_t *dst, size_t n, size_t index0, int32_t fmt,
+                                                int32_t rnd, int32_t preset, uint32_t key, uint32_t *random) {
+  CFP8_SWEEP_REF_BODY
+}
+#endif
+#undef CFP8_SWEEP_REF_BODY
+
+void cfp8_sweep_reference_f32(const uint32_t *x, uint8_t *dst, size_t n, size_t index0, int32_t fmt, int32_t rnd,
+                              int32_t preset, uint32_t key, uint32_t *random) {
+#if defined(CFP8_X86)
+  if (cfp8_isa_supported(CFP8_ISA_AVX512)) {
+    sweep_ref_avx512(x, dst, n, index0, fmt, rnd, preset, key, random);
+    return;
+  }
+#endif
+  sweep_ref_plain(x, dst, n, index0, fmt, rnd, preset, key, random);
 }
 
 /* ---- Decode tables ------------------------------------------------------------------------ */

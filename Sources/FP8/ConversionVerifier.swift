@@ -6,6 +6,9 @@ import Foundation
 /// rounding mode, the scalar reference is computed once per chunk and every SIMD path's output is
 /// compared with it for each preset (the reference is recomputed per preset only for NaN, Inf and
 /// inputs at or above the overflow boundary, the only places where it consults the preset).
+/// The sweep loop is C (`cfp8_sweep_compare`, OpenMP over 64 Ki-input chunks); FP32 sources use
+/// the reference's C source compiled for AVX-512 (vectorised by the compiler), which
+/// `scripts/oracle_mldtypes.py` and the FP64 oracle tests tie to the plain scalar build.
 /// Stochastic rounding uses the bits of `seed` for element index = input pattern. FNUZ formats
 /// have a single convention (overflow, Inf, NaN → 0x80 whatever the preset): one row, "(any)".
 /// E8M0 has no SIMD kernel (every path runs the scalar routine); it is swept over F16/BF16 inputs

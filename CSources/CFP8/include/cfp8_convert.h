@@ -88,7 +88,9 @@ uint32_t cfp8_stochastic_bits(uint64_t seed, uint64_t index);
  * path's cfp8_encode output is compared with the scalar reference. The reference for the first
  * preset is computed for every input; for the other presets it is recomputed only where the input
  * is NaN, Inf or (except toward zero, which never overflows a finite input) at least the format's
- * largest finite value (the reference consults the preset only there). Stochastic rounding uses cfp8_stochastic_bits(seed, pattern). Runs with OpenMP over
+ * largest finite value (the reference consults the preset only there; FP32 sources recompute the
+ * whole 64 Ki-input chunk that holds such inputs). FP32 sources to E4M3/E5M2/FNUZ use the
+ * reference's C source compiled for AVX-512 where the CPU has it (vectorised by the compiler). Stochastic rounding uses cfp8_stochastic_bits(seed, pattern). Runs with OpenMP over
  * chunks. Results: per (preset, isa) mismatch counts in mismatches[preset * isa_count + k], and
  * the first mismatching pattern (or UINT64_MAX) in first[...] (both arrays of 4 * isa_count). */
 cfp8_status cfp8_sweep_compare(int32_t src_format, int32_t dst_format, int32_t rounding, uint32_t preset_mask,
