@@ -35,50 +35,31 @@ extension FP8Checkpoint {
         entries.append(.init(name: t.name, dtype: t.dtype, shape: t.shape))
       }
     }
-    do {
-      let writer = try SafetensorsWriter(path: output, entries: entries, metadata: file.metadata)
-      let total = Double(max(1, file.mapping.size - file.header.dataStart))
-      var done = 0.0
-      for e in entries {
-        let t = file.info(e.name)!
-        let src = file.bytes(of: t)
-        let dst = try writer.buffer(for: e.name)
-        progress?(done / total, e.name)
-        if t.dtype.isFP8Value {
-          let (rows, cols) = matrixShape(t.shape)
-          var g = ScaleGranularity.perTensor
-          var scales: [Float] = [1]
-          var mx: [UInt8] = []
-          if let p = pairs[t.name] {
-            let st = file.info(p.scale)!
-            g = p.granularity
-            if g == .mxfp8 {
-              mx = Array(file.bytes(of: st))
-              scales = []
-            } else {
-              scales = floatScales(st, file.bytes(of: st))
-            }
-          }
-          do {
-            try QuantizedTensor.dequantize(
-              bits: src, format: t.dtype.elementFormat!, rows: rows, cols: cols, granularity: g, scales: scales,
-              mxScales: mx, into: dst, outputFormat: outputFormat, isa: isa, threads: threads)
-          } catch {
-            throw CheckpointError.kernel(tensor: t.name, error)
-          }
-        } else if src.count > 0 {
-          dst.copyMemory(from: src)
+    try rewrite(file, to: output, entries: entries, order: entries.map { file.info($0.name)! }, progress: progress) {
+      (t, src, dst, _) throws -> Bool in
+      guard t.dtype.isFP8Value else { return false }
+      let (rows, cols) = matrixShape(t.shape)
+      var g = ScaleGranularity.perTensor
+      var scales: [Float] = [1]
+      var mx: [UInt8] = []
+      if let p = pairs[t.name] {
+        let st = file.info(p.scale)!
+        g = p.granularity
+        if g == .mxfp8 {
+          mx = Array(file.bytes(of: st))
+          scales = []
+        } else {
+          scales = floatScales(st, file.bytes(of: st))
         }
-        done += Double(src.count)
       }
-      progress?(1, "")
-      try writer.commit()
-    } catch let e as CheckpointError {
-      throw e
-    } catch let e as SafetensorsError {
-      throw .file(e)
-    } catch {
-      throw .file(.invalidArgument("\(error)"))
+      do throws(FP8Error) {
+        try QuantizedTensor.dequantize(
+          bits: src, format: t.dtype.elementFormat!, rows: rows, cols: cols, granularity: g, scales: scales,
+          mxScales: mx, into: dst, outputFormat: outputFormat, isa: isa, threads: threads)
+      } catch {
+        throw CheckpointError.kernel(tensor: t.name, error)
+      }
+      return true
     }
     return converted
   }
@@ -127,32 +108,47 @@ extension FP8Checkpoint {
       case .mxfp8: entries.append(.init(name: sname, dtype: .f8e8m0, shape: [r, (c + 31) / 32]))
       }
     }
+    let selectedSet = Set(selected)
+    try rewrite(file, to: output, entries: entries, order: file.tensors, progress: progress) {
+      (t, src, dst, writer) throws -> Bool in
+      guard selectedSet.contains(t.name) else { return false }
+      let (r, c) = matrixShape(t.shape)
+      let q: QuantizedTensor
+      do throws(FP8Error) {
+        q = try quantizer.quantize(raw: src, sourceFormat: t.dtype.elementFormat!, rows: r, cols: c)
+      } catch {
+        throw CheckpointError.kernel(tensor: t.name, error)
+      }
+      q.bits.withUnsafeBytes { if $0.count > 0 { dst.copyMemory(from: $0) } }
+      let sdst = try writer.buffer(for: scaleName(for: t.name, granularity: quantizer.granularity))
+      if quantizer.granularity == .mxfp8 {
+        q.mxScales.withUnsafeBytes { if $0.count > 0 { sdst.copyMemory(from: $0) } }
+      } else {
+        q.scales.withUnsafeBytes { if $0.count > 0 { sdst.copyMemory(from: $0) } }
+      }
+      return true
+    }
+    return selected
+  }
+
+  /// Writes `entries` to `output` atomically (see `SafetensorsWriter`), visiting `order`'s tensors
+  /// with progress: `convert` fills a tensor's output buffer and returns true, or returns false to
+  /// have its bytes copied unchanged. Every failure becomes a `CheckpointError`.
+  private static func rewrite(
+    _ file: SafetensorsFile, to output: String, entries: [SafetensorsWriter.Entry], order: [SafetensorsTensorInfo],
+    progress: Progress?,
+    convert: (SafetensorsTensorInfo, UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer, SafetensorsWriter)
+      throws -> Bool
+  ) throws(CheckpointError) {
     do {
       let writer = try SafetensorsWriter(path: output, entries: entries, metadata: file.metadata)
       let total = Double(max(1, file.mapping.size - file.header.dataStart))
       var done = 0.0
-      for t in file.tensors {
+      for t in order {
         let src = file.bytes(of: t)
         let dst = try writer.buffer(for: t.name)
         progress?(done / total, t.name)
-        if selected.contains(t.name) {
-          let (r, c) = matrixShape(t.shape)
-          let q: QuantizedTensor
-          do {
-            q = try quantizer.quantize(raw: src, sourceFormat: t.dtype.elementFormat!, rows: r, cols: c)
-          } catch {
-            throw CheckpointError.kernel(tensor: t.name, error)
-          }
-          q.bits.withUnsafeBytes { if $0.count > 0 { dst.copyMemory(from: $0) } }
-          let sdst = try writer.buffer(for: scaleName(for: t.name, granularity: quantizer.granularity))
-          if quantizer.granularity == .mxfp8 {
-            q.mxScales.withUnsafeBytes { if $0.count > 0 { sdst.copyMemory(from: $0) } }
-          } else {
-            q.scales.withUnsafeBytes { if $0.count > 0 { sdst.copyMemory(from: $0) } }
-          }
-        } else if src.count > 0 {
-          dst.copyMemory(from: src)
-        }
+        if try !convert(t, src, dst, writer), src.count > 0 { dst.copyMemory(from: src) }
         done += Double(src.count)
       }
       progress?(1, "")
@@ -164,6 +160,5 @@ extension FP8Checkpoint {
     } catch {
       throw .file(.invalidArgument("\(error)"))
     }
-    return selected
   }
 }
