@@ -120,23 +120,9 @@ public struct NpyArray: Sendable, Hashable {
   /// Fortran-order ones.
   public func cOrderData() -> [UInt8] {
     guard fortranOrder, shape.count >= 2 else { return data }
-    let n = elementCount, w = dtype.itemSize
+    let w = dtype.itemSize
     var out = [UInt8](repeating: 0, count: data.count)
-    var idx = [Int](repeating: 0, count: shape.count)
-    var strides = [Int](repeating: 1, count: shape.count)
-    for d in 1..<shape.count { strides[d] = strides[d - 1] * shape[d - 1] }
-    for k in 0..<n {
-      var f = 0
-      for d in 0..<shape.count { f += idx[d] * strides[d] }
-      for b in 0..<w { out[k * w + b] = data[f * w + b] }
-      var d = shape.count - 1
-      while d >= 0 {
-        idx[d] += 1
-        if idx[d] < shape[d] { break }
-        idx[d] = 0
-        d -= 1
-      }
-    }
+    forEachFortranIndex { k, f in for b in 0..<w { out[k * w + b] = data[f * w + b] } }
     return out
   }
 
@@ -165,14 +151,20 @@ public struct NpyArray: Sendable, Hashable {
       for k in 0..<n { out[k] = value(k) }
       return out
     }
-    // Fortran order: file index = Σ i_d · Π_{e<d} n_e; walk C order with an index vector.
+    forEachFortranIndex { k, f in out[k] = value(f) }
+    return out
+  }
+
+  /// Calls `body(k, f)` for every element in C order: k its C-order index, f its index in the
+  /// Fortran-order data (f = Σ i_d · Π_{e<d} n_e), walking C order with an index vector.
+  private func forEachFortranIndex(_ body: (_ k: Int, _ f: Int) -> Void) {
     var idx = [Int](repeating: 0, count: shape.count)
     var strides = [Int](repeating: 1, count: shape.count)
     for d in 1..<shape.count { strides[d] = strides[d - 1] * shape[d - 1] }
-    for k in 0..<n {
+    for k in 0..<elementCount {
       var f = 0
       for d in 0..<shape.count { f += idx[d] * strides[d] }
-      out[k] = value(f)
+      body(k, f)
       var d = shape.count - 1
       while d >= 0 {
         idx[d] += 1
@@ -181,7 +173,6 @@ public struct NpyArray: Sendable, Hashable {
         d -= 1
       }
     }
-    return out
   }
 }
 
