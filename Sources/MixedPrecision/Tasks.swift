@@ -135,6 +135,11 @@ public struct TextTask: TrainingTask {
   public let ids: [Int]
   public let sequenceLength: Int
   public let split: Int
+  /// "text" for a file, "wordchain" for the built-in synthetic language.
+  public var name = "text"
+  /// The source's entropy rate in bits per character when it is known (synthetic text): the
+  /// floor of the metric.
+  public var entropyFloorBits: Double?
 
   public init(text: String, sequenceLength: Int = 32) throws(TrainingError) {
     chars = Array(Set(text)).sorted()
@@ -152,7 +157,6 @@ public struct TextTask: TrainingTask {
     try self.init(text: String(decoding: data, as: UTF8.self), sequenceLength: sequenceLength)
   }
 
-  public var name: String { "text" }
   public var vocab: Int { chars.count }
   public var metricName: String { "bits/char" }
 

@@ -7,7 +7,8 @@ struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Train a small transformer with FP8 recipes and compare them with FP32.",
     discussion: """
-      With no options: the built-in 2-digit addition task, FP32 against the delayed, current and \
+      With no options: the built-in wordchain task (a character-level language model on text from a \
+      synthetic word Markov chain, 300 steps x 4 micro-batches of 6 sequences), FP32 against the delayed, current and \
       blockwise FP8 recipes on H100 numerics (promotion every 128) and delayed without promotion, \
       a table at the end. Recipes: \(Recipe.allCases.map(\.rawValue).joined(separator: ", ")). \
       GPUs: \(TrainingGPU.allCases.map(\.rawValue).joined(separator: ", ")) (sm_80 gives the A100 hybrid FP16 fallback).
@@ -18,7 +19,7 @@ struct Train: ParsableCommand {
   var compare: String = "fp32,delayed,current,blockwise,delayed@h100-fast"
   @Option(help: "GPU whose FP8 numerics to emulate (default: h100 when the engine has it, else ideal).") var gpu: String?
   @Option(help: "Micro-batches per optimiser step (gradient accumulation).") var accumulation: Int = 4
-  @Option(help: "Sequences per micro-batch.") var microBatch: Int = 16
+  @Option(help: "Sequences per micro-batch (default: 6 of 32 characters for wordchain and text, 16 for addition).") var microBatch: Int?
   @Option(help: "Optimiser steps.") var steps: Int = 300
   @Option(help: "Random seed (initialisation and data).") var seed: UInt64 = 1
   @Option(help: "Peak learning rate.") var lr: Float = 3e-3
@@ -28,6 +29,7 @@ struct Train: ParsableCommand {
   @Option(help: "Transformer blocks.") var layers: Int = 2
   @Option(help: "Attention heads.") var heads: Int = 4
   @Option(help: "Standard deviation of the initial weights and embeddings.") var initStd: Double = 0.1
+  @Option(help: "Built-in task: wordchain (character-level language model on a synthetic word Markov chain; bits/char) or addition (exact match).") var task: String = "wordchain"
   @Option(help: "Digits of the built-in addition task.") var digits: Int = 2
   @Option(help: "Addition task: probability that a training answer digit is replaced by a random one.") var labelNoise: Double = 0.1
   @Option(help: "Train a character-level model on this text file instead (metric: bits per character).") var text: String?
@@ -55,10 +57,11 @@ struct Train: ParsableCommand {
   @Option(help: "Save a safetensors checkpoint of the (single-recipe) run at the end.") var saveCheckpoint: String?
   @Option(help: "Resume the (single-recipe) run from this checkpoint.") var resume: String?
   @Flag(help: "No progress bar.") var quiet = false
+  @Option(help: "OpenMP threads of each FP8 product (0: the runtime's default; the bits do not depend on it).") var threads: Int = 1
 
   func options(for r: Recipe, gpu g: String) throws -> TrainingOptions {
     var o = TrainingOptions()
-    o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatch; o.accumulation = accumulation; o.seed = seed
+    o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatchSize; o.accumulation = accumulation; o.seed = seed
     o.learningRate = lr; o.warmupSteps = warmup; o.finalLRFraction = finalLrFraction; o.amaxHistoryLength = amaxHistory
     guard let algo = AmaxAlgorithm(rawValue: amaxAlgo) else { throw ValidationError("--amax-algo: max or most_recent") }
     o.amaxAlgorithm = algo; o.margin = margin; o.powerOfTwoScales = pow2Scales; o.gradientFormat = gradFormat
@@ -76,11 +79,23 @@ struct Train: ParsableCommand {
     return o
   }
 
+  /// Text tasks carry 32 tokens per sequence against addition's 8, hence fewer sequences.
+  var microBatchSize: Int { microBatch ?? (text == nil && task == "addition" ? 16 : 6) }
+
+  func makeTask() throws -> any TrainingTask {
+    if let text { return try TextTask(file: text) }
+    switch task {
+    case "wordchain": return try TextTask.wordChain()
+    case "addition": return AdditionTask(digits: digits, labelNoise: labelNoise)
+    default: throw ValidationError("--task: wordchain or addition")
+    }
+  }
+
   func run() throws {
     // The engine every matrix product goes through: the tensor-core model for FP8 products
     // (H100 / B200 / A100 numerics), the ideal FP32 engine otherwise.
-    let engine: any MatmulEngine = TensorCoreMatmulEngine()
-    let task: any TrainingTask = try text.map { try TextTask(file: $0) } ?? AdditionTask(digits: digits, labelNoise: labelNoise)
+    let engine: any MatmulEngine = TensorCoreMatmulEngine(threads: threads)
+    let task = try makeTask()
     let names = recipe.map { [$0] } ?? compare.split(separator: ",").map(String.init)
     let gpuName = gpu ?? (engine.supports(TrainingGPU.h100.numerics) ? "h100" : "ideal")
     var recipes: [(Recipe, String)] = []
@@ -130,7 +145,10 @@ struct Train: ParsableCommand {
         print(String(decoding: try enc.encode(r), as: UTF8.self))
       }
     } else {
-      print("task: \(task.name), \(steps) steps x \(accumulation) micro-batches of \(microBatch), seed \(seed), gpu \(gpuName)")
+      print("task: \(task.name), \(steps) steps x \(accumulation) micro-batches of \(microBatchSize), seed \(seed), gpu \(gpuName)")
+      if let floor = (task as? TextTask)?.entropyFloorBits {
+        print("source entropy: \(String(format: "%.3f", floor)) bits/char (the floor of bits/char)")
+      }
       print(Comparison.table(results))
     }
     if let svg {

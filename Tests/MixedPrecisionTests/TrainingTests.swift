@@ -56,6 +56,26 @@ private func losses(_ o: TrainingOptions, steps: Int) throws -> [UInt32] {
     #expect(idealLosses != reference)
   }
 
+  /// The default task and model shape (wordchain, d = 64, 32 characters) on H100 promoted
+  /// numerics: the same bits for 1 and 2 threads and every SIMD path.
+  @Test(arguments: [Recipe.delayed, .current])
+  func defaultTaskIsIdenticalAcrossThreadsAndISAs(recipe: Recipe) throws {
+    let task = try TextTask.wordChain(characters: 50_000)
+    var o = TrainingOptions()
+    o.recipe = recipe; o.gpu = "h100"; o.steps = 2; o.microBatch = 2; o.accumulation = 2; o.seed = 1
+    let config = TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength)
+    func run(_ threads: Int, _ isa: ISA) throws -> [UInt32] {
+      o.isa = isa.description
+      let t = try Trainer(options: o, task: task, engine: TensorCoreMatmulEngine(threads: threads, isa: isa), model: config)
+      return try (0..<2).map { _ in try t.trainStep().loss.bitPattern }
+    }
+    let reference = try run(1, .scalar)
+    #expect(reference[0] != reference[1])
+    for isa in ISA.supported {
+      for threads in [1, 2] { #expect(try run(threads, isa) == reference, "\(recipe) on \(isa), \(threads) threads") }
+    }
+  }
+
   @Test func fp8RecipesDifferFromFP32() throws {
     let a = try losses(smallOptions(.fp32), steps: 3), b = try losses(smallOptions(.delayed), steps: 3)
     #expect(a[0] != b[0] || a[1] != b[1])
