@@ -150,3 +150,15 @@ public struct BinaryCheckpointStore: CheckpointStore {
                       lrMultiplier: Float(bitPattern: header.lrMultiplierBits), lastReduction: header.lastReduction)
   }
 }
+
+extension Checkpoint {
+  /// Reads a checkpoint in either layout, told apart by its first bytes: the binary one (it starts
+  /// with "FP8EMUCK") or safetensors (what `fp8emu train --save-checkpoint` writes).
+  public static func load(from path: String) throws(TrainingError) -> Checkpoint {
+    guard let h = FileHandle(forReadingAtPath: path) else { throw .io("cannot read \(path)") }
+    let head = [UInt8](h.readData(ofLength: 8))
+    try? h.close()
+    let store: any CheckpointStore = head == BinaryCheckpointStore.magic ? BinaryCheckpointStore() : SafetensorsCheckpointStore()
+    return try store.load(from: path)
+  }
+}

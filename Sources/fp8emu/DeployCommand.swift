@@ -36,7 +36,7 @@ struct Deploy: ParsableCommand {
     }
     let model: Transformer<Float>
     if let checkpoint {
-      let c = try BinaryCheckpointStore().load(from: checkpoint)
+      let c = try Checkpoint.load(from: checkpoint)
       guard c.config.vocab == task.vocab, c.config.maxSeq >= task.sequenceLength else {
         throw ValidationError("the checkpoint's model (vocab \(c.config.vocab)) is not one for the \(digits)-digit addition task")
       }

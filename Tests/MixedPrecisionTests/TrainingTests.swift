@@ -98,6 +98,9 @@ private func losses(_ o: TrainingOptions, steps: Int) throws -> [UInt32] {
     let loaded = try store.load(from: path)
     let roundTrip = loaded == first.checkpoint()
     #expect(roundTrip)
+    // The layout-sniffing reader (what `fp8emu deploy --checkpoint` uses) reads either layout.
+    let sniffed = try Checkpoint.load(from: path) == loaded
+    #expect(sniffed)
 
     let second = try Trainer(options: o, task: AdditionTask(), model: smallConfig)
     try second.restore(loaded)
@@ -114,6 +117,8 @@ private func losses(_ o: TrainingOptions, steps: Int) throws -> [UInt32] {
     #expect(throws: TrainingError.self) { try BinaryCheckpointStore().load(from: path) }
     try Data("hello".utf8).write(to: URL(fileURLWithPath: path))
     #expect(throws: TrainingError.self) { try BinaryCheckpointStore().load(from: path) }
+    #expect(throws: TrainingError.self) { try Checkpoint.load(from: path) }
+    #expect(throws: TrainingError.self) { try Checkpoint.load(from: path + ".missing") }
   }
 
   @Test func monitorsRecordPerLayerStatistics() throws {
