@@ -11,6 +11,7 @@ struct TrainBench: ParsableCommand {
   @Option(help: "Comma-separated recipes.") var recipes = "fp32,bf16,delayed,current,rowwise,blockwise,mxfp8"
   @Option(help: "GPU numerics of the FP8 products.") var gpu = "h100"
   @Option(help: "Timed steps per recipe.") var steps = 10
+  @Option(help: "Task: wordchain (the main job's: 4 micro-batches of 6 sequences of 32 characters) or addition (4 of 16 sequences of 8 tokens).") var task = "wordchain"
   @Flag(help: "One JSON object per row.") var json = false
 
   struct Row: Codable {
@@ -23,12 +24,18 @@ struct TrainBench: ParsableCommand {
   }
 
   func run() throws {
-    let task = AdditionTask()
+    let task: any TrainingTask
+    switch self.task {
+    case "wordchain": task = try TextTask.wordChain()
+    case "addition": task = AdditionTask()
+    default: throw ValidationError("--task: wordchain or addition")
+    }
     var rows: [Row] = []
     for name in recipes.split(separator: ",") {
       guard let r = Recipe(rawValue: String(name)) else { throw ValidationError("unknown recipe \(name)") }
       var o = TrainingOptions()
       o.recipe = r; o.gpu = gpu; o.steps = steps + 2
+      if task is TextTask { o.microBatch = 6 }
       let t = try Trainer(options: o, task: task, engine: TensorCoreMatmulEngine())
       for _ in 0..<2 { try t.trainStep() }
       var times: [Double] = []
