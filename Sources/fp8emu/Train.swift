@@ -152,7 +152,7 @@ struct Train: ParsableCommand {
       print(Comparison.table(results))
     }
     if let svg {
-      let plot = SVGPlot.lossCurves(results.map { ($0.recipe + " (" + $0.numerics + ")", $0.losses) }, title: "training loss, \(task.name)")
+      let plot = SVGPlot.comparison(results, title: task.name)
       try plot.write(toFile: svg, atomically: true, encoding: .utf8)
     }
   }
