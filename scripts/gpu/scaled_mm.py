@@ -173,10 +173,26 @@ def main():
                     try:
                         SA, SB = torch.from_numpy(sa.copy()).cuda(), torch.from_numpy(sb.copy()).cuda()
 
-                        def call():
+                        def call_private():
                             return torch._scaled_mm(A, B, scale_a=SA, scale_b=SB, out_dtype=torch.float32,
                                                     use_fast_accum=fast)
-                        d1 = call()
+
+                        def call_public():  # torch.nn.functional.scaled_mm (torch >= 2.10)
+                            F = torch.nn.functional
+                            st = F.ScalingType
+                            names = ("Tensorwise", "TensorWise") if mode != "row" else ("Rowwise", "RowWise")
+                            rec = next(getattr(st, x) for x in names if hasattr(st, x))
+                            return F.scaled_mm(A, B, SA, rec, SB, rec, output_dtype=torch.float32,
+                                               use_fast_accum=fast)
+                        call = call_private
+                        r["api"] = "torch._scaled_mm"
+                        try:
+                            d1 = call()
+                        except Exception as e1:  # noqa: BLE001
+                            r["error_private_api"] = f"{type(e1).__name__}: {e1}"[:800]
+                            call = call_public
+                            r["api"] = "torch.nn.functional.scaled_mm"
+                            d1 = call()
                         d2 = call()
                         torch.cuda.synchronize()
                         out = d1.float().cpu().numpy()

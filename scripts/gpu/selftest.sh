@@ -80,7 +80,7 @@ python3 scripts/gpu/scaled_mm.py --out "$S/out" --work "$S/work" --data-only --s
 python3 scripts/gpu/make_manifest.py --out "$S/out" --work "$S/work" --seed 8 >/dev/null
 python3 scripts/gpu/read_results.py "$S/out" >"$S/summary.txt"
 grep -A14 "== wgmma_e4m3" "$S/summary.txt"
-grep -A6 "max relative error" "$S/summary.txt" | cut -c1-200
+grep -A6 "scale mode 'one'" "$S/summary.txt" | cut -c1-200
 
 step "run.sh without a GPU (stages must fail cleanly; manifest still written)"
 bash -n scripts/gpu/run.sh
