@@ -107,7 +107,9 @@ class BinWriter:
         self.arrays = []
 
     def add(self, name, arr, note=""):
-        arr = np.ascontiguousarray(arr)
+        arr = np.asarray(arr)  # keeps 0-d arrays 0-d (ascontiguousarray would make them 1-d)
+        if not arr.flags.c_contiguous:
+            arr = np.ascontiguousarray(arr)
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
         pad = (-self.off) % 16

@@ -76,11 +76,25 @@ mkdir -p "$S/out" "$S/work"
 cp "$O/cvt.bin" "$O/log.txt" "$O/sass.txt" "$S/out/"
 cp "$W/cvt.bin.index.json" "$W/stages.tsv" "$S/work/"
 python3 scripts/gpu/wgmma_triton.py --out "$S/out" --work "$S/work" --data-only --simulate >/dev/null
-python3 scripts/gpu/scaled_mm.py --out "$S/out" --work "$S/work" --data-only --simulate >/dev/null
+# scaled_mm.py's GPU code path against a numpy stand-in of torch (scripts/gpu/selftest_stub)
+PYTHONPATH=scripts/gpu/selftest_stub python3 scripts/gpu/scaled_mm.py --out "$S/out" --work "$S/work" | tail -4
 python3 scripts/gpu/make_manifest.py --out "$S/out" --work "$S/work" --seed 8 >/dev/null
 python3 scripts/gpu/read_results.py "$S/out" >"$S/summary.txt"
 grep -A14 "== wgmma_e4m3" "$S/summary.txt"
 grep -A6 "scale mode 'one'" "$S/summary.txt" | cut -c1-200
+python3 - "$S/out/manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+meta = [e for e in m["files"] if e["file"] == "scaled_mm.bin"][0]["meta"]
+runs = meta["runs"]
+ok = [r for r in runs if r["status"] == "ok"]
+bad = [r for r in runs if r["status"] != "ok"]
+sets = {s["id"]: s for s in meta["sets"]}
+assert len(ok) == len(runs) - 6 and all(sets[r["set"]]["fmt_a"] == sets[r["set"]]["fmt_b"] == "e5m2" for r in bad), bad[:2]
+assert all(r["repeat_bit_identical"] and r["api"] == "torch._scaled_mm" for r in ok)
+assert all("Float8_e5m2" in r["error"] for r in bad), bad[0]["error"]
+print(f"stub-torch scaled_mm: {len(ok)} ok runs, {len(bad)} E5M2xE5M2 errors recorded as expected")
+PY
 
 step "run.sh without a GPU (stages must fail cleanly; manifest still written)"
 bash -n scripts/gpu/run.sh
