@@ -94,6 +94,8 @@ def main():
             gpu = dict(zip(keys, vals))
     m["gpu"] = gpu
     m["nvidia_smi"] = read(os.path.join(args.work, "nvidia_smi.txt"))
+    cv = re.search(r"CUDA Version:\s*([0-9.]+)", m["nvidia_smi"] or "")
+    m["cuda_driver_version"] = cv.group(1) if cv else None
     nv = read(os.path.join(args.work, "nvcc.txt")) or ""
     mm = re.search(r"release ([0-9.]+), V([0-9.]+)", nv)
     m["nvcc"] = mm.group(2) if mm else None
@@ -147,6 +149,11 @@ def main():
                                  "gmma": i.get("sass_gmma_lines", [])[:4], "ptx_wgmma": i.get("ptx_wgmma_lines", [])[:4]}
                              for v, i in ci.items()}
     m["sass_check"]["wgmma"] = wg
+    for e in files:
+        env = e.get("meta", {}).get("env")
+        if e["file"] == "scaled_mm.bin" and env:
+            m["cublasLt"] = {"cublasLtGetVersion": env.get("cublasLtGetVersion"),
+                             "nvidia_cublas_package": env.get("nvidia_cublas_package")}
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(m, f, indent=1)
     print(f"manifest: {len(files)} files, stages {[(s['stage'], s['rc']) for s in stages]}, "

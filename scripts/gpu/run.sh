@@ -44,7 +44,7 @@ stage() {
   echo "[$(ts)] stage $name: start (timeout ${limit}s, ${SECONDS}s elapsed)"
   local t0=$SECONDS rc=0
   # bash -c: the stage may be one of the exported functions below or a plain command.
-  timeout --kill-after=5 "$limit" bash -c 'set -euo pipefail; "$@"' "stage-$name" "$@" || rc=$?
+  timeout --kill-after=5 "$limit" bash -c 'set -euo pipefail; "$@"' "stage-$name" "$@" </dev/null || rc=$?
   printf '%s\t%s\t%s\n' "$name" "$rc" "$((SECONDS - t0))" >>"$WORK/stages.tsv"
   if [ "$rc" -ne 0 ]; then
     FAILED=1
