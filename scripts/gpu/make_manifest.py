@@ -84,6 +84,11 @@ def main():
          "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
          "seed": args.seed, "git_commit": sh("git rev-parse HEAD"),
          "git_dirty": bool(sh("git status --porcelain --untracked-files=no")) if sh("git rev-parse HEAD") else None}
+    # The sources that produced the results (the device's copy may have no .git).
+    srcs = sorted(glob.glob("scripts/gpu/*.*")) + ["CSources/CFP8/convert_scalar.c", "CSources/CFP8/formats.c",
+                                                   "CSources/CFP8/dispatch.c", "CSources/CFP8/include/cfp8_convert.h",
+                                                   "CSources/CFP8/include/cfp8_base.h"]
+    m["source_sha256"] = {p: sha256(p) for p in srcs if os.path.isfile(p) and not p.endswith(".pyc")}
     q = read(os.path.join(args.work, "nvidia_smi_query.csv"))
     gpu = {}
     if q:

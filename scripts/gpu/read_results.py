@@ -20,6 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fp8np  # noqa: E402
 
 CATS = ["zero", "f32_subnormal", "finite_in_range", "finite_overflow", "inf", "nan"]
+ALL_SPECIALS = False
+KEY = []  # one-line key results, printed again at the very end (the device tool shows the tail)
 
 
 def sha256(path):
@@ -54,6 +56,10 @@ def summarize_cvt(d, meta):
         rng = d[p + "range"]
         tot = int(d[p + "total"][0])
         print(f"  FP32 -> {fmt}: inputs [{rng[0]:#x}, {rng[1]:#x}): {tot} mismatches")
+        top = sorted(((int(c), int(a), int(b)) for a, b, c in d[p + "pairs"]), reverse=True)[:3]
+        KEY.append(f"cvt FP32->{fmt}: {tot} mismatches over [{rng[0]:#x}, {rng[1]:#x}); by category "
+                   f"{dict(zip(CATS, map(int, d[p + 'category_mismatches'])))}; top (hw, ours): "
+                   f"{[(hex(a), hex(b), c) for c, a, b in top]}")
         cm = d[p + "category_mismatches"]
         ci = d[p + "category_inputs"]
         for c in range(6):
@@ -75,23 +81,30 @@ def summarize_cvt(d, meta):
                 print(f"    first {CATS[c]}: {ex}")
             off += n
     sp = d["special_input"]
-    print("  specials: input -> e4m3 hw lo/hi (ours) | e5m2 hw lo/hi (ours)")
-    lane_diff = 0
+    print(f"  specials ({len(sp)} inputs; rows shown where hardware != ours or the lanes differ, "
+          f"--all-specials for all): input -> e4m3 hw lo/hi (ours) | e5m2 hw lo/hi (ours)")
+    lane_diff = shown = 0
     for i, u in enumerate(sp):
         row = []
+        notable = False
         for fmt in fp8np.FORMATS:
             lo, hi, rf = (int(d[f"special_{fmt}_{k}"][i]) for k in ("hw_lo", "hw_hi", "ref"))
             lane_diff += lo != hi
             flag = "" if lo == rf and hi == rf else " !"
+            notable |= bool(flag)
             row.append(f"{lo:02x}/{hi:02x} ({rf:02x}){flag}")
-        print(f"    {int(u):#010x} {f32(u):>14.7g}  {row[0]:16s} | {row[1]}")
-    print(f"  specials: low and high lane differ in {lane_diff} cases")
+        if notable or ALL_SPECIALS:
+            shown += 1
+            print(f"    {int(u):#010x} {f32(u):>14.7g}  {row[0]:16s} | {row[1]}")
+    print(f"  specials: {shown} rows shown; low and high lane differ in {lane_diff} cases")
+    KEY.append(f"cvt specials: {shown} of {len(sp)} differ from ours; lanes differ in {lane_diff}")
     for src in ("f16", "bf16"):
         for fmt in fp8np.FORMATS:
             hw, rf = d[f"{src}_{fmt}_hw"], d[f"{src}_{fmt}_ref"]
             bad = np.nonzero(hw != rf)[0]
             ex = ", ".join(f"{int(u):#06x}: hw {int(hw[u]):#04x} ours {int(rf[u]):#04x}" for u in bad[:4])
             print(f"  {src} -> {fmt}: {len(bad)} of 65536 differ{': ' + ex if len(bad) else ''}")
+            KEY.append(f"cvt {src}->{fmt}: {len(bad)} of 65536 differ")
     for fmt in fp8np.FORMATS:
         h = d[f"decode_{fmt}_f16"]
         got = h.view(np.float16).astype(np.float32)
@@ -99,6 +112,7 @@ def summarize_cvt(d, meta):
         nan = np.isnan(want)
         bad = np.nonzero(~nan & ~((got == want) & (np.signbit(got) == np.signbit(want))))[0]
         nan_bits = sorted({f"{int(h[c]):#06x}" for c in np.nonzero(nan)[0]})
+        KEY.append(f"decode {fmt}: {len(bad)} non-NaN codes differ; NaN codes give f16 {nan_bits}")
         print(f"  decode {fmt} -> f16: {len(bad)} non-NaN codes differ from the definition"
               f"{' ' + str([hex(int(c)) for c in bad[:8]]) if len(bad) else ''}; NaN codes give f16 {nan_bits}"
               f"; NaN codes decode to NaN: {bool(np.all(np.isnan(got[nan])))}")
@@ -126,8 +140,11 @@ def summarize_wgmma(name, d, meta):
             continue
         low10 = (D.view(np.uint32) & 0x3FF) == 0
         rne = exact.astype(np.float32)
+        eq = np.mean(D.view(np.uint32) == rne.view(np.uint32))
         print(f"  {variant}: rows {D.size}; low 10 mantissa bits zero in {low10.mean():.3f}; "
-              f"equal to RNE(exact) in {np.mean(D.view(np.uint32) == rne.view(np.uint32)):.3f}")
+              f"equal to RNE(exact) in {eq:.3f}")
+        KEY.append(f"{name} {variant}: low-10-bits-zero {low10.mean():.3f}, ==RNE(exact) {eq:.3f}, "
+                   f"QGMMA {(meta.get('compile_info') or {}).get(variant[2:], {}).get('qgmma_found')}")
         for kid, kn in enumerate(kinds):
             g = d["kind"] == kid
             if not g.any():
@@ -141,6 +158,7 @@ def summarize_wgmma(name, d, meta):
     if not np.all(np.isnan(d["d_direct"])):
         diff = d["d_direct"].view(np.uint32) != d["d_partial"].view(np.uint32)
         print(f"  direct vs partial: {int(diff.sum())} of {diff.size} rows differ")
+        KEY.append(f"{name}: direct vs partial differ in {int(diff.sum())} of {diff.size} rows")
 
 
 def summarize_scaled_mm(d, meta):
@@ -153,6 +171,8 @@ def summarize_scaled_mm(d, meta):
     kern = sorted({k for r in runs for k in r.get("kernels", [])})
     for k in kern:
         print("  kernel:", k[:160])
+    KEY.append(f"scaled_mm: {len(ok)} of {len(runs)} runs ok; {len(kern)} distinct kernels; errors "
+               f"{[e[:80] for e in meta.get('distinct_errors', [])]}")
     nondet = [r["id"] for r in ok if not r.get("repeat_bit_identical", True)]
     print(f"  runs whose two calls differ bitwise: {nondet[:20]}")
     if not ok:
@@ -248,7 +268,10 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--export-npy")
     ap.add_argument("--check-selftest", action="store_true")
+    ap.add_argument("--all-specials", action="store_true")
     args = ap.parse_args()
+    global ALL_SPECIALS
+    ALL_SPECIALS = args.all_specials
     man, data = load_all(args.dir)
     g = man.get("gpu", {})
     print(f"run of {man.get('date_utc')} seed {man.get('seed')} commit {man.get('git_commit')}: GPU {g or '-'}; "
@@ -263,6 +286,9 @@ def main():
             summarize_wgmma(fname, arrs, meta)
         elif fname == "scaled_mm.bin":
             summarize_scaled_mm(arrs, meta)
+    print("== KEY RESULTS")
+    for k in KEY:
+        print("  " + k)
     if args.export_npy:
         export_npy(data, args.export_npy)
     if args.check_selftest:
