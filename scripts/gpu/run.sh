@@ -26,6 +26,10 @@ CUDA_BIN=$(dirname "$NVCC")
 export PATH="$PATH:$CUDA_BIN:/usr/local/cuda/bin"
 
 ts() { date -u +%H:%M:%S; }
+# STAGES=cvt,wgmma,scaled_mm (default all) runs a subset, e.g. for a targeted rerun; env, manifest
+# and summary always run.
+STAGES=${STAGES:-all}
+want() { [ "$STAGES" = all ] || [[ ",$STAGES," == *",$1,"* ]]; }
 FAILED=0
 
 # stage NAME LIMIT_SECONDS COMMAND...: runs COMMAND under timeout, bounded by the total budget.
@@ -117,15 +121,19 @@ export OUT WORK PY NVCC CUDA_BIN SEED
 export -f ts stage_env stage_build stage_cvt stage_scaled_mm
 
 main() {
-  echo "[$(ts)] issue-8 device run: seed $SEED, budget ${TOTAL_BUDGET}s, OUT=$OUT, WORK=$WORK, nvcc $NVCC"
+  echo "[$(ts)] issue-8 device run: stages $STAGES, seed $SEED, budget ${TOTAL_BUDGET}s, OUT=$OUT, WORK=$WORK, nvcc $NVCC"
   rm -rf "$WORK"
   mkdir -p "$WORK"
   : >"$WORK/stages.tsv"
   stage env 40 stage_env
-  stage build 120 stage_build
-  stage cvt 120 stage_cvt
-  stage wgmma 150 "$PY" scripts/gpu/wgmma_triton.py --out "$OUT" --work "$WORK" --seed "$SEED"
-  stage scaled_mm 150 stage_scaled_mm
+  if want cvt; then
+    stage build 120 stage_build
+    stage cvt 120 stage_cvt
+  fi
+  if want wgmma; then
+    stage wgmma 150 "$PY" scripts/gpu/wgmma_triton.py --out "$OUT" --work "$WORK" --seed "$SEED"
+  fi
+  if want scaled_mm; then stage scaled_mm 150 stage_scaled_mm; fi
   stage_sass
   stage manifest 30 "$PY" scripts/gpu/make_manifest.py --out "$OUT" --work "$WORK" --seed "$SEED"
   stage summary 40 "$PY" scripts/gpu/read_results.py "$OUT"
