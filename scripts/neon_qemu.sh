@@ -13,12 +13,12 @@
 # Needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, libgomp1-arm64-cross and qemu-user
 # (installed with apt-get if missing). When they cannot be installed (no network, no apt, not
 # root) the script prints "SKIPPED: ..." and exits 0; otherwise it exits with the test's status.
-# Options: NEON_STRIDE (FP32 sweep stride, default 4093), NEON_BUILDS ("gcc clang" by default).
+# Options: NEON_STRIDE (FP32 sweep stride, default 2039), NEON_BUILDS ("gcc clang" by default).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-.build/neon-qemu}
-SYSROOT=/usr/aarch64-linux-gnu
-STRIDE=${NEON_STRIDE:-4093}
+SYSROOT=${NEON_SYSROOT:-/usr/aarch64-linux-gnu}
+STRIDE=${NEON_STRIDE:-2039}
 BUILDS=${NEON_BUILDS:-gcc clang}
 PKGS=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross libgomp1-arm64-cross qemu-user)
 

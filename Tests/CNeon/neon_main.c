@@ -3,9 +3,9 @@
  * Every kernel that has a NEON path (cfp8_encode, cfp8_decode, cfp8_gemm, cfp8_tc_gemm,
  * cfp8_int8_gemm, and cfp8_quantize through the encoder) is called with CFP8_ISA_SCALAR and with
  * CFP8_ISA_NEON on the same inputs, and the outputs are compared byte for byte:
- *   convert   all 2^16 FP16 and BF16 patterns, and ~8.6 M FP32 patterns (every pattern whose low
+ *   convert   all 2^16 FP16 and BF16 patterns, and ~8.4 M FP32 patterns (every pattern whose low
  *             12 bits are in {000, 001, 7FF, 800, 801, FFF}: all rounding decisions of the FP8
- *             formats sit in the high bits; a strided sweep with stride 4093; special values),
+ *             formats sit in the high bits; a strided sweep with stride 2039; special values),
  *             for every FP8 format x rounding x preset (E8M0 with its three roundings), stochastic
  *             rounding with a fixed seed and with caller bits; decode of all 256 codes;
  *   gemm      FP8 / FP16 / BF16 / FP32 operands, shapes 1..70 (tails), odd leading dimensions,
@@ -129,6 +129,9 @@ static void encode_combo(section *s, combo *c, uint8_t *ref, uint8_t *out) {
   c->digest = tmp.digest;
   if (!have_neon) return;
   o.isa = CFP8_ISA_NEON;
+  /* Above CFP8_PARALLEL_THRESHOLD (the FP32 sweep) the NEON call takes the driver's split into
+   * 64 Ki-element pieces, so the kernel sees index0 != 0 (the stochastic bits depend on it). */
+  o.threads = 2;
   st = cfp8_encode(c->src, c->sf, out, c->df, c->n, &o);
   if (st != CFP8_OK) {
     c->errors++;
@@ -344,6 +347,12 @@ static void gemm_case(section *s, const gemm_opts *g, int64_t m, int64_t n, int6
         memset((char *)B + d * es, 0, es);
         ((uint8_t *)B)[d * es + es - 1] = fb >= CFP8_FORMAT_E4M3FNUZ && fb <= CFP8_FORMAT_E5M2FNUZ ? 0 : 0x80;
       }
+    /* row 0 of op(A) non-negative: against the negative-zero column every product is -0, and
+     * with acc_init(0,1) = -0 the exact sum is -0 (the IEEE rule) */
+    for (int64_t kk = 0; kk < k && m > 0; kk++) {
+      size_t d = (size_t)(ta ? kk * lda : kk);
+      ((uint8_t *)A)[d * ea + ea - 1] &= 0x7F;
+    }
     if (m > 2 && cfp8_format_is_fp8(fa))
       for (int64_t kk = 0; kk < k; kk++) {
         size_t d = (size_t)(ta ? kk * lda + 2 : 2 * lda + kk);
@@ -385,6 +394,7 @@ static void gemm_case(section *s, const gemm_opts *g, int64_t m, int64_t n, int6
       }
       init[i] = v;
     }
+    if (g->acc_init_kind == 2 && n > 1) init[1] = -0.0f;
   }
   const size_t ds = (size_t)cfp8_format_size(dfmt);
   const size_t dcount = m ? (size_t)((m - 1) * ldd + n) : 0;
@@ -570,9 +580,9 @@ static void test_tc(section *s) {
       }
   }
   /* the NEON FP32-lane path in depth: H100 / Ada FP8, FAST and PROMOTED, adversarial data */
-  for (int t = 0; t < 60; t++) {
+  for (int t = 0; t < 120; t++) {
     const tc_preset *p = &presets[(t % 3 == 0) ? 6 : (t % 3 == 1) ? 8 : 16 + (int)(rnd() % 6)];
-    const int accum = (int)(rnd() % 2), init_kind = (int)(rnd() % 3), adv = (int)(rnd() & 1);
+    const int accum = (int)(rnd() % 2), init_kind = t % 3 == 2 ? 2 : (int)(rnd() % 3), adv = t % 3 == 2 || (rnd() & 1);
     gemm_opts g = {1, &p->m, accum, 128, init_kind, adv};
     if (t % 5 == 0) g.accumulation = CFP8_TC_ACCUM_IDEAL;
     int fa = (rnd() & 1) ? CFP8_FORMAT_E4M3 : CFP8_FORMAT_E5M2, fb = (rnd() & 1) ? CFP8_FORMAT_E4M3 : CFP8_FORMAT_E5M2;
@@ -677,7 +687,7 @@ static void test_quantize(section *s) {
 
 /* ---- main ---------------------------------------------------------------------------------- */
 int main(int argc, char **argv) {
-  uint32_t stride = 4093;
+  uint32_t stride = 2039;
   const char *only = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strncmp(argv[i], "--stride=", 9)) stride = (uint32_t)strtoul(argv[i] + 9, NULL, 0);
