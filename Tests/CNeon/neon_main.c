@@ -15,7 +15,9 @@
  *   tc_gemm   the GPU presets (V100 ... B200, FP32 and FP16 accumulators, TF32), extra models in
  *             the NEON FP32-lane range, FAST / PROMOTED / IDEAL / EXACT, every scaling mode,
  *             acc_init NULL / random / adversarial (subnormal, -0, 2^±110, Inf, NaN), adversarial
- *             operands (cancelling pairs, negative zeros, extreme exponents, NaN/Inf);
+ *             operands (cancelling pairs, negative zeros, extreme exponents, NaN/Inf); 200 random
+ *             models in the NEON FP32-lane range with random floors and promotion intervals
+ *             (a quarter with small operands under a floor of -12..0, so that the floor binds);
  *   int8      exact integers (also against an int64 reference), K up to CFP8_INT8_GEMM_MAX_K.
  * One line per kernel: cases, mismatches. Exit status 1 on any mismatch or failed call.
  *
@@ -258,6 +260,8 @@ static void test_decode(section *s) {
 }
 
 /* ---- operands ------------------------------------------------------------------------------ */
+static int small_fp8 = 0; /* FP8 operands of small magnitude only (so that a model's floor binds) */
+
 /* A random value for an operand of format `fmt`, stored at p[i]. `special` permille of NaN/Inf. */
 static void put_value(void *p, size_t i, int fmt, int special_pm) {
   const int special = special_pm && (int)(rnd() % 1000) < special_pm;
@@ -293,6 +297,7 @@ static void put_value(void *p, size_t i, int fmt, int special_pm) {
       else if (fmt == CFP8_FORMAT_E5M2) is_nan_inf = (b & 0x7C) == 0x7C;
       else is_nan_inf = b == 0x80;
     } while (is_nan_inf && !special);
+    if (small_fp8 && !special) b &= 0x9F; /* |value| < 2^-3 (E4M3), < 2^-7 (E5M2) */
     if (special) b = fmt == CFP8_FORMAT_E4M3 ? 0x7F : fmt == CFP8_FORMAT_E5M2 ? ((rnd() & 1) ? 0x7C : 0xFD) : 0x80;
     ((uint8_t *)p)[i] = b;
   }
@@ -596,6 +601,38 @@ static void test_tc(section *s) {
   }
 }
 
+/* Random models inside the NEON FP32-lane range (FP8 inputs, FP32 accumulator, c fused, F <= 20,
+ * (L+1)·2^(F+2) <= 2^24), random floors, any promotion interval (block scales: a divisor of 128). */
+static void test_tc_models(section *s) {
+  for (int t = 0; t < 200; t++) {
+    cfp8_tc_model model;
+    do {
+      model.block_size = (int32_t)(1 + rnd() % 64);
+      model.fraction_bits = (int32_t)(1 + rnd() % 20);
+    } while (((int64_t)(model.block_size + 1) << (model.fraction_bits + 2)) > (1 << 24));
+    const uint64_t r = rnd();
+    model.min_exponent = (r & 3) == 0 ? CFP8_TC_NO_MIN_EXPONENT : -(int32_t)((r >> 8) % 160);
+    model.accumulator = CFP8_TC_ACC_F32;
+    model.c_mode = CFP8_TC_C_FUSED;
+    small_fp8 = t % 4 == 1; /* small operands under a floor of -12..0: the floor decides E */
+    if (small_fp8) model.min_exponent = -(int32_t)(rnd() % 13);
+    const int accum = (t % 8 == 7) ? CFP8_TC_ACCUM_IDEAL : (int)(rnd() % 2);
+    const int init_kind = (int)(rnd() % 3), adv = (int)(rnd() % 3 == 0);
+    int scaling = (int)(rnd() % 4);
+    if (scaling == CFP8_SCALING_BLOCK && accum == CFP8_TC_ACCUM_FAST) scaling = CFP8_SCALING_TENSOR;
+    int interval = (int)(1 + rnd() % 150);
+    if (scaling == CFP8_SCALING_BLOCK) interval = 1 << (rnd() % 8);
+    gemm_opts g = {1, &model, accum, interval, init_kind, adv};
+    const int fa = (rnd() & 1) ? CFP8_FORMAT_E4M3 : CFP8_FORMAT_E5M2, fb = (rnd() & 1) ? CFP8_FORMAT_E4M3 : CFP8_FORMAT_E5M2;
+    const int64_t m = 1 + (int64_t)(rnd() % 24), n = rdim();
+    const int64_t k = (t & 1) ? rdim() : 1 + (int64_t)(rnd() % 260);
+    const int ta = (int)(rnd() & 1), tb = (int)(rnd() & 1), d = (int)(rnd() % 7), pad = (int)(rnd() % 3);
+    const int epi = (int)(rnd() % 16);
+    gemm_case(s, &g, m, n, k, fa, fb, ta, tb, scaling, kDFmt[d], pad, (t % 11 == 0) ? 10 : 0, epi);
+  }
+  small_fp8 = 0;
+}
+
 /* ---- INT8 ---------------------------------------------------------------------------------- */
 static void int8_case(section *s, int64_t m, int64_t n, int64_t k, int64_t pad, int extreme) {
   const int64_t lda = k + pad, ldb = k + (pad ? pad + 1 : 0), ldc = n + pad;
@@ -719,7 +756,7 @@ int main(int argc, char **argv) {
     case 1: test_convert_32(s, stride); break;
     case 2: test_decode(s); break;
     case 3: test_gemm(s); break;
-    case 4: test_tc(s); break;
+    case 4: test_tc(s); test_tc_models(s); break;
     case 5: test_int8(s); break;
     case 6: test_quantize(s); break;
     }
