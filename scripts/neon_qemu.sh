@@ -4,7 +4,7 @@
 # calls each kernel with CFP8_ISA_SCALAR and CFP8_ISA_NEON and compares the outputs bit for bit
 # (see the comment at the top of neon_main.c for what it covers). Two AArch64 builds:
 #   gcc    aarch64-linux-gnu-gcc -O2 -fopenmp -ffp-contract=off (libgomp: threads 1 and 2 run);
-#   clang  Swift's clang --target=aarch64-linux-gnu -O2, default FP contraction, as SwiftPM
+#   clang  Swift's clang --target=aarch64-linux-gnu -O3, default FP contraction, as SwiftPM
 #          compiles CFP8 on an ARM machine (no OpenMP: the cross packages have no arm64 libomp;
 #          Tests/CNeon/omp_stubs.c stands in, the pragmas are ignored).
 # Then the same test built natively (x86-64, scalar only) prints digests of the scalar outputs;
@@ -57,12 +57,15 @@ SRCS=(CSources/CFP8/*.c)
 INC=(-ICSources/CFP8/include -ICSources/CFP8)
 
 # build NAME CC "FLAGS" LINKER "LINKFLAGS" EXTRA_SRC...: objects in $OUT/NAME (two compiles at a time,
-# each skipped when the object is newer than its source and every header).
+# each skipped when the object is newer than its source and every header, and was built with the
+# same compiler and flags).
 build() {
   local name=$1 cc=$2 flags=$3 ld=$4 ldflags=$5
   shift 5
   local dir="$OUT/$name" objs=() src obj
   mkdir -p "$dir"
+  # other compiler or flags than the cached objects': rebuild all
+  if [ "$(cat "$dir/flags" 2>/dev/null)" != "$cc $flags" ]; then rm -f "$dir"/*.o; echo "$cc $flags" >"$dir/flags"; fi
   for src in "${SRCS[@]}" Tests/CNeon/neon_main.c "$@"; do
     obj="$dir/$(basename "${src%.c}").o"
     objs+=("$obj")
@@ -86,7 +89,7 @@ for b in $BUILDS; do
     build gcc aarch64-linux-gnu-gcc "$COMMON -fopenmp -ffp-contract=off" aarch64-linux-gnu-gcc "-fopenmp" || { echo "FAIL: gcc build"; exit 1; } ;;
   clang)
     [ -n "$CLANG" ] || { echo "note: no clang, skipping the clang build"; continue; }
-    build clang "$CLANG" "--target=aarch64-linux-gnu --sysroot=$SYSROOT $COMMON" aarch64-linux-gnu-gcc "" Tests/CNeon/omp_stubs.c ||
+    build clang "$CLANG" "--target=aarch64-linux-gnu --sysroot=$SYSROOT $COMMON -O3" aarch64-linux-gnu-gcc "" Tests/CNeon/omp_stubs.c ||
       { echo "FAIL: clang build"; exit 1; } ;;
   *) echo "unknown build $b"; exit 2 ;;
   esac
