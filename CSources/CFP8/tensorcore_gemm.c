@@ -391,7 +391,11 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
       v = ep->alpha * v;
       if (ep->beta != 0.0f) v = fmaf(ep->beta, ep->c[i * ep->ldc + j], v);
       if (ep->bias) v = v + ep->bias[j];
-      if (isnan(v)) any_nan = 1;
+      /* A NaN made by an invalid FP32 operation outside the block model (Inf − Inf when promoting or
+       * in the IDEAL/EXACT sums) is the CPU's default NaN: negative on x86-64, positive on AArch64.
+       * Every NaN is stored as the block model's canonical NaN 0x7FFFFFFF (NVIDIA's), so the bits
+       * agree on every CPU and every accumulation scheme. */
+      if (isnan(v)) { any_nan = 1; v = cfp8_bits_f32(0x7FFFFFFFu); }
       else if (fabsf(v) > amax) amax = fabsf(v);
       int64_t di = i * ep->ldd + j;
       switch (ep->d_format) {

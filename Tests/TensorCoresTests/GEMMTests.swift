@@ -123,6 +123,9 @@ struct GEMMTests {
         #expect(d[17 + 1] == .infinity)
         #expect(d[17 + 0] == 20)
         #expect(d[34 + 1].isNaN)  // Inf × 0
+        // Every NaN is the block model's canonical 0x7FFFFFFF, whatever NaN the CPU makes (x86-64's
+        // default NaN is negative, AArch64's positive), so the bits agree across machines.
+        #expect(d.filter(\.isNaN).allSatisfy { $0.bitPattern == 0x7FFF_FFFF }, "\(numerics) \(isa)")
       }
     }
   }
