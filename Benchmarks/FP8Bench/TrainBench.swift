@@ -24,18 +24,15 @@ struct TrainBench: ParsableCommand {
   }
 
   func run() throws {
-    let task: any TrainingTask
-    switch self.task {
-    case "wordchain": task = try TextTask.wordChain()
-    case "addition": task = AdditionTask()
-    default: throw ValidationError("--task: wordchain or addition")
+    guard let builtIn = BuiltInTask(rawValue: self.task) else {
+      throw ValidationError("--task: \(BuiltInTask.allCases.map(\.rawValue).joined(separator: " or "))")
     }
+    let task = try builtIn.make()
     var rows: [Row] = []
     for name in recipes.split(separator: ",") {
       guard let r = Recipe(rawValue: String(name)) else { throw ValidationError("unknown recipe \(name)") }
       var o = TrainingOptions()
-      o.recipe = r; o.gpu = gpu; o.steps = steps + 2
-      if task is TextTask { o.microBatch = 6 }
+      o.recipe = r; o.gpu = gpu; o.steps = steps + 2; o.microBatch = task.defaultMicroBatch
       let t = try Trainer(options: o, task: task, engine: TensorCoreMatmulEngine())
       for _ in 0..<2 { try t.trainStep() }
       var times: [Double] = []

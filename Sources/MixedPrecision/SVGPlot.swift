@@ -6,13 +6,6 @@ public enum SVGPlot {
 
   static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
-  /// One plot of per-step loss curves.
-  public static func lossCurves(_ series: [(name: String, values: [Float])], title: String, width: Int = 720, height: Int = 420) -> String {
-    let s = series.map { (name: $0.name, x: $0.values.indices.map(Double.init), y: $0.values.map(Double.init)) }
-    return document(width: width, height: height,
-                    panel(s, title: title, xLabel: "step", frame: (60, 30, Double(width) - 220, Double(height) - 70), legend: true))
-  }
-
   /// The comparison figure of `fp8emu train --svg`: the training loss of every run (mean of
   /// `smoothing` steps, so that the mini-batch noise does not hide the curves) and, below it, each
   /// run's held-out loss relative to the FP32 run's at the same evaluation step, in percent, where

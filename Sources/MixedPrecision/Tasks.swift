@@ -8,11 +8,29 @@ public protocol TrainingTask: Sendable {
   var sequenceLength: Int { get }
   /// The metric ``evaluate`` reports ("exact match", "bits/char").
   var metricName: String { get }
+  /// Sequences per micro-batch when the user gives none: addition's sequences are 8 tokens,
+  /// text's 32, so text takes fewer of them per step.
+  var defaultMicroBatch: Int { get }
   func trainBatch(_ rng: inout TrainRNG, size: Int) -> Batch
   /// The metric on held-out data and the held-out loss; `logits` runs the model forward.
   func evaluate(logits: ([Int], Int, Int) throws(TrainingError) -> [Float]) throws(TrainingError) -> (metric: Double, loss: Double)
   /// The held-out loss alone (one teacher-forced forward pass over the held-out set).
   func heldOutLoss(logits: ([Int], Int, Int) throws(TrainingError) -> [Float]) throws(TrainingError) -> Double
+}
+
+/// The built-in tasks by their command-line names (`fp8emu train --task`, `fp8-bench train --task`).
+public enum BuiltInTask: String, CaseIterable, Sendable {
+  /// Character-level language model on ``WordChain`` text (the default).
+  case wordchain
+  /// ``AdditionTask``.
+  case addition
+
+  public func make(digits: Int = 2, labelNoise: Double = 0.1) throws(TrainingError) -> any TrainingTask {
+    switch self {
+    case .wordchain: return try TextTask.wordChain()
+    case .addition: return AdditionTask(digits: digits, labelNoise: labelNoise)
+    }
+  }
 }
 
 /// Addition of two `digits`-digit numbers written as characters, answer reversed (least significant
@@ -33,6 +51,7 @@ public struct AdditionTask: TrainingTask {
   }
 
   public var name: String { "addition\(digits)" }
+  public var defaultMicroBatch: Int { 16 }
   public var vocab: Int { 12 }  // 0-9, '+', '='
   public var sequenceLength: Int { 3 * digits + 2 }
   public var metricName: String { "exact match" }
@@ -159,6 +178,7 @@ public struct TextTask: TrainingTask {
 
   public var vocab: Int { chars.count }
   public var metricName: String { "bits/char" }
+  public var defaultMicroBatch: Int { 6 }
 
   func window(at start: Int) -> ([Int], [Int]) {
     (Array(ids[start..<start + sequenceLength]), Array(ids[start + 1...start + sequenceLength]))

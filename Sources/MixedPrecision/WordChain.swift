@@ -63,12 +63,13 @@ public struct WordChain: Sendable {
     var rng = TrainRNG(seed: seed)
     var out = ""
     out.reserveCapacity(characters + 32)
-    var w = Self.draw(start.indices.map { ($0, start[$0]) }, &rng)
+    let firstWords = start.indices.map { (word: $0, p: start[$0]) }
+    var w = Self.draw(firstWords, &rng)
     while out.utf8.count < characters {
       out += words[w]
       if rng.uniform() < sentenceEnd {
         out += ".\n"
-        w = Self.draw(start.indices.map { ($0, start[$0]) }, &rng)
+        w = Self.draw(firstWords, &rng)
       } else {
         out += " "
         w = Self.draw(successors[w], &rng)

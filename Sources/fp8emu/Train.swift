@@ -59,9 +59,10 @@ struct Train: ParsableCommand {
   @Flag(help: "No progress bar.") var quiet = false
   @Option(help: "OpenMP threads of each FP8 product (0: the runtime's default; the bits do not depend on it).") var threads: Int = 1
 
-  func options(for r: Recipe, gpu g: String) throws -> TrainingOptions {
+  func options(for r: Recipe, gpu g: String, task: any TrainingTask) throws -> TrainingOptions {
     var o = TrainingOptions()
-    o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatchSize; o.accumulation = accumulation; o.seed = seed
+    o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatch ?? task.defaultMicroBatch
+    o.accumulation = accumulation; o.seed = seed
     o.learningRate = lr; o.warmupSteps = warmup; o.finalLRFraction = finalLrFraction; o.amaxHistoryLength = amaxHistory
     guard let algo = AmaxAlgorithm(rawValue: amaxAlgo) else { throw ValidationError("--amax-algo: max or most_recent") }
     o.amaxAlgorithm = algo; o.margin = margin; o.powerOfTwoScales = pow2Scales; o.gradientFormat = gradFormat
@@ -79,16 +80,12 @@ struct Train: ParsableCommand {
     return o
   }
 
-  /// Text tasks carry 32 tokens per sequence against addition's 8, hence fewer sequences.
-  var microBatchSize: Int { microBatch ?? (text == nil && task == "addition" ? 16 : 6) }
-
   func makeTask() throws -> any TrainingTask {
     if let text { return try TextTask(file: text) }
-    switch task {
-    case "wordchain": return try TextTask.wordChain()
-    case "addition": return AdditionTask(digits: digits, labelNoise: labelNoise)
-    default: throw ValidationError("--task: wordchain or addition")
+    guard let t = BuiltInTask(rawValue: task) else {
+      throw ValidationError("--task: \(BuiltInTask.allCases.map(\.rawValue).joined(separator: " or "))")
     }
+    return try t.make(digits: digits, labelNoise: labelNoise)
   }
 
   func run() throws {
@@ -114,7 +111,7 @@ struct Train: ParsableCommand {
     let monitor = try log.map { try MonitorLog(path: $0) }
     var results: [RunResult] = []
     for (r, g) in recipes {
-      let o = try options(for: r, gpu: g)
+      let o = try options(for: r, gpu: g, task: task)
       let result: RunResult
       if (resume != nil || saveCheckpoint != nil) {
         guard recipes.count == 1 else { throw ValidationError("--resume and --save-checkpoint need a single --recipe") }
@@ -145,7 +142,7 @@ struct Train: ParsableCommand {
         print(String(decoding: try enc.encode(r), as: UTF8.self))
       }
     } else {
-      print("task: \(task.name), \(steps) steps x \(accumulation) micro-batches of \(microBatchSize), seed \(seed), gpu \(gpuName)")
+      print("task: \(task.name), \(steps) steps x \(accumulation) micro-batches of \(microBatch ?? task.defaultMicroBatch), seed \(seed), gpu \(gpuName)")
       if let floor = (task as? TextTask)?.entropyFloorBits {
         print("source entropy: \(String(format: "%.3f", floor)) bits/char (the floor of bits/char)")
       }

@@ -18,6 +18,16 @@ private func losses(_ o: TrainingOptions, steps: Int) throws -> [UInt32] {
   return try (0..<steps).map { _ in try t.trainStep().loss.bitPattern }
 }
 
+/// Loss bit patterns of `steps` steps on the tensor-core engine with `threads` and `isa` (the casts
+/// use the same ISA).
+private func tensorCoreLosses(_ o: TrainingOptions, task: any TrainingTask = AdditionTask(), model: TransformerConfig = smallConfig,
+                              threads: Int, isa: ISA, steps: Int) throws -> [UInt32] {
+  var o = o
+  o.isa = isa.description
+  let t = try Trainer(options: o, task: task, engine: TensorCoreMatmulEngine(threads: threads, isa: isa), model: model)
+  return try (0..<steps).map { _ in try t.trainStep().loss.bitPattern }
+}
+
 @Suite struct TrainingTests {
   /// Same seed, same loss curve bit for bit, on every SIMD path of the FP8 casts.
   @Test(arguments: [Recipe.delayed, .current, .rowwise, .blockwise, .mxfp8, .bf16])
@@ -40,11 +50,7 @@ private func losses(_ o: TrainingOptions, steps: Int) throws -> [UInt32] {
   func tensorCoreRunsAreIdenticalAcrossThreadsAndISAs(recipe: Recipe) throws {
     var o = smallOptions(recipe, steps: 3)
     o.gpu = "h100"
-    func run(_ threads: Int, _ isa: ISA) throws -> [UInt32] {
-      o.isa = isa.description
-      let t = try Trainer(options: o, task: AdditionTask(), engine: TensorCoreMatmulEngine(threads: threads, isa: isa), model: smallConfig)
-      return try (0..<3).map { _ in try t.trainStep().loss.bitPattern }
-    }
+    func run(_ threads: Int, _ isa: ISA) throws -> [UInt32] { try tensorCoreLosses(o, threads: threads, isa: isa, steps: 3) }
     let reference = try run(1, .scalar)
     for isa in ISA.supported {
       for threads in [1, 2, 3] { #expect(try run(threads, isa) == reference, "\(recipe) on \(isa), \(threads) threads") }
@@ -65,9 +71,7 @@ private func losses(_ o: TrainingOptions, steps: Int) throws -> [UInt32] {
     o.recipe = recipe; o.gpu = "h100"; o.steps = 2; o.microBatch = 2; o.accumulation = 2; o.seed = 1
     let config = TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength)
     func run(_ threads: Int, _ isa: ISA) throws -> [UInt32] {
-      o.isa = isa.description
-      let t = try Trainer(options: o, task: task, engine: TensorCoreMatmulEngine(threads: threads, isa: isa), model: config)
-      return try (0..<2).map { _ in try t.trainStep().loss.bitPattern }
+      try tensorCoreLosses(o, task: task, model: config, threads: threads, isa: isa, steps: 2)
     }
     let reference = try run(1, .scalar)
     #expect(reference[0] != reference[1])
