@@ -28,9 +28,12 @@ let package = Package(
       name: "CFP8",
       path: "CSources/CFP8",
       cSettings: [.unsafeFlags(cKernelFlags)],
-      // libomp5.so is Debian's libomp-dev (LLVM's OpenMP runtime), installed by .ci/run.
-      linkerSettings: [.linkedLibrary("omp5"), .linkedLibrary("m")]
+      // libomp5.so is Debian's libomp-dev (LLVM's OpenMP runtime), installed by scripts/setup.sh;
+      // the plugin turns its absence into one error line before anything compiles.
+      linkerSettings: [.linkedLibrary("omp5"), .linkedLibrary("m")],
+      plugins: ["OpenMPRuntimeCheck"]
     ),
+    .plugin(name: "OpenMPRuntimeCheck", capability: .buildTool(), path: "Plugins/OpenMPRuntimeCheck"),
     .target(name: "FP8", dependencies: ["CFP8"]),
     .target(name: "FP8Linalg", dependencies: ["FP8"]),
     .target(name: "TensorCores", dependencies: ["FP8", "FP8Linalg"]),

@@ -36,11 +36,15 @@ done
 # fuzz entry point (a module map names the C header; -package-name opens the `package` API).
 if newer "$OUT/fuzz_swift" Fuzz/swift Sources/FP8 Sources/FP8IO CSources/CFP8; then
   printf 'module CFP8 {\n  header "%s/CSources/CFP8/include/cfp8.h"\n  export *\n}\n' "$PWD" > "$OUT/mm/module.modulemap"
-  "$BIN/swiftc" -sanitize=fuzzer,address -parse-as-library -O -wmo -g -package-name fp8emu -module-name FuzzParsers \
-    -I "$OUT/mm" -Xlinker -fuse-ld=lld \
-    Sources/FP8/*.swift Sources/FP8/CKernels/*.swift \
-    Sources/FP8IO/{Safetensors,SafetensorsDType,SafetensorsError,StrictJSON,MappedFile,Npy,TensorCoreVectors}.swift \
-    Fuzz/swift/FuzzParsers.swift "${objs[@]}" -lomp5 -lm -o "$OUT/fuzz_swift"
+  # swiftc leaves module files (FuzzParsers-1.swiftmodule, ...) in its working directory: run it in
+  # the scratch folder, never in the repository root.
+  root=$PWD
+  objs_abs=("${objs[@]/#/$root/}")
+  (cd "$OUT" && "$BIN/swiftc" -sanitize=fuzzer,address -parse-as-library -O -wmo -g -package-name fp8emu -module-name FuzzParsers \
+    -I "$root/$OUT/mm" -Xlinker -fuse-ld=lld \
+    "$root"/Sources/FP8/*.swift "$root"/Sources/FP8/CKernels/*.swift \
+    "$root"/Sources/FP8IO/{Safetensors,SafetensorsDType,SafetensorsError,StrictJSON,MappedFile,Npy,TensorCoreVectors}.swift \
+    "$root/Fuzz/swift/FuzzParsers.swift" "${objs_abs[@]}" -lomp5 -lm -o "$root/$OUT/fuzz_swift")
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
