@@ -28,8 +28,8 @@ struct NNBench: ParsableCommand {
     var dh: Int { d / heads }
   }
   static let presets: [String: Model] = [
-    "default": Model(name: "default", d: 64, heads: 4, seq: 32, sequences: 6, vocab: 32, parameters: 105_498),
-    "nanogpt": Model(name: "nanogpt", d: 384, heads: 6, seq: 256, sequences: 2, vocab: 65, parameters: 10_745_088),
+    "default": Model(name: "default", d: 64, heads: 4, seq: 32, sequences: 6, vocab: 26, parameters: 105_498),
+    "nanogpt": Model(name: "nanogpt", d: 384, heads: 6, seq: 256, sequences: 2, vocab: 65, parameters: 10_795_841),
   ]
 
   func run() throws {
