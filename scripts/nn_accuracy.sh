@@ -14,15 +14,8 @@ CC=${CC:-/opt/swift/usr/bin/clang}
 OUT=${OUT:-.build/nn-accuracy}
 mkdir -p "$OUT"
 FLAGS=(-std=gnu11 -O2 -fopenmp -fno-math-errno -ICSources/CFP8/include -ICSources/CFP8)
-objs=()
-for src in CSources/CFP8/*.c Tests/CNNAccuracy/accuracy_main.c; do
-  obj="$OUT/$(basename "${src%.c}").o"
-  objs+=("$obj")
-  if [ "$obj" -nt "$src" ] && [ -z "$(find CSources/CFP8 -name '*.h' -newer "$obj")" ]; then continue; fi
-  "$CC" "${FLAGS[@]}" -c "$src" -o "$obj" &
-  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
-done
-wait
+source scripts/c_objects.sh
+c_objects "$OUT" Tests/CNNAccuracy/accuracy_main.c
 # linked without -fopenmp: Swift's clang would ask for -lomp; Debian's runtime is libomp5
-"$CC" -fuse-ld=lld "${objs[@]}" -o "$OUT/nn_accuracy" -lomp5 -lm
+"$CC" -fuse-ld=lld "${OBJS[@]}" -o "$OUT/nn_accuracy" -lomp5 -lm
 "$OUT/nn_accuracy" "$@"

@@ -12,16 +12,9 @@ FLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -fopenmp -fno-math-errno
        -fsanitize=address,undefined -fno-sanitize-recover=all -ICSources/CFP8/include -ICSources/CFP8)
 # Compile each file (two at a time; skipped when the object is newer than its sources), then
 # link without -fopenmp (Swift's clang would ask for -lomp; Debian's runtime is libomp5).
-objs=()
-for src in CSources/CFP8/*.c Tests/CSanitizer/sanitize_main.c; do
-  obj="$OUT/$(basename "${src%.c}").o"
-  objs+=("$obj")
-  if [ "$obj" -nt "$src" ] && [ -z "$(find CSources/CFP8 -name '*.h' -newer "$obj")" ]; then continue; fi
-  "$CC" "${FLAGS[@]}" -c "$src" -o "$obj" &
-  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
-done
-wait
-"$CC" -fuse-ld=lld -fsanitize=address,undefined "${objs[@]}" -o "$OUT/cfp8_sanitize" -lomp5 -lm
+source scripts/c_objects.sh
+c_objects "$OUT" Tests/CSanitizer/sanitize_main.c
+"$CC" -fuse-ld=lld -fsanitize=address,undefined "${OBJS[@]}" -o "$OUT/cfp8_sanitize" -lomp5 -lm
 # libomp's own allocations are not instrumented; leaks in its thread pool are not ours.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=Tests/CSanitizer/lsan.supp}

@@ -40,9 +40,9 @@ import _TestSupport
       else { worstG = max(worstG, Self.ulps(g[i], Self.geluGrad(xd))) }
     }
     // the bounds of the exhaustive FP32 sweep (scripts/nn_accuracy.sh, docs/nn-kernels.md)
-    #expect(worstY <= 3, "GELU: \(worstY) ulp")
-    #expect(worstG <= 8, "GELU' outside [-1, -0.5]: \(worstG) ulp")
-    #expect(worstNearZero <= 2 * Self.u, "GELU' near its zero: \(worstNearZero)")
+    #expect(worstY <= 3.2, "GELU: \(worstY) ulp")
+    #expect(worstG <= 9.7, "GELU' outside [-1, -0.5]: \(worstG) ulp")
+    #expect(worstNearZero <= 1.2 * Self.u, "GELU' near its zero: \(worstNearZero)")
     // limits
     let special = try NN.gelu([.infinity, -.infinity, 0, -0.0, .nan], isa: .scalar, threads: 1)
     #expect(special[0] == .infinity && special[1] == 0 && special[1].sign == .minus && special[2].bitPattern == 0)
