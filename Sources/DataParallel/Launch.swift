@@ -63,32 +63,21 @@ extension DataParallelError {
 }
 
 /// When a rank dies, Open MPI's mpirun ends the job by sending SIGTERM to every surviving rank
-/// (then SIGKILL), and prints its own report. The handler here makes each survivor say so in one
-/// line, and removes the partial file of a checkpoint being written, so that the last complete
-/// checkpoint stays the only one. Everything it touches is prepared beforehand: a signal handler
-/// may only call async-signal-safe functions (write, unlink, _exit).
+/// (then SIGKILL a second later), and prints its own report. The handler here makes each survivor
+/// say so in one line. Checkpoints are written to a temporary file renamed over the old one, so
+/// the last complete checkpoint survives a kill at any point. A signal handler may only call
+/// async-signal-safe functions: the message is prepared beforehand, and written with write(2).
 enum Termination {
   nonisolated(unsafe) static var message: UnsafeMutablePointer<CChar>? = nil
   nonisolated(unsafe) static var messageLength = 0
-  /// The partial file being written, if any (set by `writing(_:)`).
-  nonisolated(unsafe) static var partialFile: UnsafeMutablePointer<CChar>? = nil
 
   static func install(label: String) {
-    let text = "fp8emu: \(label): stopped by mpirun (SIGTERM): another rank failed or was killed, or the job was interrupted; the last complete checkpoint is intact\n"
+    let text = "fp8emu: \(label): stopped by SIGTERM: mpirun ends the other ranks when one fails or is killed (see its report); the last complete checkpoint is intact\n"
     message = strdup(text)
     messageLength = text.utf8.count
     signal(SIGTERM) { _ in
-      if let p = Termination.partialFile { unlink(p) }
       if let m = Termination.message { _ = write(2, m, Termination.messageLength) }
       _exit(69)
     }
-  }
-
-  /// Marks `path` as a partial file for the duration of `body` (nil: nothing is being written).
-  static func writing<T, E: Error>(_ path: String, _ body: () throws(E) -> T) throws(E) -> T {
-    let p = strdup(path)
-    partialFile = p
-    defer { partialFile = nil; free(p) }
-    return try body()
   }
 }
