@@ -3,50 +3,13 @@ import FP8Linalg
 import Foundation
 import MixedPrecision
 
-/// What one rank brings to a step's exchange.
-public struct Contribution: Sendable {
-  /// The sum of the rank's micro-batch gradients, taken with ``AccumulationTree`` over its share.
-  public var gradients: [[Float]]
-  /// The sum of the rank's micro-batch losses, taken with the same tree.
-  public var loss: Float
-  /// Values every rank must agree on by their maximum (a NaN anywhere gives NaN): the recipes'
-  /// amaxes, for instance. The same count on every rank.
-  public var maxima: [Float]
-
-  public init(gradients: [[Float]], loss: Float, maxima: [Float] = []) {
-    self.gradients = gradients; self.loss = loss; self.maxima = maxima
-  }
-}
-
-/// The outcome of a step's exchange, the same bits on every rank.
-public struct Reduction: Sendable {
-  /// The gradients summed over the whole global batch; nil when some rank's were not finite
-  /// (every rank then skips the step).
-  public var gradients: [[Float]]?
-  /// The losses summed over the whole global batch.
-  public var loss: Float
-  public var maxima: [Float]
-  public var report: ExchangeReport
-}
-
-/// What an exchange cost and did.
-public struct ExchangeReport: Sendable, Equatable, Codable {
-  /// Bytes this rank sent for its gradient: values and what their scales are made from
-  /// (``ExchangeFormat/gradientBytes(counts:)``); 0 on a step skipped for Inf/NaN.
-  public var gradientBytes: Int
-  /// Bytes this rank sent for the rest: loss, finiteness, the agreed maxima, error statistics.
-  public var controlBytes: Int
-  /// 10·log10(Σx² / Σ(x − decoded)²) over every rank's gradient (FP64 sums); +Inf when exact.
-  public var sqnrDB: Double
-}
-
 /// Sums the ranks' gradients in a chosen format, in the fixed order of ``AccumulationTree``:
 /// with `fp32` the result is bit for bit what one process summing the whole global batch gets.
 ///
 /// Two collectives per step. First a small one: every rank's loss, whether its gradients are
 /// finite, its E5M2 amaxes and the maxima to agree on. Then, unless a rank's gradients hold
 /// Inf or NaN, the encoded gradients, each preceded by its error statistics.
-public final class GradientExchange {
+public final class GradientExchange: StepReducer {
   public let communicator: any Communicator
   public let format: ExchangeFormat
   /// The micro-batches of each rank, by rank.
@@ -73,13 +36,25 @@ public final class GradientExchange {
   /// This rank's micro-batches.
   public var share: Range<Int> { shares[communicator.rank] }
 
-  public func reduce(_ c: Contribution) throws(DataParallelError) -> Reduction {
+  public func share(of count: Int) -> Range<Int> {
+    precondition(count == microBatches, "the exchange was made for \(microBatches) micro-batches per step, not \(count)")
+    return share
+  }
+
+  /// The trainer's entry: a failed exchange ends the whole job (the other ranks cannot go on).
+  public func reduce(_ local: StepSums) throws(TrainingError) -> StepSums {
+    do { return try exchange(local) } catch { communicator.abort(error.description, code: error.exitCode) }
+  }
+
+  /// Combines the ranks' sums; `local.gradients` must be present.
+  public func exchange(_ c: StepSums) throws(DataParallelError) -> StepSums {
+    guard let gradients = c.gradients else { throw .invalidArgument("no local gradients") }
     let n = communicator.size
-    guard c.gradients.map(\.count) == codec.counts else { throw .invalidArgument("gradient shapes differ from the exchange's") }
-    let finite = c.gradients.allSatisfy { t in t.allSatisfy(\.isFinite) }
+    guard gradients.map(\.count) == codec.counts else { throw .invalidArgument("gradient shapes differ from the exchange's") }
+    let finite = gradients.allSatisfy { t in t.allSatisfy(\.isFinite) }
     var amax: [Float] = []
     if codec.needsAmax && finite {
-      do { amax = try codec.amax(c.gradients) } catch { throw .fp8(error) }
+      do { amax = try codec.amax(gradients) } catch { throw .fp8(error) }
     } else if codec.needsAmax {
       amax = [Float](repeating: .nan, count: codec.counts.count)
     }
@@ -90,7 +65,7 @@ public final class GradientExchange {
     let allFinite = all.allSatisfy { $0[1] == 1 }
     func agreedMax(_ offset: Int, _ count: Int) -> [Float] {
       (0..<count).map { i in
-        all.reduce(Float(0)) { m, row in
+        all.reduce(-Float.infinity) { m, row in
           let v = row[offset + i]
           return m.isNaN || v.isNaN ? .nan : Swift.max(m, v)
         }
@@ -99,12 +74,12 @@ public final class GradientExchange {
     let agreedAmax = agreedMax(2, amax.count)
     let maxima = agreedMax(2 + amax.count, c.maxima.count)
     let scaleBytesInControl = codec.needsAmax ? 4 * amax.count : 0
-    var report = ExchangeReport(gradientBytes: scaleBytesInControl, controlBytes: 4 * control.count - scaleBytesInControl,
+    var report = ExchangeStats(gradientBytes: scaleBytesInControl, controlBytes: 4 * control.count - scaleBytesInControl,
                                 sqnrDB: .nan)
     guard allFinite else {
       report.gradientBytes = 0
       report.controlBytes = 4 * control.count
-      return Reduction(gradients: nil, loss: loss, maxima: maxima, report: report)
+      return StepSums(gradients: nil, loss: loss, maxima: maxima, exchange: report)
     }
 
     // Gradients: [Σ(x − decoded)², Σx²] (FP64) then the payload.
@@ -113,10 +88,10 @@ public final class GradientExchange {
     do {
       try send.withMutableBytes { (b) throws(FP8Error) in
         let payload = UnsafeMutableRawBufferPointer(rebasing: b[Self.headerBytes...])
-        try codec.encode(c.gradients, amax: agreedAmax, into: payload)
+        try codec.encode(gradients, amax: agreedAmax, into: payload)
         let mine = try codec.decode(UnsafeRawBufferPointer(payload), amax: agreedAmax)
         var err = 0.0, sig = 0.0
-        for (x, y) in zip(c.gradients, mine) {
+        for (x, y) in zip(gradients, mine) {
           for j in x.indices { let d = Double(x[j]) - Double(y[j]); err += d * d; sig += Double(x[j]) * Double(x[j]) }
         }
         b.storeBytes(of: err, toByteOffset: 0, as: Double.self)
@@ -143,6 +118,6 @@ public final class GradientExchange {
         }, add: AccumulationTree.add)
       }
     } catch { throw .fp8(error) }
-    return Reduction(gradients: sum, loss: loss, maxima: maxima, report: report)
+    return StepSums(gradients: sum, loss: loss, maxima: maxima, exchange: report)
   }
 }

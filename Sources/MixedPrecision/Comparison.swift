@@ -26,6 +26,8 @@ public struct RunResult: Sendable, Codable {
   /// Held-out loss (teacher forcing, clean data) after steps `evalSteps` (every `evalEvery` steps).
   public var evalSteps: [Int] = []
   public var evalLosses: [Double] = []
+  /// The last exchanged step's gradient exchange, on rank 0 (data-parallel runs only).
+  public var exchange: ExchangeStats? = nil
 
   public init(recipe: String, gpu: String, numerics: String, losses: [Float], finalLoss: Double, relativeToFP32: Double?,
               metricName: String, metric: Double, heldOutLoss: Double, stepsToFP32Loss: Int?, tokensPerSecond: Double,
@@ -80,9 +82,12 @@ public enum Comparison {
   public static func run(
     _ options: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine = IdealMatmulEngine(),
     model: TransformerConfig? = nil, evalEvery: Int = 0, reachTarget: Double? = nil, extraFraction: Double = 0.2,
-    log: MonitorLog? = nil, progress: (Int, Float) -> Void = { _, _ in }
+    log: MonitorLog? = nil, reducer: ((Trainer) throws(TrainingError) -> (any StepReducer)?)? = nil,
+    progress: (Int, Float) -> Void = { _, _ in }
   ) throws(TrainingError) -> RunResult {
     let t = try Trainer(options: options, task: task, engine: engine, model: model)
+    t.reducer = try reducer?(t)
+    var exchange: ExchangeStats?
     var losses: [Float] = []
     var evalSteps: [Int] = [], evalLosses: [Double] = []
     var evalSeconds = 0.0
@@ -96,6 +101,7 @@ public enum Comparison {
     for _ in 0..<options.steps {
       let r = try t.trainStep()
       losses.append(r.loss)
+      if let e = r.exchange, e.gradientBytes > 0 { exchange = e }
       log?.write(r, recipe: options.recipe.rawValue)
       progress(r.step, r.loss)
       if evalEvery > 0 && ((r.step + 1) % evalEvery == 0 || r.step + 1 == options.steps) { try evaluate(after: r.step + 1) }
@@ -113,12 +119,14 @@ public enum Comparison {
       }
     }
     let tokens = Double(options.steps * options.accumulation * options.microBatch * task.sequenceLength)
-    return RunResult(
+    var result = RunResult(
       recipe: options.recipe.rawValue, gpu: options.gpu, numerics: options.recipe.isFP8 ? options.numerics.description : "fp32",
       losses: losses, finalLoss: finalLoss(losses), relativeToFP32: nil, metricName: task.metricName, metric: metric,
       heldOutLoss: held, stepsToFP32Loss: nil, tokensPerSecond: tokens / max(secs, 1e-9),
       bytesFP8: t.bytesFP8, bytesFP32: t.bytesFP32, skippedSteps: t.scaler.skippedSteps, seconds: secs,
       evalSteps: evalSteps, evalLosses: evalLosses)
+    result.exchange = exchange
+    return result
   }
 
   /// FP32's final held-out loss: its evaluation at its last step (nil without evaluations).

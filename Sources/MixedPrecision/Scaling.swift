@@ -73,6 +73,14 @@ public struct DelayedScaling: Sendable, Codable, Equatable {
     observed = true
   }
 
+  /// Replaces the step's amax by the one agreed across data-parallel ranks (their maximum), as
+  /// Transformer Engine reduces amaxes before the history update. −∞ means no cast ran.
+  public mutating func agree(_ amax: Float) {
+    guard amax != -.infinity else { return }
+    pending = amax
+    observed = true
+  }
+
   /// The amax the next scale is computed from (NaN if one is in the window).
   public var windowAmax: Float {
     switch algorithm {

@@ -4,7 +4,8 @@ import Foundation
 /// cast, and the matrix-product hook that applies the recipe and calls the engine.
 ///
 /// Per step: `accumulation` micro-batches (forward, backward with the loss multiplied by the loss
-/// scale, gradients summed in order), then unscale, skip on Inf/NaN (counted), clip by value
+/// scale, gradients summed along ``AccumulationTree``; under data parallelism this rank's share,
+/// combined with the other ranks' by the ``StepReducer``), then unscale, skip on Inf/NaN (counted), clip by value
 /// (option), clip by global norm, AdamW on the FP32 masters, end-of-step delayed-scaling updates.
 /// FP8 weights are re-quantised from the masters at every use, so they always follow the update.
 public final class Trainer {
@@ -33,6 +34,10 @@ public final class Trainer {
   let isa: ISA
   /// Quantised weights of the current step (they change only at the update): key linear·2 + (0 forward, 1 dgrad).
   var weightCache: [Int: Operand] = [:]
+  /// Combines the ranks' sums under data parallelism; nil: this process is the only rank.
+  public var reducer: (any StepReducer)?
+  /// Whether the casts running now record the layer statistics (the step's first micro-batch).
+  var recordStats = true
 
   public init(options: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine = IdealMatmulEngine(),
               model config: TransformerConfig? = nil) throws(TrainingError) {
@@ -111,11 +116,11 @@ public final class Trainer {
     } catch { throw .fp8(error) }
     if !evalMode {
       if r == .delayed { delayed[linear][kind.index].observe(stats.amax) }
-      switch kind {
+      if recordStats { switch kind {
       case .activation: if role == .forward { layerStats[linear].activation = stats }
       case .weight: if role == .forward { layerStats[linear].weight = stats }
       case .gradient: if role == .gradInput { layerStats[linear].gradient = stats }
-      }
+      } }
       if collectBytes && role == .forward {
         bytesFP8 += payload.bits.count + 4 * payload.scaleInverse.count
         bytesFP32 += 4 * payload.bits.count
@@ -162,24 +167,40 @@ public final class Trainer {
       events.append("step \(step): weight scales re-calibrated")
     }
     let hook: MatmulHook<Float> = { (l, r, a, b, m, n, k) throws(TrainingError) in try self.matmul(l, r, a, b, m, n, k) }
-    var sum = model.params.map { [Float](repeating: 0, count: $0.count) }
-    var lossSum: Float = 0
     let ls = scaler.scale
+    let count = options.accumulation
+    let share = reducer?.share(of: count) ?? 0..<count
+    // Every rank draws every micro-batch, so that the data RNG does not depend on the rank count.
+    var batches: [Batch?] = []
+    for micro in 0..<count {
+      let b = task.trainBatch(&dataRNG, size: options.microBatch)
+      batches.append(share.contains(micro) ? b : nil)
+    }
     collectBytes = step == 0
     if collectBytes { bytesFP8 = 0; bytesFP32 = 0 }
-    for micro in 0..<options.accumulation {
-      let batch = task.trainBatch(&dataRNG, size: options.microBatch)
-      let (loss, g) = try model.lossAndGradients(batch, lossScale: ls, hook: hook)
-      collectBytes = false
-      _ = micro
-      lossSum += loss
-      for i in sum.indices {
-        sum[i].withUnsafeMutableBufferPointer { S in g[i].withUnsafeBufferPointer { G in for j in 0..<S.count { S[j] += G[j] } } }
-      }
+    let local = try AccumulationTree.sum(share, leaf: { (micro) throws(TrainingError) -> (Float, [[Float]]) in
+      recordStats = micro == 0
+      defer { collectBytes = false }
+      let (loss, g) = try model.lossAndGradients(batches[micro]!, lossScale: ls, hook: hook)
+      return (loss, g)
+    }, add: { ($0.0 + $1.0, AccumulationTree.add($0.1, $1.1)) })
+    recordStats = true
+    // Agreed by maximum across ranks: the casts' amaxes (delayed scaling) and rank 0's verdict on
+    // the first micro-batch's SQNR (the other ranks contribute −∞).
+    var maxima: [Float] = []
+    if options.recipe == .delayed { for row in delayed { for d in row { maxima.append(d.observed ? d.pending : -.infinity) } } }
+    maxima.append(share.lowerBound == 0 ? Float(sqnrVerdict()) : -.infinity)
+    let mine = StepSums(gradients: local.1, loss: local.0, maxima: maxima)
+    let all = try reducer?.reduce(mine) ?? mine
+    if options.recipe == .delayed {
+      var i = 0
+      for l in delayed.indices { for k in delayed[l].indices { delayed[l][k].agree(all.maxima[i]); i += 1 } }
     }
-    let loss = lossSum / Float(options.accumulation)
-    let inv = 1 / (ls * Float(options.accumulation))
-    var finite = true
+    let verdict = Int(all.maxima.last!)
+    let loss = all.loss / Float(count)
+    let inv = 1 / (ls * Float(count))
+    var sum = all.gradients ?? []
+    var finite = all.gradients != nil
     for i in sum.indices {
       for j in sum[i].indices { sum[i][j] *= inv; if !sum[i][j].isFinite { finite = false } }
     }
@@ -195,23 +216,29 @@ public final class Trainer {
     }
     for l in delayed.indices { for k in delayed[l].indices { delayed[l][k].update() } }
     // SQNR-driven learning-rate reduction.
-    if let thr = options.sqnrThresholdDB, step - lastReduction >= options.lrReductionCooldown {
-      for (l, rec) in layerStats.enumerated() where !highPrecision[l] {
-        let worst = min(rec.activation?.sqnrDB ?? .infinity, rec.weight?.sqnrDB ?? .infinity)
-        if worst < thr {
-          lrMultiplier *= options.lrReductionFactor
-          lastReduction = step
-          events.append(String(format: "step %d: %@ forward SQNR %.2f dB < %.2f dB: learning rate x%g (multiplier %g)",
-                               step, rec.name, worst, thr, Double(options.lrReductionFactor), Double(lrMultiplier)))
-          break
-        }
-      }
+    if verdict > 0 {
+      let rec = layerStats[verdict - 1]
+      let worst = min(rec.activation?.sqnrDB ?? .infinity, rec.weight?.sqnrDB ?? .infinity)
+      lrMultiplier *= options.lrReductionFactor
+      lastReduction = step
+      events.append(String(format: "step %d: %@ forward SQNR %.2f dB < %.2f dB: learning rate x%g (multiplier %g)",
+                           step, rec.name, worst, options.sqnrThresholdDB!, Double(options.lrReductionFactor), Double(lrMultiplier)))
     }
     eventLog += events
     let rec = StepRecord(step: step, loss: loss, gradNorm: norm, lossScale: ls, skipped: !apply, learningRate: lr,
-                         layers: layerStats, events: events)
+                         layers: layerStats, events: events, exchange: all.exchange)
     step += 1
     return rec
+  }
+
+  /// 1 + the first layer whose forward SQNR (first micro-batch) is below the threshold when a
+  /// learning-rate reduction is due, else 0.
+  func sqnrVerdict() -> Int {
+    guard let thr = options.sqnrThresholdDB, step - lastReduction >= options.lrReductionCooldown else { return 0 }
+    for (l, rec) in layerStats.enumerated() where !highPrecision[l] {
+      if min(rec.activation?.sqnrDB ?? .infinity, rec.weight?.sqnrDB ?? .infinity) < thr { return l + 1 }
+    }
+    return 0
   }
 
   /// The task's metric and held-out loss with the recipe's forward numerics (no scaling state changes).

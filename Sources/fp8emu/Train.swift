@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataParallel
 import Foundation
 import MixedPrecision
 
@@ -56,6 +57,11 @@ struct Train: ParsableCommand {
   @Option(help: "Override dynamic loss scaling: on or off (default: on except fp32).") var lossScaling: String?
   @Option(help: "Save a safetensors checkpoint of the (single-recipe) run at the end.") var saveCheckpoint: String?
   @Option(help: "Resume the (single-recipe) run from this checkpoint.") var resume: String?
+  @Option(help: "Under mpirun: the format gradients are exchanged in: fp32, bf16, e5m2 (per-tensor scale from the ranks' amax) or e4m3-blockwise (1x128 tiles).")
+  var exchange: String = "fp32"
+  @Option(help: "Under mpirun: seconds a rank waits for the others in one exchange before the job is aborted.")
+  var collectiveTimeout: Double = 300
+  @Option(help: "Also save the checkpoint every N steps (with --save-checkpoint).") var checkpointEvery: Int?
   @Flag(help: "No progress bar.") var quiet = false
   @Option(help: "OpenMP threads of each FP8 product (0: the runtime's default; the bits do not depend on it).") var threads: Int = 1
 
@@ -89,6 +95,37 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
+    guard let format = ExchangeFormat(rawValue: exchange) else {
+      throw ValidationError("--exchange: \(ExchangeFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    if checkpointEvery != nil && (saveCheckpoint == nil || (checkpointEvery ?? 0) <= 0) {
+      throw ValidationError("--checkpoint-every needs a positive N and --save-checkpoint")
+    }
+    let comm: MPICommunicator?
+    do { comm = try Launch.communicator(timeout: collectiveTimeout) } catch {
+      FileHandle.standardError.write(Data("fp8emu: \(error)\n".utf8))
+      throw ExitCode(error.exitCode)
+    }
+    guard let comm else { return try train(DataParallelRun(comm: nil, exchange: format)) }
+    // A rank that fails must end the job, or the others would wait for it.
+    do { try train(DataParallelRun(comm: comm, exchange: format)) } catch let e as ValidationError {
+      comm.abort(e.message, code: 64)
+    } catch {
+      comm.abort("\(error)", code: DataParallelRun.exitCode(error))
+    }
+    comm.finalize()
+  }
+
+  func train(_ dp: DataParallelRun) throws {
+    let root = dp.isRoot
+    let quiet = self.quiet || !root
+    if let comm = dp.comm {
+      let hosts = try comm.hosts()
+      if root {
+        let per = accumulation / max(comm.size, 1)
+        FileHandle.standardError.write(Data("data parallel: \(Launch.placement(hosts)); exchange \(dp.exchange); \(accumulation) micro-batches per step, \(per) per rank\n".utf8))
+      }
+    }
     // The engine every matrix product goes through: the tensor-core model for FP8 products
     // (H100 / B200 / A100 numerics), the ideal FP32 engine otherwise.
     let engine: any MatmulEngine = TensorCoreMatmulEngine(threads: threads)
@@ -108,17 +145,18 @@ struct Train: ParsableCommand {
     if gpu == nil && gpuName == "ideal" && !quiet {
       FileHandle.standardError.write(Data("note: this build's engine computes ideal FP32 numerics only; tensor-core numerics (--gpu h100, ...) are not available yet\n".utf8))
     }
-    let monitor = try log.map { try MonitorLog(path: $0) }
+    let monitor = root ? try log.map { try MonitorLog(path: $0) } : nil
     var results: [RunResult] = []
     for (r, g) in recipes {
       let o = try options(for: r, gpu: g, task: task)
       let result: RunResult
       if (resume != nil || saveCheckpoint != nil) {
         guard recipes.count == 1 else { throw ValidationError("--resume and --save-checkpoint need a single --recipe") }
-        result = try runWithCheckpoint(o, task: task, engine: engine, monitor: monitor)
+        result = try runWithCheckpoint(o, task: task, engine: engine, monitor: monitor, dp: dp, quiet: quiet)
       } else {
         result = try Comparison.run(o, task: task, engine: engine, model: modelConfig(task), evalEvery: evalEvery,
-                                    reachTarget: Comparison.fp32Target(results), log: monitor) { step, loss in
+                                    reachTarget: Comparison.fp32Target(results), log: monitor,
+                                    reducer: dp.reducer(options: o)) { step, loss in
           if !quiet { progressBar(r.rawValue, step + 1, o.steps, loss) }
         }
       }
@@ -126,6 +164,7 @@ struct Train: ParsableCommand {
       results.append(result)
     }
     Comparison.relate(&results)
+    guard root else { return }
     if let curves {
       let enc = JSONEncoder()
       enc.outputFormatting = [.sortedKeys]
@@ -160,27 +199,36 @@ struct Train: ParsableCommand {
     return c
   }
 
-  func runWithCheckpoint(_ o: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine, monitor: MonitorLog?) throws -> RunResult {
+  func runWithCheckpoint(_ o: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine, monitor: MonitorLog?,
+                         dp: DataParallelRun, quiet: Bool) throws -> RunResult {
     let t = try Trainer(options: o, task: task, engine: engine, model: modelConfig(task))
+    t.reducer = try dp.reducer(options: o)(t)
     let store = SafetensorsCheckpointStore()
-    if let resume { try t.restore(try store.load(from: resume)) }
+    if let resume { try t.restore(try dp.loadCheckpoint(resume, store: store)) }
+    // Written whole or not at all (temporary file, then rename), by rank 0 only.
+    func save() throws { if let saveCheckpoint, dp.isRoot { try store.save(t.checkpoint(), to: saveCheckpoint) } }
     var losses: [Float] = []
+    var lastExchange: ExchangeStats?
     let start = Date()
     while t.step < o.steps {
       let rec = try t.trainStep()
       losses.append(rec.loss)
+      if let e = rec.exchange, e.gradientBytes > 0 { lastExchange = e }
       monitor?.write(rec, recipe: o.recipe.rawValue)
       if !quiet { progressBar(o.recipe.rawValue, rec.step + 1, o.steps, rec.loss) }
-      if !json && quiet { print("step \(rec.step) loss \(rec.loss)") }
+      if !json && quiet && dp.isRoot { print("step \(rec.step) loss \(rec.loss)") }
+      if let every = checkpointEvery, t.step % every == 0, t.step < o.steps { try save() }
     }
-    if let saveCheckpoint { try store.save(t.checkpoint(), to: saveCheckpoint) }
+    try save()
     let secs = Date().timeIntervalSince(start)
     let (metric, held) = try t.evaluate()
-    return RunResult(recipe: o.recipe.rawValue, gpu: o.gpu, numerics: o.recipe.isFP8 ? o.numerics.description : "fp32", losses: losses,
+    var result = RunResult(recipe: o.recipe.rawValue, gpu: o.gpu, numerics: o.recipe.isFP8 ? o.numerics.description : "fp32", losses: losses,
                      finalLoss: Comparison.finalLoss(losses), relativeToFP32: nil, metricName: task.metricName, metric: metric,
                      heldOutLoss: held, stepsToFP32Loss: nil,
                      tokensPerSecond: Double(losses.count * o.accumulation * o.microBatch * task.sequenceLength) / max(secs, 1e-9),
                      bytesFP8: t.bytesFP8, bytesFP32: t.bytesFP32, skippedSteps: t.scaler.skippedSteps, seconds: secs)
+    result.exchange = lastExchange
+    return result
   }
 }
 

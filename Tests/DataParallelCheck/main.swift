@@ -64,29 +64,29 @@ func exchange(_ comm: MPICommunicator, microBatches m: Int) throws {
     for step in 0..<3 {
       let seed = UInt64(step) &* 1_000_003
       let leaf: @Sendable (Int) -> [[Float]] = { i in syntheticGradients(counts: counts, seed: seed, index: i) }
-      var mine = Contribution(
+      var mine = StepSums(
         gradients: AccumulationTree.sum(ex.share, leaf: leaf, add: AccumulationTree.add),
         loss: AccumulationTree.sum(ex.share, leaf: { Float($0) * 0.1 + 1 }, add: +),
         maxima: [Float(comm.rank), -Float(comm.rank)])
       // Step 2: one rank's gradients overflow; every rank must skip.
-      if step == 2 && comm.rank == comm.size - 1 { mine.gradients[0][7] = .infinity }
-      let got = try ex.reduce(mine)
+      if step == 2 && comm.rank == comm.size - 1 { mine.gradients![0][7] = .infinity }
+      let got = try ex.exchange(mine)
 
       // The same contributions reduced by threads in this process (no MPI).
-      let local = LocalGroup(size: comm.size).run { c -> Reduction in
+      let local = LocalGroup(size: comm.size).run { c -> StepSums in
         let e = try GradientExchange(communicator: c, format: format, counts: counts, microBatches: m)
-        var x = Contribution(gradients: AccumulationTree.sum(e.share, leaf: leaf, add: AccumulationTree.add),
+        var x = StepSums(gradients: AccumulationTree.sum(e.share, leaf: leaf, add: AccumulationTree.add),
                              loss: AccumulationTree.sum(e.share, leaf: { Float($0) * 0.1 + 1 }, add: +),
                              maxima: [Float(c.rank), -Float(c.rank)])
-        if step == 2 && c.rank == c.size - 1 { x.gradients[0][7] = .infinity }
-        return try e.reduce(x)
+        if step == 2 && c.rank == c.size - 1 { x.gradients![0][7] = .infinity }
+        return try e.exchange(x)
       }
       let expected = try local[comm.rank].get()
       let what = "\(format) step \(step) rank \(comm.rank)/\(comm.size)"
       guard got.loss.bitPattern == expected.loss.bitPattern else { fail("\(what): loss \(got.loss) != \(expected.loss)") }
       guard got.maxima == [Float(comm.size - 1), 0] else { fail("\(what): maxima \(got.maxima)") }
-      guard got.report == expected.report || (got.report.sqnrDB.isNaN && expected.report.sqnrDB.isNaN) else {
-        fail("\(what): report \(got.report) != \(expected.report)")
+      guard got.exchange == expected.exchange || (got.exchange!.sqnrDB.isNaN && expected.exchange!.sqnrDB.isNaN) else {
+        fail("\(what): report \(String(describing: got.exchange)) != \(String(describing: expected.exchange))")
       }
       if step == 2 {
         guard got.gradients == nil else { fail("\(what): a rank had Inf, the step was not skipped") }
@@ -102,7 +102,7 @@ func exchange(_ comm: MPICommunicator, microBatches m: Int) throws {
         guard digest(g) == digest(single) else { fail("\(what): differs from the single-process sum") }
       }
       if comm.rank == 0 && step == 0 {
-        print("ok \(format): \(comm.size) ranks, \(got.report.gradientBytes) gradient bytes + \(got.report.controlBytes) control bytes per rank, SQNR \(String(format: "%.1f", got.report.sqnrDB)) dB")
+        print("ok \(format): \(comm.size) ranks, \(got.exchange!.gradientBytes) gradient bytes + \(got.exchange!.controlBytes) control bytes per rank, SQNR \(String(format: "%.1f", got.exchange!.sqnrDB)) dB")
       }
     }
   }

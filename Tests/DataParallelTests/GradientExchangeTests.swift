@@ -58,9 +58,9 @@ enum Oracle {
   func everyRankGetsTheOracleSum(format: ExchangeFormat, ranks: Int) throws {
     let counts = self.counts
     let leaf: @Sendable (Int) -> [[Float]] = { syntheticGradients(counts: counts, seed: 77, index: $0) }
-    let results = try LocalGroup(size: ranks).run { c -> Reduction in
+    let results = try LocalGroup(size: ranks).run { c -> StepSums in
       let ex = try GradientExchange(communicator: c, format: format, counts: counts, microBatches: 4)
-      return try ex.reduce(Contribution(gradients: AccumulationTree.sum(ex.share, leaf: leaf, add: AccumulationTree.add),
+      return try ex.exchange(StepSums(gradients: AccumulationTree.sum(ex.share, leaf: leaf, add: AccumulationTree.add),
                                         loss: Float(c.rank) + 0.5, maxima: [Float(c.rank)]))
     }.map { try $0.get() }
 
@@ -77,9 +77,9 @@ enum Oracle {
       #expect(bits(try #require(got.gradients)) == bits(expected), "\(format), rank \(r)/\(ranks)")
       #expect(got.maxima == [Float(ranks - 1)])
       #expect(got.loss == AccumulationTree.combine(shares, count: 4, node: { Float($0) + 0.5 }, add: +))
-      #expect(got.report.gradientBytes == format.gradientBytes(counts: counts))
-      if format == .fp32 { #expect(got.report.sqnrDB == .infinity) } else {
-        #expect(abs(got.report.sqnrDB - 10 * log10(sig / err)) < 1e-9)
+      #expect(got.exchange!.gradientBytes == format.gradientBytes(counts: counts))
+      if format == .fp32 { #expect(got.exchange!.sqnrDB == .infinity) } else {
+        #expect(abs(got.exchange!.sqnrDB - 10 * log10(sig / err)) < 1e-9)
       }
     }
     if format == .fp32 {
@@ -104,17 +104,17 @@ enum Oracle {
   @Test func aRankWithInfMakesEveryRankSkip() throws {
     let counts = self.counts
     for format in ExchangeFormat.allCases {
-      let results = try LocalGroup(size: 4).run { c -> Reduction in
+      let results = try LocalGroup(size: 4).run { c -> StepSums in
         let ex = try GradientExchange(communicator: c, format: format, counts: counts, microBatches: 4)
         var g = syntheticGradients(counts: counts, seed: 5, index: c.rank)
         if c.rank == 2 { g[1][3] = -.infinity }
-        return try ex.reduce(Contribution(gradients: g, loss: 1, maxima: c.rank == 1 ? [.nan, 2] : [3, Float(c.rank)]))
+        return try ex.exchange(StepSums(gradients: g, loss: 1, maxima: c.rank == 1 ? [.nan, 2] : [3, Float(c.rank)]))
       }.map { try $0.get() }
       for r in results {
         #expect(r.gradients == nil, "\(format)")
         #expect(r.maxima[0].isNaN && r.maxima[1] == 3)
         #expect(r.loss == 4)
-        #expect(r.report.gradientBytes == 0)
+        #expect(r.exchange!.gradientBytes == 0)
       }
     }
   }
