@@ -24,7 +24,7 @@ public final class GradientExchange: StepReducer {
               isa: ISA = .auto) throws(DataParallelError) {
     let n = communicator.size
     guard let s = AccumulationTree.shares(of: microBatches, ranks: n) else {
-      throw .invalidArgument("\(microBatches) micro-batches per step cannot be shared by \(n) ranks: each rank takes the same number, a power of two (micro-batches = ranks × 2^k, e.g. \(n), \(2 * n), \(4 * n))")
+      throw .invalidArgument("\(microBatches) micro-batches per step (--accumulation) cannot be shared by \(n) ranks: each rank must take the same power-of-two number of them (ranks × 2^k: \(n), \(2 * n), \(4 * n), ...)")
     }
     self.communicator = communicator; self.format = format; shares = s; self.microBatches = microBatches
     codec = ExchangeCodec(format: format, counts: counts, isa: isa)

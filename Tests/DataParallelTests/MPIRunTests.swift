@@ -49,7 +49,7 @@ struct MPIRunTests {
   @Test func sharesThatAreNotNodesEndTheJobWithOneLine() throws {
     let r = try launch(3, ["exchange", "4"])
     #expect(r.status != 0)
-    #expect(r.output.contains("4 micro-batches per step cannot be shared by 3 ranks"), "\(r.output)")
+    #expect(r.output.contains("4 micro-batches per step (--accumulation) cannot be shared by 3 ranks"), "\(r.output)")
   }
 
   @Test func aStuckRankTimesOutInsteadOfHanging() throws {
