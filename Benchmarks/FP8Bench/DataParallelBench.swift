@@ -89,14 +89,23 @@ struct DataParallelBench: ParsableCommand {
       for r in rows { print(String(decoding: try enc.encode(r), as: UTF8.self)) }
       return
     }
-    print("model    ranks  exchange         step ms   bytes/step (gradient)   efficiency" + (convergence ? "   held-out loss   vs 1 process" : ""))
+    if convergence {
+      // One full run each: the loss is the figure, not the time.
+      print("model    ranks  exchange         bytes/step (gradient)   held-out loss   vs 1 process")
+      for r in rows {
+        print(r.model.padding(toLength: 9, withPad: " ", startingAt: 0) + String(format: "%5d  ", r.ranks)
+              + r.exchange.padding(toLength: 15, withPad: " ", startingAt: 0)
+              + String(format: "%10d (%9d)   %13.4f   %+11.2f%%", r.bytesPerStep, r.gradientBytesPerStep, r.heldOutLoss ?? .nan,
+                       100 * (r.vsSingleProcess ?? 0)))
+      }
+      return
+    }
+    print("model    ranks  exchange         step ms   bytes/step (gradient)   efficiency")
     for r in rows {
-      var line = r.model.padding(toLength: 9, withPad: " ", startingAt: 0) + String(format: "%5d  ", r.ranks)
-        + r.exchange.padding(toLength: 15, withPad: " ", startingAt: 0)
-        + String(format: "%9.1f   %10d (%9d)", r.medianStepSeconds * 1000, r.bytesPerStep, r.gradientBytesPerStep)
-        + (r.scalingEfficiency.map { String(format: "   %10.2f", $0) } ?? "            -")
-      if let l = r.heldOutLoss { line += String(format: "   %13.4f   %+12.2f%%", l, 100 * (r.vsSingleProcess ?? 0)) }
-      print(line)
+      print(r.model.padding(toLength: 9, withPad: " ", startingAt: 0) + String(format: "%5d  ", r.ranks)
+            + r.exchange.padding(toLength: 15, withPad: " ", startingAt: 0)
+            + String(format: "%9.1f   %10d (%9d)", r.medianStepSeconds * 1000, r.bytesPerStep, r.gradientBytesPerStep)
+            + (r.scalingEfficiency.map { String(format: "   %10.2f", $0) } ?? "            -"))
     }
   }
 
