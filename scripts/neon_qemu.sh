@@ -13,7 +13,9 @@
 # Needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, libgomp1-arm64-cross and qemu-user
 # (installed with apt-get if missing). When they cannot be installed (no network, no apt, not
 # root) the script prints "SKIPPED: ..." and exits 0; otherwise it exits with the test's status.
-# Options: NEON_STRIDE (FP32 sweep stride, default 2039), NEON_BUILDS ("gcc clang" by default).
+# Options: NEON_STRIDE (FP32 sweep stride, default 2039), NEON_BUILDS ("gcc clang" by default),
+# NEON_VECTORS (the real-GPU tensor-core vectors, default ../shared/tensorcore-vectors: every row
+# also runs on the NEON path against the GPUs' bits).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-.build/neon-qemu}
@@ -68,7 +70,7 @@ build() {
   mkdir -p "$dir"
   # other compiler or flags than the cached objects': rebuild all
   if [ "$(cat "$dir/flags" 2>/dev/null)" != "$cc $flags" ]; then rm -f "$dir"/*.o; echo "$cc $flags" >"$dir/flags"; fi
-  for src in "${SRCS[@]}" Tests/CNeon/neon_main.c "$@"; do
+  for src in "${SRCS[@]}" Tests/CNeon/neon_main.c Tests/CNeon/tc_vectors.c "$@"; do
     obj="$dir/$(basename "${src%.c}").o"
     objs+=("$obj")
     if [ "$obj" -nt "$src" ] && [ -z "$(find CSources/CFP8 -name '*.h' -newer "$obj")" ]; then continue; fi
@@ -83,6 +85,10 @@ build() {
 
 COMMON="-std=gnu11 -O2 -fno-math-errno -Wall -Wno-unused-parameter -Wno-unused-variable -Wno-unknown-pragmas -Wno-parentheses"
 status=0
+# the real-GPU tensor-core vectors, when present, also run on NEON against the GPUs' bits
+VECDIR=${NEON_VECTORS:-../shared/tensorcore-vectors}
+VEC=()
+if [ -d "$VECDIR" ]; then VEC=(--vectors="$VECDIR"); else echo "note: no $VECDIR, the real-GPU rows are not run"; fi
 declare -A DIGESTS
 t_start=$SECONDS
 for b in $BUILDS; do
@@ -97,7 +103,7 @@ for b in $BUILDS; do
   esac
   echo "== $b build (AArch64 under qemu-aarch64) =="
   t0=$SECONDS
-  OMP_NUM_THREADS=2 qemu-aarch64 -L "$SYSROOT" "$OUT/$b/neon_test" --stride="$STRIDE" | tee "$OUT/$b.log"
+  OMP_NUM_THREADS=2 qemu-aarch64 -L "$SYSROOT" "$OUT/$b/neon_test" --stride="$STRIDE" "${VEC[@]}" | tee "$OUT/$b.log"
   rc=${PIPESTATUS[0]}
   echo "($b: exit $rc, $((SECONDS - t0)) s)"
   [ "$rc" = 0 ] || status=1

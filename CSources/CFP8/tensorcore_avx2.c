@@ -80,7 +80,7 @@ static __m256 block8(const cfp8_tc_job *job, int64_t i, int64_t p, int h, int64_
 #undef TERM
 #undef MX_GROUP
   __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_setzero_ps());
-  if (F < 23)
+  if (F < 23 && !f16acc) /* FP32 accumulator: F + 1 significant bits; FP16: rounded from the exact sum */
     s = _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(s), _mm256_set1_epi32((int)(0xFFFFFFFFu << (23 - F)))));
   __m256 back = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(E, _mm256_set1_epi32(127 - F)), 23));
   __m256 r = _mm256_mul_ps(s, back);

@@ -19,6 +19,8 @@
  *             models in the NEON FP32-lane range with random floors and promotion intervals
  *             (a quarter with small operands under a floor of -12..0, so that the floor binds);
  *   int8      exact integers (also against an int64 reference), K up to CFP8_INT8_GEMM_MAX_K.
+ * With --vectors=DIR, every row of the real-GPU tensor-core vectors also runs on NEON against the
+ * GPUs' own bits (tc_vectors.c).
  * One line per kernel: cases, mismatches. Exit status 1 on any mismatch or failed call.
  *
  * Also prints an FNV-1a digest of every scalar output per kernel. Built natively on x86-64 (where
@@ -32,6 +34,7 @@
 #include <time.h>
 
 static int have_neon = 0;
+int tc_vectors_run(const char *dir, int32_t isa); /* tc_vectors.c */
 static int verbose_fail = 0;
 
 /* ---- bookkeeping --------------------------------------------------------------------------- */
@@ -550,7 +553,7 @@ static void test_tc(section *s) {
     {"Ada fp8 acc16", {16, 13, -20, CFP8_TC_ACC_F16, CFP8_TC_C_FUSED}, CFP8_FORMAT_E4M3},
     {"H100 fp8", {32, 13, -133, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_E4M3},
     {"H100 fp8 e5m2", {32, 13, -133, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_E5M2},
-    {"H100 fp8 acc16", {32, 13, -21, CFP8_TC_ACC_F16, CFP8_TC_C_FUSED}, CFP8_FORMAT_E4M3},
+    {"H100 fp8 acc16", {32, 25, -21, CFP8_TC_ACC_F16, CFP8_TC_C_ADDED_HALVES}, CFP8_FORMAT_E4M3},
     {"H100 bf16", {16, 25, -133, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_BF16},
     {"H100 fp16", {16, 25, -133, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_F16},
     {"H100 tf32", {8, 25, -133, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_F32},
@@ -563,6 +566,8 @@ static void test_tc(section *s) {
     {"L16 F13 floor0", {16, 13, 0, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_E4M3},
     {"L3 F1", {3, 1, -20, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_E5M2},
     {"L5 F7", {5, 7, -140, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_E4M3},
+    {"Ada fp8 e5m2 acc16", {16, 13, -20, CFP8_TC_ACC_F16, CFP8_TC_C_FUSED}, CFP8_FORMAT_E5M2},
+    {"B200 fp8 acc16", {32, 25, -21, CFP8_TC_ACC_F16, CFP8_TC_C_ADDED_HALVES}, CFP8_FORMAT_E5M2},
   };
   const int np = (int)(sizeof presets / sizeof presets[0]);
   for (int pi = 0; pi < np; pi++) {
@@ -584,9 +589,10 @@ static void test_tc(section *s) {
         gemm_case(s, &g, m, n, k, fa, fb, ta, tb, scaling, kDFmt[d], pad, (rep == 0 && accum == 0) ? 20 : 0, epi);
       }
   }
-  /* the NEON FP32-lane path in depth: H100 / Ada FP8, FAST and PROMOTED, adversarial data */
-  for (int t = 0; t < 120; t++) {
-    const tc_preset *p = &presets[(t % 3 == 0) ? 6 : (t % 3 == 1) ? 8 : 16 + (int)(rnd() % 6)];
+  /* the NEON FP32-lane path in depth: H100 / Ada FP8 (FP32 and FP16 accumulators), FAST and
+     PROMOTED, adversarial data */
+  for (int t = 0; t < 160; t++) {
+    const tc_preset *p = &presets[(t % 4 == 0) ? 6 : (t % 4 == 1) ? 8 : (t % 8 == 3) ? 7 : (t % 8 == 7) ? 22 : 16 + (int)(rnd() % 6)];
     const int accum = (int)(rnd() % 2), init_kind = t % 3 == 2 ? 2 : (int)(rnd() % 3), adv = t % 3 == 2 || (rnd() & 1);
     gemm_opts g = {1, &p->m, accum, 128, init_kind, adv};
     if (t % 5 == 0) g.accumulation = CFP8_TC_ACCUM_IDEAL;
@@ -725,11 +731,12 @@ static void test_quantize(section *s) {
 /* ---- main ---------------------------------------------------------------------------------- */
 int main(int argc, char **argv) {
   uint32_t stride = 2039;
-  const char *only = NULL;
+  const char *only = NULL, *vectors = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strncmp(argv[i], "--stride=", 9)) stride = (uint32_t)strtoul(argv[i] + 9, NULL, 0);
     else if (!strncmp(argv[i], "--only=", 7)) only = argv[i] + 7;
-    else { fprintf(stderr, "usage: %s [--stride=N] [--only=SECTION]\n", argv[0]); return 2; }
+    else if (!strncmp(argv[i], "--vectors=", 10)) vectors = argv[i] + 10;
+    else { fprintf(stderr, "usage: %s [--stride=N] [--only=SECTION] [--vectors=DIR]\n", argv[0]); return 2; }
   }
   have_neon = cfp8_isa_supported(CFP8_ISA_NEON);
 #if defined(__aarch64__)
@@ -768,5 +775,7 @@ int main(int argc, char **argv) {
     if (s->mismatches || s->errors || !s->cases) bad = 1;
   }
   printf(bad ? "FAIL: NEON and scalar differ (or a call failed)\n" : "OK: NEON equals scalar bit for bit\n");
+  /* the real-GPU rows on the NEON path (scalar where NEON is absent), against the GPUs' bits */
+  if (vectors && tc_vectors_run(vectors, have_neon ? CFP8_ISA_NEON : CFP8_ISA_SCALAR)) bad = 1;
   return bad;
 }
