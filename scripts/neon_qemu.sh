@@ -8,7 +8,8 @@
 #          compiles CFP8 on an ARM machine (no OpenMP: the cross packages have no arm64 libomp;
 #          Tests/CNeon/omp_stubs.c stands in, the pragmas are ignored).
 # Then the same test built natively (x86-64, scalar only) prints digests of the scalar outputs;
-# the three builds must agree (the scalar path gives the same bits on x86-64 and AArch64).
+# the three builds must agree (the scalar path gives the same bits on x86-64 and AArch64). Last, the
+# native build compares this CPU's AVX2 and AVX-512 paths against scalar the same way (--isa).
 #
 # Needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, libgomp1-arm64-cross and qemu-user
 # (installed with apt-get if missing). When they cannot be installed (no network, no apt, not
@@ -124,5 +125,19 @@ for b in "${!DIGESTS[@]}"; do
     status=1
   fi
 done
+# The same comparisons for the x86-64 SIMD paths this CPU has (the test's --isa), natively: every
+# kernel against scalar, and the real-GPU rows on that path.
+if [ "$(uname -m)" = x86_64 ]; then
+  for isa in avx2 avx512; do
+    flag=$isa; [ $isa = avx512 ] && flag=avx512f
+    if grep -qw "$flag" /proc/cpuinfo; then
+      echo "== x86-64 $isa vs scalar =="
+      "$OUT/host/neon_test" --stride="$STRIDE" --isa=$isa "${VEC[@]}" >"$OUT/host-$isa.log" || { status=1; echo "FAIL: $isa (see $OUT/host-$isa.log)"; }
+      grep -E "mismatches|vectors on" "$OUT/host-$isa.log"
+    else
+      echo "note: this CPU has no $isa; its comparison did not run"
+    fi
+  done
+fi
 echo "neon_qemu: $([ $status = 0 ] && echo OK || echo FAILED) in $((SECONDS - t_start)) s (builds: $BUILDS; FP32 stride $STRIDE)"
 exit $status

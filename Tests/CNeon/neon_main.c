@@ -33,6 +33,9 @@
 #include <string.h>
 #include <time.h>
 
+/* The path under test: NEON by default; --isa=avx2 or --isa=avx512 runs the same comparisons of an
+ * x86 path against scalar (have_neon then means: the path under test is present). */
+static int32_t test_isa = CFP8_ISA_NEON;
 static int have_neon = 0;
 int tc_vectors_run(const char *dir, int32_t isa); /* tc_vectors.c */
 static int verbose_fail = 0;
@@ -133,7 +136,7 @@ static void encode_combo(section *s, combo *c, uint8_t *ref, uint8_t *out) {
   digest_bytes(&tmp, ref, c->n);
   c->digest = tmp.digest;
   if (!have_neon) return;
-  o.isa = CFP8_ISA_NEON;
+  o.isa = test_isa;
   /* Above CFP8_PARALLEL_THRESHOLD (the FP32 sweep) the NEON call takes the driver's split into
    * 64 Ki-element pieces, so the kernel sees index0 != 0 (the stochastic bits depend on it). */
   o.threads = 2;
@@ -255,7 +258,7 @@ static void test_decode(section *s) {
         s->cases++;
         s->elements += n;
         if (!have_neon) continue;
-        if (cfp8_decode(src, fmts[f], out, wides[w], n, CFP8_ISA_NEON, 1) != CFP8_OK) { s->errors++; continue; }
+        if (cfp8_decode(src, fmts[f], out, wides[w], n, test_isa, 1) != CFP8_OK) { s->errors++; continue; }
         size_t first;
         uint64_t d = diff_elems(ref, out, n, es, &first);
         if (d) { s->mismatches += d; REPORT(s, "decode %s->%s: %llu differ (code 0x%02x)", fmt_name(fmts[f]), fmt_name(wides[w]), (unsigned long long)d, src[first]); }
@@ -412,7 +415,7 @@ static void gemm_case(section *s, const gemm_opts *g, int64_t m, int64_t n, int6
   const float alpha = (epi & 1) ? 1.5f : 1.0f, beta = (epi & 2) ? 0.75f : 0.0f;
   cfp8_status st_ref = -1;
   for (int run = 0; run < (have_neon ? 3 : 1); run++) {
-    const int isa = run == 0 ? CFP8_ISA_SCALAR : CFP8_ISA_NEON, threads = run == 2 ? 2 : 1;
+    const int isa = run == 0 ? CFP8_ISA_SCALAR : test_isa, threads = run == 2 ? 2 : 1;
     uint8_t *dst = run == 0 ? ref : D;
     memset(dst, 0x5A, dcount * ds + 8);
     float *am = run == 0 ? &amax_ref : &amax;
@@ -651,7 +654,7 @@ static void int8_case(section *s, int64_t m, int64_t n, int64_t k, int64_t pad, 
   for (int run = 0; run < (have_neon ? 3 : 1); run++) {
     int32_t *dst = run ? C : ref;
     memset(dst, 0x5A, cc * 4);
-    cfp8_status st = cfp8_int8_gemm(m, n, k, A, lda, B, ldb, dst, ldc, run ? CFP8_ISA_NEON : CFP8_ISA_SCALAR, run == 2 ? 2 : 1);
+    cfp8_status st = cfp8_int8_gemm(m, n, k, A, lda, B, ldb, dst, ldc, run ? test_isa : CFP8_ISA_SCALAR, run == 2 ? 2 : 1);
     if (st != CFP8_OK) { s->errors++; REPORT(s, "int8 status %d", st); break; }
     if (run == 0) {
       /* the scalar path against an int64 reference (every sum is exact) */
@@ -704,7 +707,7 @@ static void test_quantize(section *s) {
     for (int r = 0; r < (have_neon ? 2 : 1); r++) {
       q[r] = malloc(nq); mx[r] = malloc(ns + 1); sc[r] = malloc(ns * 4 + 4);
       memset(mx[r], 0, ns + 1); memset(sc[r], 0, ns * 4 + 4);
-      cfp8_quantize_options o = {fmt, gran, (int32_t)(t & 1), r ? CFP8_ISA_NEON : CFP8_ISA_SCALAR, 1};
+      cfp8_quantize_options o = {fmt, gran, (int32_t)(t & 1), r ? test_isa : CFP8_ISA_SCALAR, 1};
       st[r] = cfp8_quantize(x, wf, rows, cols, &o, q[r], sc[r], mx[r]);
     }
     if (st[0] != CFP8_OK) { s->errors++; REPORT(s, "scalar quantize %d", st[0]); }
@@ -736,14 +739,17 @@ int main(int argc, char **argv) {
     if (!strncmp(argv[i], "--stride=", 9)) stride = (uint32_t)strtoul(argv[i] + 9, NULL, 0);
     else if (!strncmp(argv[i], "--only=", 7)) only = argv[i] + 7;
     else if (!strncmp(argv[i], "--vectors=", 10)) vectors = argv[i] + 10;
-    else { fprintf(stderr, "usage: %s [--stride=N] [--only=SECTION] [--vectors=DIR]\n", argv[0]); return 2; }
+    else if (!strcmp(argv[i], "--isa=avx2")) test_isa = CFP8_ISA_AVX2;
+    else if (!strcmp(argv[i], "--isa=avx512")) test_isa = CFP8_ISA_AVX512;
+    else { fprintf(stderr, "usage: %s [--stride=N] [--only=SECTION] [--vectors=DIR] [--isa=avx2|avx512]\n", argv[0]); return 2; }
   }
-  have_neon = cfp8_isa_supported(CFP8_ISA_NEON);
+  have_neon = cfp8_isa_supported(test_isa);
 #if defined(__aarch64__)
   if (!have_neon) { fprintf(stderr, "FAIL: NEON not reported as supported on AArch64\n"); return 1; }
 #endif
-  printf("CFP8 NEON vs scalar (bit for bit): %s, default ISA %s, %d OpenMP threads max\n",
-         have_neon ? "NEON present" : "no NEON: scalar digests only", cfp8_isa_name(cfp8_isa_default()), cfp8_max_threads());
+  if (test_isa != CFP8_ISA_NEON && !have_neon) { fprintf(stderr, "FAIL: %s not supported on this CPU\n", cfp8_isa_name(test_isa)); return 1; }
+  printf("CFP8 %s vs scalar (bit for bit): %s, default ISA %s, %d OpenMP threads max\n", cfp8_isa_name(test_isa),
+         have_neon ? "present" : "absent: scalar digests only", cfp8_isa_name(cfp8_isa_default()), cfp8_max_threads());
   section secs[] = {{"convert f16/bf16", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0},
                     {"convert f32", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0},
                     {"decode", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0},
@@ -776,6 +782,6 @@ int main(int argc, char **argv) {
   }
   printf(bad ? "FAIL: NEON and scalar differ (or a call failed)\n" : "OK: NEON equals scalar bit for bit\n");
   /* the real-GPU rows on the NEON path (scalar where NEON is absent), against the GPUs' bits */
-  if (vectors && tc_vectors_run(vectors, have_neon ? CFP8_ISA_NEON : CFP8_ISA_SCALAR)) bad = 1;
+  if (vectors && tc_vectors_run(vectors, have_neon ? test_isa : CFP8_ISA_SCALAR)) bad = 1;
   return bad;
 }
