@@ -415,11 +415,13 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
     }
 }
 
-/* Rows i0..i0+3 of panel p on block16x4; 0 when the job is not of that kind (block8 runs). */
+/* Rows i0..i0+3 of panel p: FP8 FAST/PROMOTED on block16x4, or IDEAL (FP32 FMA, any input);
+ * 0 when the job is neither (the per-row task runs). */
 CFP8_TARGET_AVX2
 int cfp8_tc_task_avx2_rows(const cfp8_tc_job *job, int64_t i0, int64_t p) {
-  if (cfp8_tc_simd_model_ok(job) != CFP8_TC_SIMD_F32 || !job->ae8 || job->scaling == CFP8_SCALING_MX ||
-      (job->accumulation != CFP8_TC_ACCUM_FAST && job->accumulation != CFP8_TC_ACCUM_PROMOTED) || job->b_special[p])
+  const int ideal = job->accumulation == CFP8_TC_ACCUM_IDEAL;
+  if (cfp8_tc_simd_model_ok(job) != CFP8_TC_SIMD_F32 || job->scaling == CFP8_SCALING_MX || job->b_special[p] ||
+      !(ideal || (job->ae8 && (job->accumulation == CFP8_TC_ACCUM_FAST || job->accumulation == CFP8_TC_ACCUM_PROMOTED))))
     return 0;
   const int64_t K = job->k;
   int64_t rows[ROWS];
@@ -437,11 +439,37 @@ int cfp8_tc_task_avx2_rows(const cfp8_tc_job *job, int64_t i0, int64_t p) {
     acc[r][0] = _mm256_loadu_ps(init);
     acc[r][1] = _mm256_loadu_ps(init + 8);
   }
-  const int L = job->model->block_size;
-  const int fast = job->accumulation == CFP8_TC_ACCUM_FAST;
   const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
-  const int64_t interval = fast ? (K > 0 ? K : 1) : job->interval;
-  for (int64_t s0 = 0; s0 < K; s0 += interval) {
+  if (ideal) {
+    /* FP32 FMA in k order per element, as the scalar task: 8 independent chains per k instead of
+       the per-row task's 2, so the FMA latency is hidden */
+    const float *bv = job->bv + p * K * CFP8_TC_PANEL;
+    for (int64_t s0 = 0; s0 < K; s0 += 128) {
+      const int64_t s1 = s0 + 128 < K ? s0 + 128 : K;
+      __m256 part[ROWS][2];
+      for (int r = 0; r < ROWS; r++)
+        for (int h = 0; h < 2; h++) part[r][h] = block_scaled ? _mm256_setzero_ps() : acc[r][h];
+      for (int64_t kk = s0; kk < s1; kk++) {
+        const __m256 b0 = _mm256_loadu_ps(bv + kk * CFP8_TC_PANEL), b1 = _mm256_loadu_ps(bv + kk * CFP8_TC_PANEL + 8);
+        for (int r = 0; r < ROWS; r++) {
+          const __m256 a = _mm256_broadcast_ss(job->av + rows[r] * K + kk);
+          part[r][0] = _mm256_fmadd_ps(a, b0, part[r][0]);
+          part[r][1] = _mm256_fmadd_ps(a, b1, part[r][1]);
+        }
+      }
+      for (int r = 0; r < ROWS; r++)
+        for (int h = 0; h < 2; h++) {
+          if (block_scaled) {
+            float sc = job->blk_a[rows[r] * job->kb128 + s0 / 128] * job->blk_b[(s0 / 128) * job->nb128 + (p * CFP8_TC_PANEL) / 128];
+            acc[r][h] = _mm256_fmadd_ps(_mm256_set1_ps(sc), part[r][h], acc[r][h]);
+          } else acc[r][h] = part[r][h];
+        }
+    }
+  }
+  const int L = ideal ? 1 : job->model->block_size;
+  const int fast = job->accumulation == CFP8_TC_ACCUM_FAST;
+  const int64_t interval = ideal ? K + 1 : fast ? (K > 0 ? K : 1) : job->interval;
+  for (int64_t s0 = 0; !ideal && s0 < K; s0 += interval) {
     const int64_t s1 = s0 + interval < K ? s0 + interval : K;
     __m256 part[ROWS][2];
     for (int r = 0; r < ROWS; r++)

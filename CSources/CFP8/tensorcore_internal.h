@@ -59,7 +59,7 @@ void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t p);
 /* AVX-512: rows i0..i0+3 (those below m) of panel p. */
 int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i0, int64_t p);
 int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p);
-/* AVX2, FP8 inputs on an FP32-lane model, FAST or PROMOTED without MX: rows i0..i0+3 of panel p. */
+/* AVX2, rows i0..i0+3 of panel p: FP8 inputs on an FP32-lane model (FAST or PROMOTED, no MX), or IDEAL. */
 int cfp8_tc_task_avx2_rows(const cfp8_tc_job *job, int64_t i0, int64_t p);
 int cfp8_tc_task_neon(const cfp8_tc_job *job, int64_t i, int64_t p);
 /* Which SIMD path is exact for this job: 0 none (scalar), CFP8_TC_SIMD_F32 (IDEAL, or FP8
