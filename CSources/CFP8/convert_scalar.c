@@ -39,9 +39,9 @@ static uint8_t nan_code(int32_t format, int32_t preset, uint8_t sign) {
 }
 
 /* Result for overflow (beyond max after rounding) and for ±Inf. cuda-satfinite saturates both
- * formats. torch 2.13.0's CPU casts saturate E4M3 (overflow and ±Inf give 0x7E|s, ±448; its
- * c10 fp8e4m3fn_from_fp32_value says so too, older releases' did not) but not E5M2 (0x7C|s, ±Inf),
- * measured on every input by scripts/oracle_torch.py. */
+ * formats. torch 2.13.0's CPU casts saturate E4M3 (overflow and ±Inf give 0x7E|s, ±448, as its
+ * c10 fp8e4m3fn_from_fp32_value does) but not E5M2 (0x7C|s, ±Inf): measured on every input by
+ * scripts/oracle_torch.py. */
 static uint8_t overflow_code(int32_t format, int32_t preset, uint8_t sign) {
   if (format == CFP8_FORMAT_E4M3FNUZ || format == CFP8_FORMAT_E5M2FNUZ) return 0x80;
   if (format == CFP8_FORMAT_E4M3) {
