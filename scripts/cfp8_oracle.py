@@ -10,6 +10,7 @@ Both CFP8 paths are compared with it: the scalar reference (CFP8_ISA_SCALAR) and
 of this CPU (CFP8_ISA_AUTO; E8M0, which has no SIMD kernel, once). Most of a sweep's time is CFP8's
 scalar path (~0.16 G patterns/s on this machine); the SIMD path and torch's casts cost far less.
 """
+import argparse
 import ctypes
 import glob
 import multiprocessing as mp
@@ -182,3 +183,18 @@ def markdown_cells(cast, names, column):
         z = np.empty(1, np.uint8)
         cast(name, "f32", np.array([0x80000000], np.uint32), z)
         print(f"| {name.upper()}, −0 | 0x{z[0]:02X} |")
+
+
+def main(cast, formats, preset, library, doc):
+    """The command line both oracle scripts share (see their docstrings); returns the exit status."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stride", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--formats", default=",".join(formats))
+    ap.add_argument("--markdown", action="store_true")
+    a = ap.parse_args()
+    names = a.formats.split(",")
+    if a.markdown:
+        markdown_cells(cast, names, library)
+        return 0
+    return 1 if sweep(cast, names, preset, library, a.stride, a.workers) else 0

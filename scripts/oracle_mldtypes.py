@@ -11,8 +11,6 @@ Usage: python3 scripts/oracle_mldtypes.py [--stride N] [--workers N] [--formats 
   --stride N checks every N-th FP32 chunk only (quick runs); the default 1 checks all 2^32.
   --markdown prints the preset table's cells as ml_dtypes gives them, and exits.
 """
-import argparse
-import os
 import sys
 
 import ml_dtypes
@@ -31,20 +29,5 @@ def cast(name, source, bits, out):
         np.copyto(out.view(TYPES[name]), bits.view(SOURCES[source]), casting="unsafe")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--stride", type=int, default=1)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--formats", default=",".join(TYPES))
-    ap.add_argument("--markdown", action="store_true")
-    a = ap.parse_args()
-    names = a.formats.split(",")
-    library = f"ml_dtypes {ml_dtypes.__version__}"
-    if a.markdown:
-        cfp8_oracle.markdown_cells(cast, names, library)
-        return 0
-    return 1 if cfp8_oracle.sweep(cast, names, "ml-dtypes", library, a.stride, a.workers) else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cfp8_oracle.main(cast, list(TYPES), "ml-dtypes", f"ml_dtypes {ml_dtypes.__version__}", __doc__))

@@ -13,8 +13,6 @@ Usage: python3 scripts/oracle_torch.py [--stride N] [--workers N] [--formats e4m
   --stride N checks every N-th FP32 chunk only (quick runs); the default 1 checks all 2^32.
   --markdown prints the preset table's cells as torch gives them, and exits.
 """
-import argparse
-import os
 import sys
 
 import numpy as np
@@ -35,20 +33,5 @@ def cast(name, source, bits, out):
     torch.from_numpy(out).view(TYPES[name]).copy_(x)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--stride", type=int, default=1)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--formats", default=",".join(TYPES))
-    ap.add_argument("--markdown", action="store_true")
-    a = ap.parse_args()
-    names = a.formats.split(",")
-    library = f"torch {torch.__version__} CPU casts"
-    if a.markdown:
-        cfp8_oracle.markdown_cells(cast, names, library)
-        return 0
-    return 1 if cfp8_oracle.sweep(cast, names, "pytorch", library, a.stride, a.workers) else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cfp8_oracle.main(cast, list(TYPES), "pytorch", f"torch {torch.__version__} CPU casts", __doc__))
