@@ -1,3 +1,5 @@
+import FP8
+
 extension FP8Checkpoint {
   /// Progress of a long operation: fraction of the input's data bytes processed, and the tensor.
   public typealias Progress = (_ fraction: Double, _ tensor: String) -> Void
@@ -86,6 +88,9 @@ extension FP8Checkpoint {
   public static func quantize(
     input: String, output: String, quantizer: Quantizer, all: Bool = false, progress: Progress? = nil
   ) throws(CheckpointError) -> [String] {
+    guard quantizer.granularity != .tile128 else {
+      throw .kernel(tensor: "", .invalidArgument("1x128 tiles scale activations; weights are stored per-tensor, per-channel, block128 or mxfp8"))
+    }
     let file: SafetensorsFile
     do { file = try SafetensorsFile(path: input) } catch { throw .file(error) }
     var entries: [SafetensorsWriter.Entry] = []
@@ -104,6 +109,7 @@ extension FP8Checkpoint {
       switch quantizer.granularity {
       case .perTensor: entries.append(.init(name: sname, dtype: .f32, shape: [1]))
       case .perChannel: entries.append(.init(name: sname, dtype: .f32, shape: [r, 1]))
+      case .tile128: entries.append(.init(name: sname, dtype: .f32, shape: [r, (c + 127) / 128]))
       case .block128: entries.append(.init(name: sname, dtype: .f32, shape: [(r + 127) / 128, (c + 127) / 128]))
       case .mxfp8: entries.append(.init(name: sname, dtype: .f8e8m0, shape: [r, (c + 31) / 32]))
       }
