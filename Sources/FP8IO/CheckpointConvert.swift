@@ -74,6 +74,10 @@ extension FP8Checkpoint {
     return all || (t.shape.count == 2 && t.name.hasSuffix("weight"))
   }
 
+  /// The granularities of stored weights, the ones `quantize` writes and `pairings` recognises
+  /// (1×128 tiles scale activations).
+  public static let weightGranularities: [ScaleGranularity] = [.perTensor, .perChannel, .block128, .mxfp8]
+
   /// The name of the scale tensor written beside a quantised tensor: `X_scale_inv` for block128
   /// (DeepSeek-V3's name), `X_scale` otherwise.
   public static func scaleName(for name: String, granularity: ScaleGranularity) -> String {
@@ -88,8 +92,8 @@ extension FP8Checkpoint {
   public static func quantize(
     input: String, output: String, quantizer: Quantizer, all: Bool = false, progress: Progress? = nil
   ) throws(CheckpointError) -> [String] {
-    guard quantizer.granularity != .tile128 else {
-      throw .kernel(tensor: "", .invalidArgument("1x128 tiles scale activations; weights are stored per-tensor, per-channel, block128 or mxfp8"))
+    guard weightGranularities.contains(quantizer.granularity) else {
+      throw .kernel(tensor: input, .invalidArgument("\(quantizer.granularity) scales activations, not stored weights"))
     }
     let file: SafetensorsFile
     do { file = try SafetensorsFile(path: input) } catch { throw .file(error) }

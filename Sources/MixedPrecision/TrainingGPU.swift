@@ -31,16 +31,6 @@ public enum TrainingGPU: String, CaseIterable, Sendable, CustomStringConvertible
     self = g
   }
 
-  /// The compute capability (major × 10 + minor); 0 for the ideal target.
-  public var computeCapability: Int {
-    switch self {
-    case .ideal: return 0
-    case .h100, .h100Fast: return 90
-    case .b200: return 100
-    case .a100: return 80
-    }
-  }
-
   /// The numerics of an FP8 matrix product on this GPU.
   public var numerics: Numerics {
     switch self {

@@ -40,7 +40,9 @@ struct Quantize: ParsableCommand {
       }
     }
     if let recipe {
-      guard let g = ScaleGranularity(rawValue: recipe) else { throw ValidationError("unknown --recipe \(recipe)") }
+      guard let g = ScaleGranularity(rawValue: recipe), FP8Checkpoint.weightGranularities.contains(g) else {
+        throw ValidationError("unknown --recipe \(recipe)")
+      }
       granularity = g
     }
     guard let granularity else { throw ValidationError("give --recipe or --preset") }
