@@ -20,7 +20,7 @@ public struct DataParallelRun {
       guard let comm else { return nil }
       do throws(DataParallelError) {
         return try GradientExchange(communicator: comm, format: exchange, counts: t.model.config.parameterShapes.map(\.count),
-                                    microBatches: options.accumulation, isa: ISA(name: options.isa) ?? .auto)
+                                    microBatches: options.accumulation, isa: options.isa)
       } catch { throw .invalidArgument(error.detail) }
     }
   }

@@ -107,7 +107,7 @@ struct ExchangeCodec {
           var scales = [Float](repeating: 0, count: (t.count + 127) / 128)
           try scales.withUnsafeMutableBufferPointer { (sp) throws(FP8Error) in
             try CKernels.quantize(x.baseAddress, srcFormat: ElementFormat.f32.rawValue, rows: 1, cols: t.count,
-                                  format: ElementFormat.e4m3.rawValue, granularity: ScaleGranularity.block128.cValue, mxRule: 0,
+                                  format: ElementFormat.e4m3.rawValue, granularity: ScaleGranularity.tile128.cValue, mxRule: 0,
                                   isa: isa.rawValue, threads: 1, dst.assumingMemoryBound(to: UInt8.self), scales: sp.baseAddress,
                                   mxScales: nil)
           }
@@ -141,7 +141,7 @@ struct ExchangeCodec {
           case .e4m3Blockwise:
             let scales = (0..<(n + 127) / 128).map { payload.loadUnaligned(fromByteOffset: scaleOffsets[i] + 4 * $0, as: Float.self) }
             try CKernels.dequantize(src.assumingMemoryBound(to: UInt8.self), format: ElementFormat.e4m3.rawValue, rows: 1, cols: n,
-                                    granularity: ScaleGranularity.block128.cValue, scales: scales, mxScales: nil,
+                                    granularity: ScaleGranularity.tile128.cValue, scales: scales, mxScales: nil,
                                     UnsafeMutableRawPointer(y.baseAddress), outFormat: ElementFormat.f32.rawValue,
                                     isa: isa.rawValue, threads: 1)
           }

@@ -1,5 +1,5 @@
 @testable import DataParallel
-import MixedPrecision
+@testable import MixedPrecision
 import Testing
 
 /// Ranks as threads of this process (no MPI): the trainer's sharing, summation tree and
@@ -9,7 +9,7 @@ import Testing
 
   static func options(_ recipe: Recipe) -> TrainingOptions {
     var o = TrainingOptions()
-    o.recipe = recipe; o.gpu = "h100"; o.steps = 3; o.microBatch = 4; o.accumulation = 4; o.seed = 3
+    o.recipe = recipe; o.gpu = .h100; o.steps = 3; o.microBatch = 4; o.accumulation = 4; o.seed = 3
     o.warmupSteps = 1; o.learningRate = 1e-2
     return o
   }

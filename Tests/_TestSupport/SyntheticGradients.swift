@@ -1,3 +1,5 @@
+import FP8
+
 /// Gradient-like test data: tensors of `counts` elements whose magnitudes change every 64
 /// elements over 2^-24 ... 2^2 (so that per-tensor and per-tile scales differ), the same for the
 /// same (seed, index) everywhere.
