@@ -156,6 +156,9 @@ def scaled_mm(a, b, scale_a=None, scale_b=None, bias=None, scale_result=None, ou
         model = mdl.as_c()
 
     mode, sa, sb = _scaling(scale_a, scale_b, m, n, k, a)
+    if mode == C.SCALING_BLOCK and (acc_code == C.TC_ACCUM_FAST or (acc_code == C.TC_ACCUM_PROMOTED and 128 % interval)):
+        raise ValueError("block scales need accumulation promoted (every N dividing 128), ideal or exact: the "
+                         "scales apply to each 128-long partial")
     psa = psb = pma = pmb = None
     if mode == C.SCALING_MX:
         pma, pmb = A.memory(sa), A.memory(sb)
