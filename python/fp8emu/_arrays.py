@@ -67,8 +67,30 @@ def format_name(name):
     return key
 
 
+_DTYPE_FORMAT = dict(_NUMPY_FORMAT)
+_DTYPE_FORMAT.update(_TORCH_FORMAT)
+
+
+def dtype_format(dtype):
+    """The format of a torch dtype, a numpy dtype (or type) or a format name."""
+    if isinstance(dtype, str):
+        return format_name(dtype)
+    fmt = _DTYPE_FORMAT.get(dtype)
+    if fmt is None:
+        try:
+            fmt = _DTYPE_FORMAT.get(np.dtype(dtype))
+        except TypeError:
+            fmt = None
+    if fmt is None:
+        raise ValueError(f"unsupported dtype {dtype}")
+    return fmt
+
+
+_TENSOR = torch.Tensor if torch is not None else ()
+
+
 def is_torch(x):
-    return torch is not None and isinstance(x, torch.Tensor)
+    return isinstance(x, _TENSOR)
 
 
 def format_of(x, given=None):
@@ -80,7 +102,7 @@ def format_of(x, given=None):
             raise ValueError(f"format {fmt} takes {size}-byte elements, got {dtype_of(x)}")
         return fmt
     dt = x.dtype
-    fmt = _TORCH_FORMAT.get(dt) if is_torch(x) else _NUMPY_FORMAT.get(dt)
+    fmt = _DTYPE_FORMAT.get(dt)
     if fmt is None:
         raise TypeError(f"unsupported dtype {dt}: expected float32, float16, bfloat16 or an FP8 dtype "
                         "(uint8 / uint16 bit patterns need an explicit format)")
@@ -118,10 +140,11 @@ def contiguous(x):
 
 def empty(like, shape, fmt):
     """An uninitialised array of `fmt` of the same kind (numpy / torch) as `like`."""
-    if is_torch(like):
-        if fmt not in TORCH_DTYPES:
+    if isinstance(like, _TENSOR):
+        dt = TORCH_DTYPES.get(fmt)
+        if dt is None:
             raise ValueError(f"this PyTorch has no dtype for {fmt}")
-        return torch.empty(shape, dtype=TORCH_DTYPES[fmt])
+        return torch.empty(shape, dtype=dt)
     return np.empty(shape, dtype=NUMPY_DTYPES[fmt])
 
 

@@ -1,4 +1,6 @@
 """FP8 casts: FP32/FP16/BF16 to the five FP8 formats and back, by the C kernels."""
+import functools
+
 from . import _arrays as A
 from . import _cfp8 as C
 
@@ -24,6 +26,7 @@ def _lookup(table, value, what):
         raise ValueError(f"unknown {what} {value!r}: one of {', '.join(table)}") from None
 
 
+@functools.lru_cache(maxsize=16)
 def isa_code(isa):
     code = _lookup(ISAS, isa, "ISA")
     if code != C.ISA_AUTO and not C.isa_supported(code):

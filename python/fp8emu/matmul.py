@@ -1,5 +1,7 @@
 """scaled_mm: torch._scaled_mm's signature and conventions, computed with a chosen GPU's
 tensor-core numerics by cfp8_tc_gemm."""
+import functools
+
 import numpy as np
 
 from . import _arrays as A
@@ -13,20 +15,45 @@ _OUT_FORMATS = ("f32", "f16", "bf16", "e4m3", "e5m2")
 _SMALL = 1 << 16
 
 
+@functools.lru_cache(maxsize=256)
+def _numerics(gpu, accumulation, use_fast_accum, fa, fb, accumulator):
+    """(accumulation code, interval, C model or None, widen FP8 to FP16) for one configuration."""
+    acc_code, interval = parse_accumulation(accumulation or ("fast" if use_fast_accum else "promoted"))
+    if acc_code not in (C.TC_ACCUM_FAST, C.TC_ACCUM_PROMOTED):
+        return acc_code, interval, None, False
+    if gpu is None:
+        raise ValueError("fast and promoted accumulation need a gpu")
+    g = gpu_named(gpu)
+    fp8 = fa in ("e4m3", "e5m2")
+    widen = fp8 and not g.has_native_fp8
+    tc_input = "fp16" if widen else _TC_INPUT[fa]
+    mdl = g.model(tc_input, accumulator)
+    if mdl is None:
+        raise ValueError(f"{g.name} tensor cores do not take {tc_input} with an {accumulator} accumulator")
+    return acc_code, interval, mdl.as_c(), widen
+
+
 def _operand(x, given):
     """(memory, format, transposed, ld, keep-alive) of a 2-D operand, without a copy when one of
     its strides is 1; any other layout is copied to row-major first."""
     fmt = A.format_of(x, given)
     if fmt not in _TC_INPUT:
         raise ValueError(f"tensor cores take e4m3, e5m2, f16, bf16 or f32 (as TF32) operands, got {fmt}")
-    if A.is_torch(x) and x.device.type != "cpu":
-        raise ValueError(f"fp8emu runs on CPU tensors, got one on {x.device}")
+    if A.is_torch(x):
+        if not x.is_cpu:
+            raise ValueError(f"fp8emu runs on CPU tensors, got one on {x.device}")
+        s0, s1 = x.stride()
+        mem = x.data_ptr()
+    else:
+        s0, s1 = x.strides
+        s0 //= x.itemsize
+        s1 //= x.itemsize
+        mem = x
     rows, cols = x.shape
-    s0, s1 = A.strides(x)
     if (s1 == 1 or cols <= 1) and (rows <= 1 or s0 >= max(cols, 1)):
-        return A.memory(x), fmt, 0, (s0 if rows > 1 else max(cols, 1)), x
+        return mem, fmt, 0, (s0 if rows > 1 else max(cols, 1)), x
     if (s0 == 1 or rows <= 1) and (cols <= 1 or s1 >= max(rows, 1)):
-        return A.memory(x), fmt, 1, (s1 if cols > 1 else max(rows, 1)), x
+        return mem, fmt, 1, (s1 if cols > 1 else max(rows, 1)), x
     x = A.contiguous(x)
     return A.memory(x), fmt, 0, max(cols, 1), x
 
@@ -55,11 +82,21 @@ def _bytes(s):
     return np.ascontiguousarray(s).view(np.uint8)
 
 
-def _float_scales(s, like, shape, what):
-    arr = A.as_float32(s, like)
-    if tuple(arr.shape) != shape:
-        arr = arr.reshape(shape)
-    return arr
+def _float_scales(s, like, shape):
+    """Contiguous float32 scales of like's kind; float32 tensors and arrays are used in place."""
+    if A.is_torch(s) and s.dtype == A.torch.float32 and s.is_contiguous():
+        return s
+    if isinstance(s, np.ndarray) and s.dtype == np.float32 and s.flags.c_contiguous:
+        return s
+    return A.as_float32(s, like).reshape(shape)
+
+
+def _shape_size(s):
+    if A.is_torch(s):
+        return tuple(s.shape), s.numel()
+    if isinstance(s, np.ndarray):
+        return s.shape, s.size
+    return (), 1
 
 
 def _scaling(scale_a, scale_b, m, n, k, like):
@@ -80,21 +117,20 @@ def _scaling(scale_a, scale_b, m, n, k, like):
             raise ValueError(f"MX scales must be ({m}, {kb32}) and ({kb32}, {n}) (32 elements of K each), got "
                              f"{tuple(scale_a.shape)} and {tuple(scale_b.shape)}")
         return C.SCALING_MX, _bytes(scale_a), _bytes(scale_b)
-    sa_shape = tuple(getattr(scale_a, "shape", ()))
-    sb_shape = tuple(getattr(scale_b, "shape", ()))
-    na, nb = int(np.prod(sa_shape)), int(np.prod(sb_shape))
+    sa_shape, na = _shape_size(scale_a)
+    sb_shape, nb = _shape_size(scale_b)
     kb, nbk = (k + 127) // 128, (n + 127) // 128
     if na == 1 and nb == 1:
-        return C.SCALING_TENSOR, _float_scales(scale_a, like, (1,), "a"), _float_scales(scale_b, like, (1,), "b")
+        return C.SCALING_TENSOR, _float_scales(scale_a, like, (1,)), _float_scales(scale_b, like, (1,))
     if (na == 1 or sa_shape == (m, 1)) and (nb == 1 or sb_shape == (1, n)):
-        sa = _float_scales(scale_a, like, (na,), "a")
-        sb = _float_scales(scale_b, like, (nb,), "b")
+        sa = _float_scales(scale_a, like, (na,))
+        sb = _float_scales(scale_b, like, (nb,))
         # a per-tensor scale beside a row-wise one is the same value in every row
-        sa = sa.expand(m).contiguous() if na == 1 and A.is_torch(sa) else (np.repeat(sa, m) if na == 1 else sa)
-        sb = sb.expand(n).contiguous() if nb == 1 and A.is_torch(sb) else (np.repeat(sb, n) if nb == 1 else sb)
+        sa = sa.reshape(1).expand(m).contiguous() if na == 1 and A.is_torch(sa) else (np.repeat(sa.reshape(1), m) if na == 1 else sa)
+        sb = sb.reshape(1).expand(n).contiguous() if nb == 1 and A.is_torch(sb) else (np.repeat(sb.reshape(1), n) if nb == 1 else sb)
         return C.SCALING_ROWWISE, sa, sb
     if sa_shape == (m, kb) and sb_shape == (kb, nbk):
-        return C.SCALING_BLOCK, _float_scales(scale_a, like, sa_shape, "a"), _float_scales(scale_b, like, sb_shape, "b")
+        return C.SCALING_BLOCK, _float_scales(scale_a, like, sa_shape), _float_scales(scale_b, like, sb_shape)
     raise ValueError(
         f"cannot tell the scaling from scale shapes {sa_shape} and {sb_shape} for a {m}x{k} by {k}x{n} product: "
         f"per tensor (1 value each), row-wise (({m}, 1) and (1, {n})), blocks (({m}, {kb}) and ({kb}, {nbk})), "
@@ -138,22 +174,11 @@ def scaled_mm(a, b, scale_a=None, scale_b=None, bias=None, scale_result=None, ou
     if fp8 != (fb in ("e4m3", "e5m2")) or (not fp8 and fa != fb):
         raise ValueError(f"operands {fa} and {fb} cannot meet in one tensor-core product")
 
-    acc_code, interval = parse_accumulation(accumulation or ("fast" if use_fast_accum else "promoted"))
-    model = None
-    if acc_code in (C.TC_ACCUM_FAST, C.TC_ACCUM_PROMOTED):
-        if gpu is None:
-            raise ValueError("fast and promoted accumulation need a gpu")
-        g = gpu_named(gpu)
-        tc_input = _TC_INPUT[fa]
-        if fp8 and not g.has_native_fp8:
-            keep_a, keep_b = _widen_to_fp16(keep_a, fa), _widen_to_fp16(keep_b, fb)
-            pa, fa, ta, lda = A.memory(keep_a), "f16", 0, max(k, 1)
-            pb, fb, tb, ldb = A.memory(keep_b), "f16", 0, max(n, 1)
-            tc_input = "fp16"
-        mdl = g.model(tc_input, accumulator)
-        if mdl is None:
-            raise ValueError(f"{g.name} tensor cores do not take {tc_input} with an {accumulator} accumulator")
-        model = mdl.as_c()
+    acc_code, interval, model, widen = _numerics(gpu, accumulation, bool(use_fast_accum), fa, fb, accumulator)
+    if widen:
+        keep_a, keep_b = _widen_to_fp16(keep_a, fa), _widen_to_fp16(keep_b, fb)
+        pa, fa, ta, lda = A.memory(keep_a), "f16", 0, max(k, 1)
+        pb, fb, tb, ldb = A.memory(keep_b), "f16", 0, max(n, 1)
 
     mode, sa, sb = _scaling(scale_a, scale_b, m, n, k, a)
     if mode == C.SCALING_BLOCK and (acc_code == C.TC_ACCUM_FAST or (acc_code == C.TC_ACCUM_PROMOTED and 128 % interval)):
@@ -165,7 +190,7 @@ def scaled_mm(a, b, scale_a=None, scale_b=None, bias=None, scale_result=None, ou
     elif mode != C.SCALING_NONE:
         psa, psb = A.memory(sa), A.memory(sb)
 
-    out_fmt = A.format_name(A.format_of(a, a_format) if out_dtype is None else _dtype_format(out_dtype, a))
+    out_fmt = A.format_of(a, a_format) if out_dtype is None else A.dtype_format(out_dtype)
     if out_fmt not in _OUT_FORMATS:
         raise ValueError(f"out_dtype must be float32, float16, bfloat16, float8_e4m3fn or float8_e5m2, got {out_fmt}")
     d_scale = 1.0
@@ -185,19 +210,5 @@ def scaled_mm(a, b, scale_a=None, scale_b=None, bias=None, scale_result=None, ou
     C.tc_gemm(m, n, k, pa, A.FORMATS[fa], ta, lda, pb, A.FORMATS[fb], tb, ldb,
               None if c_f is None else A.memory(c_f), mode, psa, psb, pma, pmb, model, acc_code, interval,
               None if bias_f is None else A.memory(bias_f), A.memory(out), A.FORMATS[out_fmt], max(n, 1), d_scale,
-              isa_code(isa), int(threads))
+              isa_code(isa), threads)
     return out
-
-
-def _dtype_format(dtype, like):
-    """The format of a torch or numpy dtype given as out_dtype (or a format name)."""
-    if isinstance(dtype, str):
-        return dtype
-    for table in (A.TORCH_DTYPES, A.NUMPY_DTYPES):
-        for name, dt in table.items():
-            try:
-                if dt == dtype:
-                    return name
-            except TypeError:
-                continue
-    raise ValueError(f"unsupported out_dtype {dtype}")
