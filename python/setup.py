@@ -2,13 +2,16 @@
 new kernel files need no change here) and the binding in src/.
 
 The kernels pick their SIMD path at run time (function-level target attributes), so no -march
-flag is given: the module runs on any x86-64 or AArch64 CPU. OpenMP: gcc links libgomp, clang
-(CC=clang) links LLVM's libomp (Debian: libomp-dev)."""
+flag is given: the module runs on any x86-64 or AArch64 CPU. OpenMP: gcc links libgomp; clang
+(CC=clang) links LLVM's libomp, as libomp.so or, where only Debian's libomp5 names it so,
+libomp5.so (the library SwiftPM links for the CLI)."""
 import glob
 import os
 import sys
+import tempfile
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 here = os.path.dirname(os.path.abspath(__file__))
 csources = os.path.join(here, "..", "CSources", "CFP8")
@@ -16,8 +19,39 @@ if not os.path.isfile(os.path.join(csources, "include", "cfp8.h")):
     sys.exit("fp8emu: ../CSources/CFP8 not found: build from a checkout of the fp8emu repository (pip install ./python)")
 
 kernels = sorted(os.path.relpath(p, here) for p in glob.glob(os.path.join(csources, "*.c")))
+OPENMP_LINKS = (["-fopenmp"], ["-lomp5"], ["-lomp"], ["-lgomp"])
+
+
+class BuildWithOpenMP(build_ext):
+    """Links the OpenMP runtime that this compiler can find, or stops with one clear line."""
+
+    def build_extensions(self):
+        flags = self._openmp_link_flags()
+        for ext in self.extensions:
+            ext.extra_link_args = flags + ext.extra_link_args
+        super().build_extensions()
+
+    def _openmp_link_flags(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "omp.c")
+            with open(src, "w") as f:
+                f.write("int omp_get_max_threads(void);\nint main(void) {\n#pragma omp parallel\n{ }\n"
+                        "return omp_get_max_threads() > 0 ? 0 : 1; }\n")
+            try:
+                objs = self.compiler.compile([src], output_dir=tmp, extra_postargs=["-fopenmp"])
+            except Exception:
+                sys.exit("fp8emu: the C compiler does not accept -fopenmp (use gcc, or clang with libomp-dev)")
+            for flags in OPENMP_LINKS:
+                try:
+                    self.compiler.link_executable(objs, os.path.join(tmp, "omp"), extra_postargs=flags)
+                    return flags
+                except Exception:
+                    continue
+        sys.exit("fp8emu: no OpenMP runtime to link: install libgomp (comes with gcc) or libomp-dev (clang)")
+
 
 setup(
+    cmdclass={"build_ext": BuildWithOpenMP},
     ext_modules=[
         Extension(
             "fp8emu._cfp8",
@@ -26,7 +60,7 @@ setup(
             # -ffp-contract=off: no compiler-made FMA anywhere (gcc would fuse across statements);
             # the kernels' fused operations are explicit, so every compiler gives the same bits.
             extra_compile_args=["-fopenmp", "-O3", "-fno-math-errno", "-ffp-contract=off", "-Wno-unused-parameter"],
-            extra_link_args=["-fopenmp", "-lm"],
+            extra_link_args=["-lm"],
         )
     ],
 )

@@ -3,6 +3,9 @@ import os
 import pytest
 
 from fp8emu import _cfp8 as C
+# The package's pytest plugin (an entry point when installed); imported here as well so that the
+# tests also run with plugin autoloading off.
+from fp8emu.pytest_plugin import fp8emu_scaled_mm  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
