@@ -25,6 +25,11 @@ OPENMP_LINKS = (["-fopenmp"], ["-lomp5"], ["-lomp"], ["-lgomp"])
 class BuildWithOpenMP(build_ext):
     """Links the OpenMP runtime that this compiler can find, or stops with one clear line."""
 
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1  # about thirty kernel files
+
     def build_extensions(self):
         flags = self._openmp_link_flags()
         for ext in self.extensions:
