@@ -166,21 +166,27 @@ def bench_versus_c(reps, size, table):
         proc.wait()
 
 
-def write_checkpoint(path, shapes, rng):
-    header, blobs, offset = {}, [], 0
-    for i, (r, c) in enumerate(shapes):
-        w = fp8_bytes(rng, (r, c)).view(np.uint8)
-        s = (rng.random(((r + 127) // 128, (c + 127) // 128)) * 1e-3).astype("<f4")
-        for name, arr, dtype in ((f"layers.{i}.weight", w, "F8_E4M3"), (f"layers.{i}.weight_scale_inv", s, "F32")):
-            header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + arr.nbytes]}
-            offset += arr.nbytes
-            blobs.append(arr)
+def write_safetensors(path, tensors):
+    """tensors: (name, safetensors dtype, array) in file order."""
+    header, offset = {}, 0
+    for name, dtype, arr in tensors:
+        header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + arr.nbytes]}
+        offset += arr.nbytes
     raw = json.dumps(header).encode()
     raw += b" " * (-len(raw) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(raw)) + raw)
-        for blob in blobs:
-            f.write(blob.tobytes())
+        for _, _, arr in tensors:
+            f.write(arr.tobytes())
+
+
+def write_checkpoint(path, shapes, rng):
+    tensors = []
+    for i, (r, c) in enumerate(shapes):
+        s = (rng.random(((r + 127) // 128, (c + 127) // 128)) * 1e-3).astype("<f4")
+        tensors += [(f"layers.{i}.weight", "F8_E4M3", fp8_bytes(rng, (r, c)).view(np.uint8)),
+                    (f"layers.{i}.weight_scale_inv", "F32", s)]
+    write_safetensors(path, tensors)
 
 
 def numpy_dequantize(src, dst, workers):
@@ -204,16 +210,7 @@ def numpy_dequantize(src, dst, workers):
             return (w.astype(np.float32) * full).astype(ml_dtypes.bfloat16)
         with ThreadPoolExecutor(workers) as pool:
             outs = list(pool.map(one, names))
-        out_header, offset = {}, 0
-        for name, o in zip(names, outs):
-            out_header[name] = {"dtype": "BF16", "shape": list(o.shape), "data_offsets": [offset, offset + o.nbytes]}
-            offset += o.nbytes
-        raw = json.dumps(out_header).encode()
-        raw += b" " * (-len(raw) % 8)
-        with open(dst, "wb") as f:
-            f.write(struct.pack("<Q", len(raw)) + raw)
-            for o in outs:
-                f.write(o.tobytes())
+        write_safetensors(dst, [(name, "BF16", o) for name, o in zip(names, outs)])
         del outs
         mm.close()
 

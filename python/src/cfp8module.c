@@ -64,6 +64,25 @@ static PyObject *status_error(cfp8_status st) {
   return NULL;
 }
 
+static PyObject *finish(held_views *h, cfp8_status st) {
+  release_views(h);
+  if (st) return status_error(st);
+  Py_RETURN_NONE;
+}
+
+static PyObject *fail(held_views *h) {
+  release_views(h);
+  return NULL;
+}
+
+/* Runs a kernel call without the GIL, then releases the buffers and reports its status. */
+#define RUN_KERNEL(h, call)                                                                        \
+  do {                                                                                             \
+    cfp8_status st_;                                                                               \
+    Py_BEGIN_ALLOW_THREADS st_ = (call);                                                           \
+    Py_END_ALLOW_THREADS return finish((h), st_);                                                  \
+  } while (0)
+
 static int check_nargs(const char *name, Py_ssize_t got, Py_ssize_t want) {
   if (got == want) return 0;
   PyErr_Format(PyExc_TypeError, "%s takes %zd arguments (%zd given)", name, want, got);
@@ -80,21 +99,14 @@ static PyObject *py_encode(PyObject *self, PyObject *const *args, Py_ssize_t nar
   unsigned long long seed;
   if (get_pointer(args[0], 0, &h, &src) || get_i32(args[1], &sf) || get_pointer(args[2], 1, &h, &dst) ||
       get_i32(args[3], &df) || get_i64(args[4], &n) || get_i32(args[5], &rounding) || get_i32(args[6], &preset))
-    goto fail;
+    return fail(&h);
   seed = PyLong_AsUnsignedLongLongMask(args[7]);
   if (PyErr_Occurred() || get_pointer(args[8], 0, &h, &rnd) || get_i32(args[9], &isa) || get_i32(args[10], &threads))
-    goto fail;
-  if (n < 0) { PyErr_SetString(PyExc_ValueError, "negative length"); goto fail; }
+    return fail(&h);
+  if (n < 0) { PyErr_SetString(PyExc_ValueError, "negative length"); return fail(&h); }
   cfp8_encode_options o = {.rounding = rounding, .preset = preset, .seed = seed, .random_bits = rnd, .isa = isa,
                            .threads = threads};
-  cfp8_status st;
-  Py_BEGIN_ALLOW_THREADS st = cfp8_encode(src, sf, dst, df, (size_t)n, &o);
-  Py_END_ALLOW_THREADS release_views(&h);
-  if (st) return status_error(st);
-  Py_RETURN_NONE;
-fail:
-  release_views(&h);
-  return NULL;
+  RUN_KERNEL(&h, cfp8_encode(src, sf, dst, df, (size_t)n, &o));
 }
 
 /* decode(src, src_format, dst, dst_format, n, isa, threads) */
@@ -106,16 +118,9 @@ static PyObject *py_decode(PyObject *self, PyObject *const *args, Py_ssize_t nar
   int64_t n;
   if (get_pointer(args[0], 0, &h, &src) || get_i32(args[1], &sf) || get_pointer(args[2], 1, &h, &dst) ||
       get_i32(args[3], &df) || get_i64(args[4], &n) || get_i32(args[5], &isa) || get_i32(args[6], &threads))
-    goto fail;
-  if (n < 0) { PyErr_SetString(PyExc_ValueError, "negative length"); goto fail; }
-  cfp8_status st;
-  Py_BEGIN_ALLOW_THREADS st = cfp8_decode(src, sf, dst, df, (size_t)n, isa, threads);
-  Py_END_ALLOW_THREADS release_views(&h);
-  if (st) return status_error(st);
-  Py_RETURN_NONE;
-fail:
-  release_views(&h);
-  return NULL;
+    return fail(&h);
+  if (n < 0) { PyErr_SetString(PyExc_ValueError, "negative length"); return fail(&h); }
+  RUN_KERNEL(&h, cfp8_decode(src, sf, dst, df, (size_t)n, isa, threads));
 }
 
 /* tc_gemm(m, n, k,
@@ -137,35 +142,28 @@ static PyObject *py_tc_gemm(PyObject *self, PyObject *const *args, Py_ssize_t na
       get_i32(args[8], &fb) || get_i32(args[9], &tb) || get_i64(args[10], &ldb) ||
       get_pointer(args[11], 0, &h, &pinit) || get_i32(args[12], &mode) || get_pointer(args[13], 0, &h, &psa) ||
       get_pointer(args[14], 0, &h, &psb) || get_pointer(args[15], 0, &h, &pma) || get_pointer(args[16], 0, &h, &pmb))
-    goto fail;
+    return fail(&h);
   if (has_model) {
     if (!PyTuple_Check(args[17]) || PyTuple_GET_SIZE(args[17]) != 5) {
       PyErr_SetString(PyExc_TypeError, "model must be a 5-tuple");
-      goto fail;
+      return fail(&h);
     }
     PyObject *const *t = &PyTuple_GET_ITEM(args[17], 0);
     if (get_i32(t[0], &model.block_size) || get_i32(t[1], &model.fraction_bits) || get_i32(t[2], &model.min_exponent) ||
         get_i32(t[3], &model.accumulator) || get_i32(t[4], &model.c_mode))
-      goto fail;
+      return fail(&h);
   }
   if (get_i32(args[18], &accumulation) || get_i32(args[19], &interval) || get_pointer(args[20], 0, &h, &pbias) ||
       get_pointer(args[21], 1, &h, &pd) || get_i32(args[22], &df) || get_i64(args[23], &ldd) ||
       get_f32(args[24], &d_scale) || get_i32(args[25], &isa) || get_i32(args[26], &threads))
-    goto fail;
+    return fail(&h);
   cfp8_operand a = {.data = pa, .format = fa, .transposed = ta, .ld = lda};
   cfp8_operand b = {.data = pb, .format = fb, .transposed = tb, .ld = ldb};
   cfp8_scaling sc = {.mode = mode, .a_scales = psa, .b_scales = psb, .a_mx = pma, .b_mx = pmb};
   cfp8_epilogue ep = {.alpha = 1.0f, .beta = 0.0f, .c = NULL, .ldc = 0, .bias = pbias, .d = pd, .d_format = df,
                       .ldd = ldd, .d_scale = d_scale, .amax_out = NULL};
-  cfp8_status st;
-  Py_BEGIN_ALLOW_THREADS st = cfp8_tc_gemm(m, n, k, &a, &b, pinit, &sc, has_model ? &model : NULL, accumulation,
-                                          interval, &ep, isa, threads);
-  Py_END_ALLOW_THREADS release_views(&h);
-  if (st) return status_error(st);
-  Py_RETURN_NONE;
-fail:
-  release_views(&h);
-  return NULL;
+  RUN_KERNEL(&h, cfp8_tc_gemm(m, n, k, &a, &b, pinit, &sc, has_model ? &model : NULL, accumulation,
+                                          interval, &ep, isa, threads));
 }
 
 /* quantize(x, src_format, rows, cols, format, granularity, mx_rule, q, scales, mx_scales, isa, threads) */
@@ -179,16 +177,9 @@ static PyObject *py_quantize(PyObject *self, PyObject *const *args, Py_ssize_t n
       get_i32(args[4], &fmt) || get_i32(args[5], &g) || get_i32(args[6], &rule) || get_pointer(args[7], 1, &h, &q) ||
       get_pointer(args[8], 1, &h, &s) || get_pointer(args[9], 1, &h, &mx) || get_i32(args[10], &isa) ||
       get_i32(args[11], &threads))
-    goto fail;
+    return fail(&h);
   cfp8_quantize_options o = {.format = fmt, .granularity = g, .mx_rule = rule, .isa = isa, .threads = threads};
-  cfp8_status st;
-  Py_BEGIN_ALLOW_THREADS st = cfp8_quantize(x, sf, rows, cols, &o, q, s, mx);
-  Py_END_ALLOW_THREADS release_views(&h);
-  if (st) return status_error(st);
-  Py_RETURN_NONE;
-fail:
-  release_views(&h);
-  return NULL;
+  RUN_KERNEL(&h, cfp8_quantize(x, sf, rows, cols, &o, q, s, mx));
 }
 
 /* dequantize(q, format, rows, cols, granularity, scales, mx_scales, out, out_format, isa, threads) */
@@ -201,15 +192,8 @@ static PyObject *py_dequantize(PyObject *self, PyObject *const *args, Py_ssize_t
   if (get_pointer(args[0], 0, &h, &q) || get_i32(args[1], &fmt) || get_i64(args[2], &rows) || get_i64(args[3], &cols) ||
       get_i32(args[4], &g) || get_pointer(args[5], 0, &h, &s) || get_pointer(args[6], 0, &h, &mx) ||
       get_pointer(args[7], 1, &h, &out) || get_i32(args[8], &of) || get_i32(args[9], &isa) || get_i32(args[10], &threads))
-    goto fail;
-  cfp8_status st;
-  Py_BEGIN_ALLOW_THREADS st = cfp8_dequantize(q, fmt, rows, cols, g, s, mx, out, of, isa, threads);
-  Py_END_ALLOW_THREADS release_views(&h);
-  if (st) return status_error(st);
-  Py_RETURN_NONE;
-fail:
-  release_views(&h);
-  return NULL;
+    return fail(&h);
+  RUN_KERNEL(&h, cfp8_dequantize(q, fmt, rows, cols, g, s, mx, out, of, isa, threads));
 }
 
 static PyObject *py_isa_supported(PyObject *self, PyObject *arg) {
