@@ -75,6 +75,21 @@ def _scale_format(s):
     return None
 
 
+def _swizzled_size(rows, cols):
+    return -(-rows // 128) * 128 * (-(-cols // 4) * 4)
+
+
+def _unswizzle(flat, rows, cols):
+    """(rows, cols) scales from cuBLAS's block-scaling layout (what torch._scaled_mm takes on
+    CUDA, torchao's to_blocked): 128x4 tiles, rows-of-tiles major, each tile stored with
+    element (r, c) at (r % 32) * 16 + (r // 32) * 4 + c."""
+    flat = flat.numpy() if A.is_torch(flat) else flat
+    r = np.arange(rows)[:, None]
+    c = np.arange(cols)[None, :]
+    tile = (r // 128) * (-(-cols // 4)) + c // 4
+    return flat[tile * 512 + (r % 32) * 16 + (r % 128) // 32 * 4 + c % 4]
+
+
 def _bytes(s):
     """E8M0 scales as contiguous bytes (PyTorch copies no float8_e8m0fnu tensor)."""
     if A.is_torch(s):
@@ -113,10 +128,16 @@ def _scaling(scale_a, scale_b, m, n, k, like):
     if fa == "e8m0" or fb == "e8m0":
         if fa != "e8m0" or fb != "e8m0":
             raise ValueError("MX scaling needs E8M0 scales for both operands")
-        if tuple(scale_a.shape) != (m, kb32) or tuple(scale_b.shape) != (kb32, n):
-            raise ValueError(f"MX scales must be ({m}, {kb32}) and ({kb32}, {n}) (32 elements of K each), got "
-                             f"{tuple(scale_a.shape)} and {tuple(scale_b.shape)}")
-        return C.SCALING_MX, _bytes(scale_a), _bytes(scale_b)
+        sa_shape, sb_shape = tuple(scale_a.shape), tuple(scale_b.shape)
+        if sa_shape == (m, kb32) and sb_shape == (kb32, n):
+            return C.SCALING_MX, _bytes(scale_a), _bytes(scale_b)
+        if sa_shape == (_swizzled_size(m, kb32),) and sb_shape == (_swizzled_size(n, kb32),):
+            sa = _unswizzle(_bytes(scale_a), m, kb32)
+            sb = np.ascontiguousarray(_unswizzle(_bytes(scale_b), n, kb32).T)
+            return C.SCALING_MX, sa, sb
+        raise ValueError(f"MX scales must be ({m}, {kb32}) and ({kb32}, {n}) (32 elements of K each), or 1-D in "
+                         f"cuBLAS's swizzled layout ({_swizzled_size(m, kb32)} and {_swizzled_size(n, kb32)}), got "
+                         f"{sa_shape} and {sb_shape}")
     sa_shape, na = _shape_size(scale_a)
     sb_shape, nb = _shape_size(scale_b)
     kb, nbk = (k + 127) // 128, (n + 127) // 128

@@ -244,3 +244,19 @@ def test_bad_arguments_raise_one_clear_error():
                          np.ones((2, 1), np.float32), accumulation="fast")
     with pytest.raises(ValueError, match="CPU tensors"):
         fp8emu.scaled_mm(torch.zeros(4, 8, dtype=torch.float8_e4m3fn, device="meta"), torch.zeros(8, 3, dtype=torch.float8_e4m3fn))
+
+
+def test_mx_scales_in_cublas_swizzled_layout():
+    """1-D E8M0 scales in the layout torch._scaled_mm takes on CUDA (torchao's to_blocked, the
+    oracle here) give the same bits as the plain (M, K/32) and (K/32, N) arrays."""
+    to_blocked = pytest.importorskip("torchao.prototype.mx_formats.utils").to_blocked
+    rng = np.random.default_rng(20)
+    a, b, sa, sb = problem(rng, "mx", m=150, k=300, n=37)
+    plain = fp8emu.scaled_mm(a, b, sa, sb, out_dtype=np.float32, use_fast_accum=True)
+    ta = torch.from_numpy(sa.view(np.uint8))
+    tb = torch.from_numpy(np.ascontiguousarray(sb.T).view(np.uint8))  # b.t()'s scales, (N, K/32)
+    swa = to_blocked(ta).view(torch.float8_e8m0fnu)
+    swb = to_blocked(tb).view(torch.float8_e8m0fnu)
+    assert swa.dim() == 1 and swa.numel() == 256 * 12
+    got = fp8emu.scaled_mm(to_torch(a), to_torch(b), swa, swb, out_dtype=torch.float32, use_fast_accum=True)
+    assert np.array_equal(got.numpy().view(np.uint32), plain.view(np.uint32))
