@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fp8emu
-from conftest import cli_path
+from conftest import ISAS, cli_path
 
 CLI = cli_path()
 pytestmark = pytest.mark.skipif(CLI is None, reason="the fp8emu CLI is not built: run `swift build --product fp8emu` "
@@ -27,7 +27,9 @@ STORAGE = {"e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2}
 
 
 @pytest.mark.parametrize("gpu,accumulation,fa,fb,with_c", CASES)
-def test_bits_equal_fp8emu_gemm(tmp_path, gpu, accumulation, fa, fb, with_c):
+@pytest.mark.parametrize("isa", ISAS)
+def test_bits_equal_fp8emu_gemm(tmp_path, gpu, accumulation, fa, fb, with_c, isa):
+    """The CLI on one SIMD path and one thread, ours on the default path and all threads."""
     rng = np.random.default_rng(len(gpu) * 7 + len(accumulation))
     m, k, n = 19, 300, 35
     a = (rng.standard_normal((m, k)) * 8).astype(np.float32).astype(STORAGE[fa])
@@ -36,13 +38,13 @@ def test_bits_equal_fp8emu_gemm(tmp_path, gpu, accumulation, fa, fb, with_c):
     np.save(tmp_path / "a.npy", a.view(np.uint8))
     np.save(tmp_path / "b.npy", b.view(np.uint8))
     args = [CLI, "gemm", "--a", str(tmp_path / "a.npy"), "--b", str(tmp_path / "b.npy"), "--a-format", fa,
-            "--b-format", fb, "--gpu", gpu, "--accumulation", accumulation, "--out", str(tmp_path / "d.npy")]
+            "--b-format", fb, "--gpu", gpu, "--accumulation", accumulation, "--out", str(tmp_path / "d.npy"), "--isa", isa, "--threads", "1"]
     if with_c:
         np.save(tmp_path / "c.npy", c)
         args += ["--c", str(tmp_path / "c.npy")]
     subprocess.run(args, check=True, capture_output=True, timeout=120)
     want = np.load(tmp_path / "d.npy")
     gpu_arg = None if accumulation in ("ideal", "exact") else gpu
-    got = fp8emu.scaled_mm(a, b, out_dtype=np.float32, gpu=gpu_arg, accumulation=accumulation, c=c)
+    got = fp8emu.scaled_mm(a, b, out_dtype=np.float32, gpu=gpu_arg, accumulation=accumulation, c=c, threads=0)
     assert want.dtype == np.float32 and want.shape == (m, n)
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
