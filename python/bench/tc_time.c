@@ -1,7 +1,8 @@
 /* The C kernel alone, for bench.py: cfp8_tc_gemm on E4M3 operands with H100 numerics, built as
  * SwiftPM builds CFP8 (clang -O3 -fopenmp, libomp), with the CLI's layout (A and B row-major, FP32
- * output). Reads one line per measurement from stdin ("fast" or "promoted") and prints the
- * seconds the call took, so that bench.py can interleave it with its own calls. */
+ * output), on THREADS threads (fp8-bench tensorcore's figures are single-threaded). Reads one line per
+ * measurement from stdin ("fast" or "promoted") and prints the seconds the call took, so that
+ * bench.py can interleave it with its own calls. */
 #include "cfp8.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,9 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) { fprintf(stderr, "usage: tc_time M N K < commands\n"); return 64; }
+  if (argc != 5) { fprintf(stderr, "usage: tc_time M N K THREADS < commands\n"); return 64; }
   const int64_t m = atoll(argv[1]), n = atoll(argv[2]), k = atoll(argv[3]);
+  const int32_t threads = atoi(argv[4]);
   uint8_t *a = malloc((size_t)(m * k)), *b = malloc((size_t)(k * n));
   float *d = malloc((size_t)(m * n) * 4);
   if (!a || !b || !d) return 71;
@@ -30,7 +32,7 @@ int main(int argc, char **argv) {
   while (fgets(line, sizeof line, stdin)) {
     int acc = strncmp(line, "fast", 4) == 0 ? CFP8_TC_ACCUM_FAST : CFP8_TC_ACCUM_PROMOTED;
     double t0 = now();
-    cfp8_status st = cfp8_tc_gemm(m, n, k, &A, &B, NULL, NULL, &h100, acc, 128, &ep, CFP8_ISA_AUTO, 0);
+    cfp8_status st = cfp8_tc_gemm(m, n, k, &A, &B, NULL, NULL, &h100, acc, 128, &ep, CFP8_ISA_AUTO, threads);
     double t = now() - t0;
     if (st) { fprintf(stderr, "%s\n", cfp8_status_string(st)); return 70; }
     printf("%.9f\n", t);

@@ -5,6 +5,7 @@ import json
 import mmap
 import os
 import struct
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -14,8 +15,8 @@ from .cast import isa_code
 _FP8 = {"F8_E4M3": C.FORMAT_E4M3, "F8_E5M2": C.FORMAT_E5M2}
 _OUT = {"bf16": ("BF16", C.FORMAT_BF16, 2), "f16": ("F16", C.FORMAT_F16, 2), "f32": ("F32", C.FORMAT_F32, 4)}
 _SCALE_DTYPES = {"F32": np.dtype("<f4")}
-# Rows per call: a multiple of 128 (whole scale blocks) and about 16 Mi elements.
-_CHUNK_ELEMENTS = 1 << 24
+# Rows per call: a multiple of 128 (whole scale blocks) and about 4 Mi elements.
+_CHUNK_ELEMENTS = 1 << 22
 
 
 class _Safetensors:
@@ -90,20 +91,28 @@ def _header(entries, order, metadata):
     return struct.pack("<Q", len(raw)) + raw
 
 
-def _dequantize_into(out, src, name, scale, out_format, isa, threads):
+def _dequantize_into(out, src, name, scale, out_format, isa, threads, writer):
+    """Dequantises one tensor chunk by chunk; each chunk is written by `writer` (one background
+    thread) while the next one is computed, in two alternating buffers."""
     t = src.tensors[name]
     rows, cols = t["shape"]
     q = np.frombuffer(src.bytes_of(name), dtype=np.uint8)
     s = np.frombuffer(src.bytes_of(scale), dtype="<f4").reshape((rows + 127) // 128, (cols + 127) // 128)
     _, code, size = _OUT[out_format]
     step = max(128, (_CHUNK_ELEMENTS // max(cols, 1)) // 128 * 128)
-    buf = np.empty(min(rows, step) * cols * size, dtype=np.uint8)
-    for r0 in range(0, rows, step):
+    buffers = [np.empty(min(rows, step) * cols * size, dtype=np.uint8) for _ in range(2)]
+    pending = [None, None]
+    for i, r0 in enumerate(range(0, rows, step)):
         r = min(step, rows - r0)
-        chunk = buf[:r * cols * size]
+        if pending[i % 2] is not None:
+            pending[i % 2].result()  # this buffer's previous chunk is on disk
+        chunk = buffers[i % 2][:r * cols * size]
         C.dequantize(q[r0 * cols:(r0 + r) * cols], _FP8[t["dtype"]], r, cols, C.GRANULARITY_BLOCK128,
                      np.ascontiguousarray(s[r0 // 128:(r0 + r + 127) // 128]), None, chunk, code, isa, threads)
-        out.write(chunk)
+        pending[i % 2] = writer.submit(out.write, chunk)
+    for p in pending:
+        if p is not None:
+            p.result()
 
 
 def dequantize_checkpoint(in_path, out_path, dtype="bf16", *, isa="auto", threads=0):
@@ -112,8 +121,9 @@ def dequantize_checkpoint(in_path, out_path, dtype="bf16", *, isa="auto", thread
     ceil(cols/128): DeepSeek-V3's multipliers, despite the name) is replaced by
     W[i, j] * scale_inv[i // 128, j // 128] computed in FP32 and stored as `dtype` ("bf16" or "f16"
     rounded to nearest even, or "f32"). The scale tensors are dropped; every other tensor, the
-    names and the metadata are copied. Reads through a memory map and writes tensor by tensor
-    (memory use: one chunk of about 16 Mi elements), on `threads` OpenMP threads (0: all).
+    names and the metadata are copied. Reads through a memory map and writes tensor by tensor in
+    chunks of about 4 Mi elements (two in memory: one is written while the next is computed), on
+    `threads` OpenMP threads (0: all).
     The output is written to a temporary file beside `out_path` and renamed, so it is whole or
     absent. Returns the names of the dequantised tensors."""
     if dtype not in _OUT:
@@ -125,13 +135,13 @@ def dequantize_checkpoint(in_path, out_path, dtype="bf16", *, isa="auto", thread
     tmp = os.fspath(out_path) + ".partial"
     try:
         entries, order = _plan(src, dtype)
-        with open(tmp, "wb") as out:
+        with open(tmp, "wb") as out, ThreadPoolExecutor(1) as writer:
             out.write(_header(entries, order, src.metadata))
             for w in order:
                 if w[0] == "copy":
                     out.write(src.bytes_of(w[1]))
                 else:
-                    _dequantize_into(out, src, w[1], w[2], dtype, isa, int(threads))
+                    _dequantize_into(out, src, w[1], w[2], dtype, isa, int(threads), writer)
         os.replace(tmp, out_path)
     except BaseException:
         if os.path.exists(tmp):
