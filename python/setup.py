@@ -2,9 +2,9 @@
 new kernel files need no change here) and the binding in src/.
 
 The kernels pick their SIMD path at run time (function-level target attributes), so no -march
-flag is given: the module runs on any x86-64 or AArch64 CPU. OpenMP: gcc links libgomp; clang
-(CC=clang) links LLVM's libomp, as libomp.so or, where only Debian's libomp5 names it so,
-libomp5.so (the library SwiftPM links for the CLI)."""
+flag is given: the module runs on any x86-64 or AArch64 CPU. OpenMP: LLVM's libomp where it is
+installed (libomp5.so, Debian's name that SwiftPM links for the CLI, or libomp.so), else the
+compiler's own runtime (gcc: libgomp)."""
 import glob
 import os
 import sys
@@ -19,7 +19,10 @@ if not os.path.isfile(os.path.join(csources, "include", "cfp8.h")):
     sys.exit("fp8emu: ../CSources/CFP8 not found: build from a checkout of the fp8emu repository (pip install ./python)")
 
 kernels = sorted(os.path.relpath(p, here) for p in glob.glob(os.path.join(csources, "*.c")))
-OPENMP_LINKS = (["-fopenmp"], ["-lomp5"], ["-lomp"], ["-lgomp"])
+# LLVM's libomp first: the CLI's runtime, and it yields when the CPU is oversubscribed where
+# libgomp spins (two threads on a busy 2-core machine ran slower than one with libgomp); gcc's
+# objects call libomp through its GOMP_* entry points. Then the compiler's own runtime.
+OPENMP_LINKS = (["-lomp5"], ["-lomp"], ["-fopenmp"], ["-lgomp"])
 
 
 class BuildWithOpenMP(build_ext):
