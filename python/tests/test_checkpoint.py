@@ -85,3 +85,34 @@ def test_a_bad_scale_leaves_no_output(tmp_path):
     assert os.listdir(tmp_path) == sorted(os.listdir(tmp_path)) and len(os.listdir(tmp_path)) == 2
     with pytest.raises(ValueError, match="differ"):
         fp8emu.dequantize_checkpoint(tmp_path / "in.safetensors", tmp_path / "in.safetensors")
+
+
+@pytest.mark.parametrize("granularity", ["tensor", "row", "block128", "mx32"])
+@pytest.mark.parametrize("out", ["f32", "bf16", "f16"])
+def test_dequantize_kernel_every_granularity(granularity, out, isa):
+    """cfp8_dequantize (the kernel under dequantize_checkpoint and the CLI's dequant): decode(q) * s
+    in FP32, rounded to nearest even, against numpy + ml_dtypes, on ragged shapes."""
+    from fp8emu import _cfp8 as C
+    rng = np.random.default_rng(9)
+    rows, cols = 131, 300
+    q = rng.integers(0, 256, (rows, cols), dtype=np.uint8)
+    q[q == 0x7F] = 0x7E  # no NaN: NaN payloads are checked in the file tests
+    q[q == 0xFF] = 0xFE
+    code = {"tensor": C.GRANULARITY_TENSOR, "row": C.GRANULARITY_ROW, "block128": C.GRANULARITY_BLOCK128,
+            "mx32": C.GRANULARITY_MX32}[granularity]
+    shape = {"tensor": (1, 1), "row": (rows, 1), "block128": (2, 3), "mx32": (rows, 10)}[granularity]
+    reps = {"tensor": (rows, cols), "row": (1, cols), "block128": (128, 128), "mx32": (1, 32)}[granularity]
+    if granularity == "mx32":
+        mx = rng.integers(110, 140, shape, dtype=np.uint8)
+        s, svals = None, mx.view(ml_dtypes.float8_e8m0fnu).astype(np.float32)
+    else:
+        mx, s = None, (rng.random(shape) * 3 + 0.01).astype(np.float32)
+        svals = s
+    full = np.repeat(np.repeat(svals, reps[0], 0), reps[1], 1)[:rows, :cols]
+    dt = {"f32": np.float32, "bf16": ml_dtypes.bfloat16, "f16": np.float16}[out]
+    want = (q.view(ml_dtypes.float8_e4m3fn).astype(np.float32) * full).astype(dt)
+    got = np.empty((rows, cols), dt)
+    isa_code = {"scalar": C.ISA_SCALAR, "avx2": C.ISA_AVX2, "avx512": C.ISA_AVX512, "neon": C.ISA_NEON}[isa]
+    C.dequantize(q, C.FORMAT_E4M3, rows, cols, code, s, mx, got, {"f32": C.FORMAT_F32, "bf16": C.FORMAT_BF16,
+                 "f16": C.FORMAT_F16}[out], isa_code, 2)
+    assert np.array_equal(got.view(np.uint8), want.view(np.uint8))
