@@ -2,11 +2,13 @@
 new kernel files need no change here) and the binding in src/.
 
 The kernels pick their SIMD path at run time (function-level target attributes), so no -march
-flag is given: the module runs on any x86-64 or AArch64 CPU. OpenMP: LLVM's libomp where it is
+flag is given: the module runs on any x86-64 or AArch64 CPU. Compiler: $CC, else clang where
+installed, else the Python build's default (gcc). OpenMP: LLVM's libomp where it is
 installed (libomp5.so, Debian's name that SwiftPM links for the CLI, or libomp.so), else the
 compiler's own runtime (gcc: libgomp)."""
 import glob
 import os
+import shutil
 import sys
 import tempfile
 
@@ -19,6 +21,11 @@ if not os.path.isfile(os.path.join(csources, "include", "cfp8.h")):
     sys.exit("fp8emu: ../CSources/CFP8 not found: build from a checkout of the fp8emu repository (pip install ./python)")
 
 kernels = sorted(os.path.relpath(p, here) for p in glob.glob(os.path.join(csources, "*.c")))
+
+# clang unless CC says otherwise: SwiftPM builds the CLI's kernels with it, and its code for the
+# tensor-core kernels ran 10-25% faster than gcc 12's (1024^3 H100 products, one thread, AVX2).
+if "CC" not in os.environ and shutil.which("clang"):
+    os.environ["CC"] = "clang"
 # LLVM's libomp first: the CLI's runtime, and it yields when the CPU is oversubscribed where
 # libgomp spins (two threads on a busy 2-core machine ran slower than one with libgomp); gcc's
 # objects call libomp through its GOMP_* entry points. Then the compiler's own runtime.
