@@ -119,7 +119,7 @@ def bench_overhead(reps, table):
         }, 3 * reps, best=True)
         us = {key: (v[0] / calls * 1e6, v[1] / calls * 1e6) for key, v in t.items()}
         cell = lambda key: f"{us[key][0]:.1f} µs (best {us[key][1]:.1f})"
-        over = lambda key: f"+{us[key][0] - us['C'][0]:.1f} µs over C (best +{us[key][1] - us['C'][1]:.1f})"
+        over = lambda key: f"{us[key][0] - us['C'][0]:+.1f} µs over C (best {us[key][1] - us['C'][1]:+.1f})"
         row(table, f"one call, {m}×{n}×{k}", "the C call alone (_cfp8.tc_gemm, 1 thread)", cell("C"), "")
         row(table, "", "scaled_mm, numpy operands", cell("numpy"), over("numpy"))
         row(table, "", "scaled_mm, torch tensors", cell("torch"), over("torch"))
