@@ -13,6 +13,10 @@ numbers; `fp8emu gemm --gpu NAME` and `fp8emu validate` use those):
 | H100, H200    | 90  | L=32, F=13                      | L=16, F=25  | L=8, F=25 | -133 / -21           |
 | B200          | 100 | L=32, F=24, c added after (RNE) | L=16, F=25  | L=8, F=25 | -133 / -21           |
 
+FP8 inputs with an FP16 accumulator: Ada fuses c into blocks of 16 (F = 13) and rounds the exact
+sum to FP16; H100/H200 and B200 run the 32 products as two FP16 half-blocks of 16 (F = 25) over
+interleaved pairs from zero, then add c, rounded to FP16, with one RNE FP16 addition.
+
 Measured on V100, A100, an RTX 1000 Ada, H100 and B200 (the real-GPU vectors); A2, A30, L40S
 and H200 share their generation's numerics by assumption.
 """
@@ -39,18 +43,20 @@ TENSOR_CORE_INPUTS = ("e4m3", "e5m2", "fp16", "bf16", "tf32")
 class BlockFMAModel:
     """d = c + sum of L products as one fused step, terms truncated to F bits below the alignment
     point (floored at min_exponent; None: no floor), rounded toward zero to FP32 (accumulator
-    "fp32") or to nearest even to FP16 ("fp16"); c_added: B200 FP8 adds c after the block."""
+    "fp32") or to nearest even to FP16 ("fp16"). c_input: "fused" (c is one more term), "added"
+    (B200 FP8: c added after the block with one RNE FP32 add), "added_halves" (H100/B200 FP8 with
+    an FP16 accumulator: two half-blocks of interleaved pairs from zero, then c added in FP16)."""
     block_size: int
     fraction_bits: int
     min_exponent: "int | None"
     accumulator: str = "fp32"
-    c_added: bool = False
+    c_input: str = "fused"
 
     def as_c(self):
         return (self.block_size, self.fraction_bits,
                 C.TC_NO_MIN_EXPONENT if self.min_exponent is None else self.min_exponent,
                 C.TC_ACC_F16 if self.accumulator == "fp16" else C.TC_ACC_F32,
-                C.TC_C_ADDED if self.c_added else C.TC_C_FUSED)
+                {"fused": C.TC_C_FUSED, "added": C.TC_C_ADDED, "added_halves": C.TC_C_ADDED_HALVES}[self.c_input])
 
 
 @dataclass(frozen=True)
@@ -87,12 +93,19 @@ class GPU:
             lf = (8, 24)
         elif g == "ada":
             lf = (16, 13)
+        elif fp8 and accumulator == "fp16":
+            lf = (32, 25)
         elif fp8:
             lf = (32, 13) if g == "hopper" else (32, 24)
         else:
             lf = (16, 25)
-        return BlockFMAModel(lf[0], lf[1], emin16 if accumulator == "fp16" else emin32, accumulator,
-                             c_added=g == "blackwell" and fp8)
+        if fp8 and accumulator == "fp16" and g in ("hopper", "blackwell"):
+            c_input = "added_halves"
+        elif fp8 and g == "blackwell":
+            c_input = "added"
+        else:
+            c_input = "fused"
+        return BlockFMAModel(lf[0], lf[1], emin16 if accumulator == "fp16" else emin32, accumulator, c_input)
 
     def __str__(self):
         return f"{self.name} (sm_{self.compute_capability})"

@@ -37,31 +37,6 @@ def same_bits(got, want):
     return np.nonzero(got.view(np.uint8) != want.view(np.uint8))[0]
 
 
-# Cells on which the presets are being changed on main (the conversion-preset work): the
-# ml-dtypes preset to follow ml_dtypes 0.7.0's E8M0 rounding below 2^-126, the pytorch preset to
-# follow torch 2.13's CPU casts on overflow, Inf and NaN (E4M3 -> 0x7E|s, NaN -> 0x7F|s). Every
-# other input must match now; these cells are checked by the strict xfails below, which fail
-# (XPASS) once that change lands, so that their markers get removed.
-PENDING_REASON = {
-    "ml-dtypes": "needs the ml-dtypes preset to follow ml_dtypes 0.7.0 for E8M0 below 2^-126 (conversion-preset "
-                 "change, not yet on main)",
-    "pytorch": "needs the pytorch preset to follow torch 2.13's CPU casts on overflow, Inf and NaN (E4M3 -> 0x7E|s, "
-               "NaN -> 0x7F|s; conversion-preset change, not yet on main)",
-}
-PENDING = {("ml-dtypes", "e8m0", "f32"), ("ml-dtypes", "e8m0", "bf16"),
-           ("pytorch", "e4m3", "f32"), ("pytorch", "e4m3", "f16"), ("pytorch", "e4m3", "bf16")}
-
-
-def pending_cells(preset, fmt, src, x):
-    xf = x.astype(np.float64)
-    if (preset, fmt, src) not in PENDING:
-        return np.zeros(x.shape, bool)
-    with np.errstate(invalid="ignore"):
-        if preset == "ml-dtypes":
-            return (xf > 0) & (xf < 2.0 ** -126)
-        return ~np.isfinite(xf) | (np.abs(xf) > float(np.finfo(ML[fmt]).max))
-
-
 def ml_dtypes_mismatches(src, fmt, isa):
     x = inputs(src)
     got = fp8emu.cast(x, fmt, preset="ml-dtypes", isa=isa)
@@ -87,7 +62,6 @@ def report(x, bad):
 @pytest.mark.parametrize("fmt", list(ML))
 def test_ml_dtypes_preset_matches_ml_dtypes(src, fmt, isa):
     x, bad = ml_dtypes_mismatches(src, fmt, isa)
-    bad &= ~pending_cells("ml-dtypes", fmt, src, x)
     assert not bad.any(), report(x, bad)
 
 
@@ -95,15 +69,7 @@ def test_ml_dtypes_preset_matches_ml_dtypes(src, fmt, isa):
 @pytest.mark.parametrize("fmt", list(TORCH))
 def test_pytorch_preset_matches_torch(src, fmt, isa):
     x, bad = torch_mismatches(src, fmt, isa)
-    bad &= ~pending_cells("pytorch", fmt, src, x)
     assert not bad.any(), report(x, bad)
-
-
-@pytest.mark.parametrize("preset,fmt,src", [pytest.param(*c, marks=pytest.mark.xfail(strict=True, reason=PENDING_REASON[c[0]]))
-                                            for c in sorted(PENDING)])
-def test_pending_preset_cells(preset, fmt, src, isa):
-    x, bad = (ml_dtypes_mismatches if preset == "ml-dtypes" else torch_mismatches)(src, fmt, isa)
-    assert not (bad & pending_cells(preset, fmt, src, x)).any(), report(x, bad)
 
 
 @pytest.mark.parametrize("src", ["f32", "f16", "bf16"])
