@@ -1,4 +1,4 @@
-// Host side of the conversion sweep (issue 8): everything except the GPU kernels, so that the
+// Host side of the conversion sweep (H200 measurement): everything except the GPU kernels, so that the
 // comparison and the output format can be tested on a CPU (selftest.sh builds cvt_selftest.cc
 // with g++ against this header; cvt_sweep.cu includes it under nvcc).
 //

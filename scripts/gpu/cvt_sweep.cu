@@ -1,4 +1,4 @@
-// Issue 8, stage 1: the hardware FP8 conversion of an H200 (sm_90) against our scalar reference.
+// H200 measurement, stage 1: the hardware FP8 conversion of an H200 (sm_90) against our scalar reference.
 //
 //   nvcc -O2 -std=c++17 -gencode arch=compute_90,code=sm_90 -I CSources/CFP8/include
 //        scripts/gpu/cvt_sweep.cu <gcc objects of convert_scalar.c formats.c dispatch.c stub> -o cvt_sweep

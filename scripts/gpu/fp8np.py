@@ -1,4 +1,4 @@
-"""NumPy helpers shared by the issue-8 device scripts and the reader (no torch, no GPU needed).
+"""NumPy helpers shared by the H200 device scripts and the reader (no torch, no GPU needed).
 
 - FP8 E4M3 / E5M2 decode tables written from the OCP definition, and a nearest-even encoder for
   finite in-range values (used to build test operands as raw bytes).

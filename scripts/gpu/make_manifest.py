@@ -1,4 +1,4 @@
-"""Writes $OUT/manifest.json for the issue-8 device run: environment (GPU, driver, CUDA, torch,
+"""Writes $OUT/manifest.json for the H200 device run: environment (GPU, driver, CUDA, torch,
 Triton, sm), date, seed, stage results, the SASS checks, and per result file its description,
 size, sha256 and array layout (name, dtype, shape, offset, nbytes) from the stage's index JSON.
 
@@ -80,7 +80,7 @@ def main():
     ap.add_argument("--seed", type=int, required=True)
     args = ap.parse_args()
 
-    m = {"issue": 8, "project": "fp8emu",
+    m = {"measurement": "h200-ground-truth", "project": "fp8emu",
          "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
          "seed": args.seed, "git_commit": sh("git rev-parse HEAD"),
          "git_dirty": bool(sh("git status --porcelain --untracked-files=no")) if sh("git rev-parse HEAD") else None}

@@ -1,4 +1,4 @@
-"""Reads the results of the issue-8 device run (a folder with manifest.json and the binary files)
+"""Reads the results of the H200 device run (a folder with manifest.json and the binary files)
 and prints a summary; optionally exports every array as .npy (the project's Swift code reads .npy)
 so that the results can become test fixtures quickly.
 

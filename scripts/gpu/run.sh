@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8: the one device script. Run from the repository root on the H200 machine:
+# The H200 measurement: the one device script. Run from the repository root on the H200 machine:
 #   bash scripts/gpu/run.sh          (with $OUT set by the device tool; nothing to carry)
 # Stages (each with its own timeout, all inside a total budget; a failed stage does not stop the
 # others): env, build (gcc reference + nvcc), cvt (2^32 sweep), wgmma (Triton), scaled_mm
@@ -121,7 +121,7 @@ export OUT WORK PY NVCC CUDA_BIN SEED
 export -f ts stage_env stage_build stage_cvt stage_scaled_mm
 
 main() {
-  echo "[$(ts)] issue-8 device run: stages $STAGES, seed $SEED, budget ${TOTAL_BUDGET}s, OUT=$OUT, WORK=$WORK, nvcc $NVCC"
+  echo "[$(ts)] H200 device run: stages $STAGES, seed $SEED, budget ${TOTAL_BUDGET}s, OUT=$OUT, WORK=$WORK, nvcc $NVCC"
   rm -rf "$WORK"
   mkdir -p "$WORK"
   : >"$WORK/stages.tsv"

@@ -1,4 +1,4 @@
-"""Issue 8, stage 3: cuBLASLt's FP8 GEMM through torch._scaled_mm, FP32 output.
+"""H200 measurement, stage 3: cuBLASLt's FP8 GEMM through torch._scaled_mm, FP32 output.
 
 For each operand set (formats of A and B, data kind, K) and each setting (use_fast_accum False /
 True x scale mode one / tensor / row), D = (scale_a * scale_b) * (A @ B) in FP32 on the GPU. The

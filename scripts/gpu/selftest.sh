@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CPU self-test of the issue-8 device scripts (no GPU needed). From the repository root:
+# CPU self-test of the H200 device scripts (no GPU needed). From the repository root:
 #   bash scripts/gpu/selftest.sh
 # 1. builds the scalar reference with gcc and the CPU stand-in of cvt_sweep (cvt_selftest.cc: the
 #    same comparison/output code as the GPU program, fake "hardware" = reference with planted

@@ -1,4 +1,4 @@
-"""Issue 8, stage 2: Hopper wgmma on FP8 operands with a non-zero FP32 accumulator C.
+"""H200 measurement, stage 2: Hopper wgmma on FP8 operands with a non-zero FP32 accumulator C.
 
 A Triton kernel computes, per block g, D[g] = A[g] @ B[g] + C[g] with A[g] 64x32 and B[g] 32xN FP8
 (E4M3 x E4M3 or E5M2 x E5M2) and C[g] 64xN FP32 loaded from memory: `tl.dot(a, b, acc=c)`. K = 32 is
