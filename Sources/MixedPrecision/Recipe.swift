@@ -96,6 +96,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 
   /// SIMD path of the FP8 casts (`auto`, `scalar`, `avx2`, `avx512`, `neon`); every path gives the same bits.
   public var isa = "auto"
+  /// OpenMP threads of the step's C kernels (products, attention, element-wise work); the bits do not depend on it.
+  public var threads = 1
 
   public init() {}
 

@@ -62,7 +62,7 @@ struct Train: ParsableCommand {
   func options(for r: Recipe, gpu g: String, task: any TrainingTask) throws -> TrainingOptions {
     var o = TrainingOptions()
     o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatch ?? task.defaultMicroBatch
-    o.accumulation = accumulation; o.seed = seed
+    o.accumulation = accumulation; o.seed = seed; o.threads = threads
     o.learningRate = lr; o.warmupSteps = warmup; o.finalLRFraction = finalLrFraction; o.amaxHistoryLength = amaxHistory
     guard let algo = AmaxAlgorithm(rawValue: amaxAlgo) else { throw ValidationError("--amax-algo: max or most_recent") }
     o.amaxAlgorithm = algo; o.margin = margin; o.powerOfTwoScales = pow2Scales; o.gradientFormat = gradFormat
