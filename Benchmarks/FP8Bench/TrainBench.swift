@@ -2,54 +2,143 @@ import ArgumentParser
 import Foundation
 import MixedPrecision
 
-/// `fp8-bench train`: optimiser steps per second of the built-in training task per recipe, all
-/// recipes in one run, with the ratio to FP32 (median step time over `--steps` steps after two
-/// warm-up steps).
+/// `fp8-bench train`: training throughput of our engine against PyTorch on the same model, in one
+/// run. Every round measures, for each model size and thread count, our recipes and then PyTorch
+/// FP32 and torchao's emulated FP8 (`scripts/torch_twin.py serve`, a child process), one after
+/// the other; a figure is the median over rounds of each measurement's median step time.
 struct TrainBench: ParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "train", abstract: "Training step throughput per recipe.")
+  static let configuration = CommandConfiguration(
+    commandName: "train", abstract: "Training throughput against PyTorch (tokens/s, GFLOP/s).")
 
-  @Option(help: "Comma-separated recipes.") var recipes = "fp32,bf16,delayed,current,rowwise,blockwise,mxfp8"
-  @Option(help: "GPU numerics of the FP8 products.") var gpu = "h100"
-  @Option(help: "Timed steps per recipe.") var steps = 10
-  @Option(help: "Task: wordchain (the main job's: 4 micro-batches of 6 sequences of 32 characters) or addition (4 of 16 sequences of 8 tokens).") var task = "wordchain"
+  @Option(help: "Comma-separated model sizes (\(ModelSize.allCases.map(\.rawValue).joined(separator: ", "))).")
+  var models = "tiny,nanogpt"
+  @Option(help: "Comma-separated thread counts.") var threads = "1,2"
+  @Option(help: "Comma-separated recipes of ours (fp32, bf16, delayed, current, rowwise, blockwise, mxfp8).")
+  var recipes = "fp32,current"
+  @Option(help: "GPU numerics of our FP8 products.") var gpu = "h100"
+  @Option(help: "Interleaved rounds (the figure is their median).") var rounds = 3
+  @Option(help: "Timed steps per measurement (after one warm-up step per run).") var steps = 3
+  @Option(help: "Python with torch (and torchao) installed.") var python = "python3"
+  @Option(help: "The PyTorch twin.") var torchScript = "scripts/torch_twin.py"
+  @Flag(help: "Leave PyTorch out.") var noTorch = false
   @Flag(help: "One JSON object per row.") var json = false
 
   struct Row: Codable {
     var suite = "train"
-    var recipe: String
-    var gpu: String
+    var model: String
+    var threads: Int
+    var run: String
+    var tokensPerStep: Int
     var medianStepSeconds: Double
     var tokensPerSecond: Double
-    var timeVsFP32: Double?
+    var gflops: Double
+    var vsPyTorchFP32: Double?
+  }
+
+  /// One model size's measured shape: the wordchain task at the size's context.
+  struct Setup {
+    var size: ModelSize
+    var task: any TrainingTask
+    var config: TransformerConfig
+    var microBatch: Int
+    var accumulation = 4
+    var tokensPerStep: Int { microBatch * accumulation * config.maxSeq }
   }
 
   func run() throws {
-    guard let builtIn = BuiltInTask(rawValue: self.task) else {
-      throw ValidationError("--task: \(BuiltInTask.allCases.map(\.rawValue).joined(separator: " or "))")
+    let sizes = try models.split(separator: ",").map { s -> ModelSize in
+      guard let m = ModelSize(rawValue: String(s)) else { throw ValidationError("unknown model size '\(s)'") }
+      return m
     }
     guard let trainingGPU = TrainingGPU(name: gpu) else {
       throw ValidationError("--gpu: \(TrainingGPU.allCases.map(\.rawValue).joined(separator: ", "))")
     }
-    let task = try builtIn.make()
-    var rows: [Row] = []
-    for name in recipes.split(separator: ",") {
-      guard let r = Recipe(rawValue: String(name)) else { throw ValidationError("unknown recipe \(name)") }
-      var o = TrainingOptions()
-      o.recipe = r; o.gpu = trainingGPU; o.steps = steps + 2; o.microBatch = task.defaultMicroBatch
-      let t = try Trainer(options: o, task: task, engine: TensorCoreMatmulEngine())
-      for _ in 0..<2 { try t.trainStep() }
-      var times: [Double] = []
-      for _ in 0..<steps {
-        let s = DispatchTime.now().uptimeNanoseconds
-        try t.trainStep()
-        times.append(Double(DispatchTime.now().uptimeNanoseconds - s) * 1e-9)
-      }
-      let med = times.sorted()[times.count / 2]
-      let tokens = Double(o.accumulation * o.microBatch * task.sequenceLength)
-      rows.append(Row(recipe: r.rawValue, gpu: r.isFP8 ? gpu : "-", medianStepSeconds: med, tokensPerSecond: tokens / med))
+    let threadCounts = try threads.split(separator: ",").map { s -> Int in
+      guard let t = Int(s), t > 0 else { throw ValidationError("--threads: positive integers") }
+      return t
     }
-    if let base = rows.first(where: { $0.recipe == "fp32" }) {
-      for i in rows.indices { rows[i].timeVsFP32 = rows[i].medianStepSeconds / base.medianStepSeconds }
+    let ours = try recipes.split(separator: ",").map { s -> Recipe in
+      guard let r = Recipe(rawValue: String(s)) else { throw ValidationError("unknown recipe '\(s)'") }
+      return r
+    }
+    guard rounds > 0, steps > 0 else { throw ValidationError("--rounds and --steps must be positive") }
+    let setups = try sizes.map { size -> Setup in
+      let task = try TextTask.wordChain(sequenceLength: size.context)
+      return Setup(size: size, task: task, config: size.config(vocab: task.vocab, sequenceLength: size.context),
+                   microBatch: size.textMicroBatch)
+    }
+    var torch: TorchServer?
+    if !noTorch {
+      do { torch = try TorchServer(python: python, script: torchScript) } catch { throw ValidationError("\(error)") }
+    }
+    var torchRuns = ["pytorch-fp32"]
+    if torch?.torchaoVersion != nil { torchRuns.append("torchao-fp8-emulated") }
+
+    var trainers: [String: Trainer] = [:]
+    var warmedTorch = Set<String>()
+    var perRound: [String: [Double]] = [:]  // key: model/threads/run
+    func key(_ s: Setup, _ t: Int, _ run: String) -> String { "\(s.size.rawValue)/\(t)/\(run)" }
+    func median(_ x: [Double]) -> Double { let s = x.sorted(); return s[s.count / 2] }
+
+    for _ in 0..<rounds {
+      for s in setups {
+        for t in threadCounts {
+          for r in ours {
+            let name = r.isFP8 ? "ours-\(r.rawValue)-\(gpu)" : "ours-\(r.rawValue)"
+            let k = key(s, t, name)
+            if trainers[k] == nil {
+              var o = TrainingOptions()
+              o.recipe = r; o.gpu = trainingGPU; o.steps = 1_000_000; o.microBatch = s.microBatch; o.accumulation = s.accumulation
+              o.threads = t
+              let tr = try Trainer(options: o, task: s.task, engine: TensorCoreMatmulEngine(threads: t), model: s.config)
+              try tr.trainStep()
+              trainers[k] = tr
+            }
+            var times: [Double] = []
+            for _ in 0..<steps {
+              let start = DispatchTime.now().uptimeNanoseconds
+              try trainers[k]!.trainStep()
+              times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+            }
+            perRound[k, default: []].append(median(times))
+          }
+          guard let torch else { continue }
+          for run in torchRuns {
+            let k = key(s, t, run)
+            let c = s.config
+            let request: [String: Any] = [
+              "run": run == "pytorch-fp32" ? "fp32" : "torchao-fp8", "vocab": c.vocab, "seq": c.maxSeq, "d": c.d,
+              "heads": c.heads, "layers": c.layers, "micro_batch": s.microBatch, "accumulation": s.accumulation,
+              "threads": t, "steps": steps, "warmup": warmedTorch.insert(k).inserted ? 1 : 0,
+            ]
+            do {
+              perRound[k, default: []].append(median(try torch.measure(request)))
+            } catch {
+              FileHandle.standardError.write(Data("note: \(run) left out: \(error)\n".utf8))
+              torchRuns.removeAll { $0 == run }
+            }
+          }
+        }
+      }
+    }
+
+    var rows: [Row] = []
+    for s in setups {
+      for t in threadCounts {
+        let names = ours.map { $0.isFP8 ? "ours-\($0.rawValue)-\(gpu)" : "ours-\($0.rawValue)" } + torchRuns
+        var block: [Row] = []
+        for n in names {
+          guard let times = perRound[key(s, t, n)], times.count == rounds else { continue }
+          let sec = median(times)
+          let tps = Double(s.tokensPerStep) / sec
+          block.append(Row(model: s.size.rawValue, threads: t, run: n, tokensPerStep: s.tokensPerStep, medianStepSeconds: sec,
+                           tokensPerSecond: tps, gflops: tps * s.config.trainingFLOPsPerToken(seq: s.config.maxSeq) * 1e-9))
+        }
+        if let base = block.first(where: { $0.run == "pytorch-fp32" }) {
+          for i in block.indices { block[i].vsPyTorchFP32 = block[i].tokensPerSecond / base.tokensPerSecond }
+        }
+        rows += block
+      }
     }
     if json {
       let enc = JSONEncoder()
@@ -57,12 +146,15 @@ struct TrainBench: ParsableCommand {
       for r in rows { print(String(decoding: try enc.encode(r), as: UTF8.self)) }
       return
     }
-    print("recipe     gpu    median step ms   tokens/s   time vs fp32")
+    if let torch {
+      print("PyTorch \(torch.torchVersion)" + (torch.torchaoVersion.map { ", torchao \($0)" } ?? ", torchao not importable"))
+    }
+    print("medians of \(rounds) interleaved rounds, \(steps) timed steps each; wordchain task")
+    print("| model | threads | run | tokens/step | tokens/s | GFLOP/s | vs PyTorch FP32 |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows {
-      let vs = r.timeVsFP32.map { String(format: "%.2fx", $0) } ?? "-"
-      print(r.recipe.padding(toLength: 11, withPad: " ", startingAt: 0) + r.gpu.padding(toLength: 6, withPad: " ", startingAt: 0)
-            + String(format: " %14.2f %10.0f ", r.medianStepSeconds * 1000, r.tokensPerSecond)
-            + String(repeating: " ", count: max(0, 14 - vs.count)) + vs)
+      let vs = r.vsPyTorchFP32.map { String(format: "%.2f×", $0) } ?? "-"
+      print("| \(r.model) | \(r.threads) | \(r.run) | \(r.tokensPerStep) | " + String(format: "%.0f | %.1f | ", r.tokensPerSecond, r.gflops) + vs + " |")
     }
   }
 }

@@ -32,19 +32,22 @@ public struct Operand: Sendable {
 /// The one door every matrix product of the model goes through: C (m × n, row-major FP32) = A · B.
 ///
 /// `numerics` is `.ideal` for FP32 products, and the GPU's numerics (``TrainingGPU/numerics``)
-/// when both operands are FP8. An engine computes `.ideal` as ``IdealMatmulEngine`` does: the
-/// training's FP32 reference is a separate multiply and add per term, not a fused one.
+/// when both operands are FP8. An engine computes `.ideal` as ``IdealMatmulEngine`` does: one
+/// fused multiply-add chain per element in k order.
 public protocol MatmulEngine: Sendable {
   /// Whether this engine computes `numerics` (callers check before a run starts).
   func supports(_ numerics: Numerics) -> Bool
   func matmul(_ a: Operand, _ b: Operand, m: Int, n: Int, k: Int, numerics: Numerics) throws(TrainingError) -> [Float]
 }
 
-/// Ideal numerics in Swift: dequantise the operands, then accumulate every c[i][j] in FP32 in k
-/// order (c = ((a0 b0 + a1 b1) + a2 b2) + ..., each product and each sum rounded to FP32; no
-/// fused multiply-add). Other numerics throw ``TrainingError/numericsNotAvailable(_:)``.
+/// Ideal numerics on the C GEMM engine: dequantise FP8 operands, then accumulate every c[i][j]
+/// as one FP32 fused multiply-add chain in k order from +0 (c = fma(a2, b2, fma(a1, b1, a0 b0)),
+/// cfp8_gemm's numerics; the same bits on every SIMD path and for every thread count). Transposed
+/// operands are read in place. Other numerics throw ``TrainingError/numericsNotAvailable(_:)``.
 public struct IdealMatmulEngine: MatmulEngine {
-  public init() {}
+  /// The SIMD path and OpenMP threads of the products.
+  public var kernels: KernelContext
+  public init(kernels: KernelContext = KernelContext()) { self.kernels = kernels }
 
   public func supports(_ numerics: Numerics) -> Bool { numerics == .ideal }
 
@@ -57,26 +60,42 @@ public struct IdealMatmulEngine: MatmulEngine {
     let (kn, ovf2) = k.multipliedReportingOverflow(by: n)
     let (mn, ovf3) = m.multipliedReportingOverflow(by: n)
     guard !ovf1, !ovf2, !ovf3 else { throw .invalidArgument("matrix size overflows") }
-    // A as m × k row-major.
-    var aRM: [Float]
+    // A: m × k (ld k), or stored as its k × m transpose (ld m); FP8 payloads are k-major (m × k).
+    let aValues: [Float], aT: Bool
     if let q = a.quantized {
       guard q.rows == m, q.cols == k, q.bits.count == mk else { throw .invalidArgument("A payload shape") }
-      aRM = try a.dequantizedKMajor()
+      aValues = try a.dequantizedKMajor()
+      aT = false
     } else {
       guard a.values.count == mk else { throw .invalidArgument("A has \(a.values.count) values, expected \(mk)") }
-      aRM = a.transposed ? transpose(a.values, rows: k, cols: m) : a.values
+      (aValues, aT) = (a.values, a.transposed)
     }
-    // B as k × n row-major.
-    var bRM: [Float]
+    // B: k × n (ld n), or stored as its n × k transpose (ld k), as FP8 payloads are.
+    let bValues: [Float], bT: Bool
     if let q = b.quantized {
       guard q.rows == n, q.cols == k, q.bits.count == kn else { throw .invalidArgument("B payload shape") }
-      bRM = transpose(try b.dequantizedKMajor(), rows: n, cols: k)
+      bValues = try b.dequantizedKMajor()
+      bT = true
     } else {
       guard b.values.count == kn else { throw .invalidArgument("B has \(b.values.count) values, expected \(kn)") }
-      bRM = b.transposed ? transpose(b.values, rows: n, cols: k) : b.values
+      (bValues, bT) = (b.values, b.transposed)
     }
     var c = [Float](repeating: 0, count: mn)
-    gemmKOrder(&aRM, &bRM, &c, m: m, n: n, k: k)
+    if mn == 0 { return c }
+    try aValues.withUnsafeBufferPointer { (pa) throws(TrainingError) in
+      try bValues.withUnsafeBufferPointer { (pb) throws(TrainingError) in
+        try c.withUnsafeMutableBufferPointer { (pc) throws(TrainingError) in
+          // A size-0 operand has no base address; k = 0 reads nothing.
+          let one: [Float] = [0]
+          try one.withUnsafeBufferPointer { (z) throws(TrainingError) in
+            try FloatKernels.gemm(m: m, n: n, k: k,
+                                  FloatMatrix(base: pa.baseAddress ?? z.baseAddress!, transposed: aT, ld: max(1, aT ? m : k)),
+                                  FloatMatrix(base: pb.baseAddress ?? z.baseAddress!, transposed: bT, ld: max(1, bT ? k : n)),
+                                  into: pc.baseAddress!, ldd: n, kernels)
+          }
+        }
+      }
+    }
     return c
   }
 }

@@ -21,7 +21,7 @@ public struct TensorCoreMatmulEngine: MatmulEngine {
   public func supports(_ numerics: Numerics) -> Bool { true }
 
   public func matmul(_ a: Operand, _ b: Operand, m: Int, n: Int, k: Int, numerics: Numerics) throws(TrainingError) -> [Float] {
-    if numerics == .ideal { return try IdealMatmulEngine().matmul(a, b, m: m, n: n, k: k, numerics: .ideal) }
+    if numerics == .ideal { return try IdealMatmulEngine(kernels: KernelContext(isa: isa, threads: threads)).matmul(a, b, m: m, n: n, k: k, numerics: .ideal) }
     guard let qa = a.quantized, let qb = b.quantized else {
       throw .invalidArgument("\(numerics) products need both operands in FP8")
     }

@@ -45,8 +45,8 @@ public final class Trainer {
 
   public init(options: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine = IdealMatmulEngine(),
               model config: TransformerConfig? = nil) throws(TrainingError) {
-    guard options.steps >= 0, options.microBatch > 0, options.accumulation > 0 else {
-      throw .invalidArgument("steps, micro-batch and accumulation must be positive")
+    guard options.steps >= 0, options.microBatch > 0, options.accumulation > 0, options.threads >= 0 else {
+      throw .invalidArgument("steps, micro-batch and accumulation must be positive, threads 0 or more")
     }
     if options.recipe.isFP8 && !engine.supports(options.numerics) {
       throw .numericsNotAvailable("\(options.numerics) for recipe \(options.recipe) (engine \(type(of: engine)))")
@@ -60,6 +60,7 @@ public final class Trainer {
     var initRNG = TrainRNG(seed: options.seed)
     model = Transformer<Float>(config: cfg, rng: &initRNG)
     model.fp16Schedule = options.effectiveFP16Schedule
+    model.kernels = KernelContext(isa: options.isa, threads: options.threads)
     optimizer = AdamW(shapes: cfg.parameterShapes)
     scaler = LossScaler(dynamic: options.effectiveLossScaling, initial: options.initialLossScale, growthInterval: options.lossScaleGrowthInterval)
     dataRNG = TrainRNG(seed: options.seed ^ 0xD1B5_4A32_D192_ED03)

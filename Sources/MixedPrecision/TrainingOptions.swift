@@ -60,6 +60,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 
   /// SIMD path of the FP8 casts; every path gives the same bits.
   public var isa = ISA.auto
+  /// OpenMP threads of the step's C kernels (products, attention, element-wise work); the bits do not depend on it.
+  public var threads = 1
 
   public init() {}
 

@@ -67,6 +67,8 @@ public struct Transformer<T: TrainScalar>: Sendable {
   public var config: TransformerConfig
   public var params: [[T]]
   package var fp16Schedule: Bool = false
+  /// SIMD path and threads of the C kernels (Float models).
+  public var kernels = KernelContext()
 
   public init(config: TransformerConfig, params: [[T]]) {
     self.config = config; self.params = params
@@ -113,7 +115,7 @@ public struct Transformer<T: TrainScalar>: Sendable {
       let p = 2 + 12 * i, l = 4 * i
       let (ln1, ln1c) = Layers.layerNormForward(h, params[p], params[p + 1], rows: n, d: d, fp16: fp16Schedule)
       let qkv = try Layers.linearForward(ln1, params[p + 2], params[p + 3], rows: n, inF: d, outF: 3 * d, linear: l, hook: hook)
-      let (att, probs) = Layers.attentionForward(qkv, batch: batch, seq: seq, heads: c.heads, d: d, fp16: fp16Schedule)
+      let (att, probs) = try attentionForward(qkv, batch: batch, seq: seq)
       let o = try Layers.linearForward(att, params[p + 4], params[p + 5], rows: n, inF: d, outF: d, linear: l + 1, hook: hook)
       var h2 = h
       for j in 0..<h2.count { h2[j] = rs(h[j] + o[j]) }
@@ -169,7 +171,7 @@ public struct Transformer<T: TrainScalar>: Sendable {
       var gA6 = take(&g, p + 4), gB6 = take(&g, p + 5)
       let datt = try Layers.linearBackward(dh, bc.att, params[p + 4], rows: n, inF: d, outF: d, linear: l + 1, hook: hook, gw: &gA6, gb: &gB6)
       g[p + 4] = gA6; g[p + 5] = gB6
-      let dqkv = Layers.attentionBackward(datt, bc.qkv, bc.probs, batch: b.batch, seq: b.seq, heads: c.heads, d: d)
+      let dqkv = try attentionBackward(datt, bc.qkv, bc.probs, batch: b.batch, seq: b.seq)
       var gA7 = take(&g, p + 2), gB7 = take(&g, p + 3)
       let dln1 = try Layers.linearBackward(dqkv, bc.ln1, params[p + 2], rows: n, inF: d, outF: 3 * d, linear: l, hook: hook, gw: &gA7, gb: &gB7)
       g[p + 2] = gA7; g[p + 3] = gB7

@@ -112,7 +112,7 @@ struct WordChain: Sendable {
 extension TextTask {
   /// The built-in language-modelling task: `characters` of ``WordChain`` text (the default chain,
   /// generated from a fixed seed), 90% for training windows and 10% held out.
-  static func wordChain(characters: Int = 2_000_000, sequenceLength: Int = 32) throws(TrainingError) -> TextTask {
+  package static func wordChain(characters: Int = 2_000_000, sequenceLength: Int = 32) throws(TrainingError) -> TextTask {
     let chain = WordChain()
     var t = try TextTask(text: chain.generate(characters: characters), sequenceLength: sequenceLength)
     t.name = "wordchain"

@@ -9,7 +9,7 @@ struct FP8Emu: ParsableCommand {
     subcommands: [
       Train.self, Verify.self, Convert.self, Validate.self, Inspect.self, Dequant.self, Quantize.self,
       Gemm.self, Copy.self, Export.self, Import.self, Info.self,
-      Deploy.self,
+      Deploy.self, ReplayExport.self,
     ],
     defaultSubcommand: Train.self
   )

@@ -69,7 +69,7 @@ struct Train: ParsableCommand {
   func options(for r: Recipe, gpu g: TrainingGPU, task: any TrainingTask) throws -> TrainingOptions {
     var o = TrainingOptions()
     o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatch ?? task.defaultMicroBatch
-    o.accumulation = accumulation; o.seed = seed
+    o.accumulation = accumulation; o.seed = seed; o.threads = threads
     guard steps >= 0, o.microBatch > 0, accumulation > 0 else {
       throw ValidationError("--steps must be 0 or more, --micro-batch and --accumulation 1 or more")
     }

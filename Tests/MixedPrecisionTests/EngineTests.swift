@@ -1,5 +1,5 @@
-// The ideal matmul engine against a k-order FP32 loop written in the test, and its refusal of
-// numerics it does not compute.
+// The ideal matmul engine against a k-order FP32 fused multiply-add loop written in the test, and
+// its refusal of numerics it does not compute.
 import FP8
 import TensorCores
 import Testing
@@ -10,21 +10,28 @@ import _TestSupport
   @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
   func idealMatchesKOrderLoop(ta: Bool, tb: Bool) throws {
     var rng = SplitMix64(seed: 3)
-    let m = 5, n = 7, k = 9
-    let a = (0..<(m * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 37 }
-    let b = (0..<(k * n)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 53 }
-    func at(_ i: Int, _ p: Int) -> Float { a[i * k + p] }
-    func bt(_ p: Int, _ j: Int) -> Float { b[p * n + j] }
-    // Stored transposed when asked.
-    let aStore = ta ? (0..<(k * m)).map { at($0 % m, $0 / m) } : a
-    let bStore = tb ? (0..<(n * k)).map { bt($0 % k, $0 / k) } : b
-    let c = try IdealMatmulEngine().matmul(Operand(values: aStore, transposed: ta), Operand(values: bStore, transposed: tb),
-                                          m: m, n: n, k: k, numerics: .ideal)
-    for i in 0..<m {
-      for j in 0..<n {
-        var s: Float = 0
-        for p in 0..<k { let prod = at(i, p) * bt(p, j); s = s + prod }
-        #expect(c[i * n + j].bitPattern == s.bitPattern)
+    for (m, n, k) in [(5, 7, 9), (37, 45, 70)] {
+      let a = (0..<(m * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 37 }
+      let b = (0..<(k * n)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 53 }
+      func at(_ i: Int, _ p: Int) -> Float { a[i * k + p] }
+      func bt(_ p: Int, _ j: Int) -> Float { b[p * n + j] }
+      // Stored transposed when asked.
+      let aStore = ta ? (0..<(k * m)).map { at($0 % m, $0 / m) } : a
+      let bStore = tb ? (0..<(n * k)).map { bt($0 % k, $0 / k) } : b
+      var expected = [UInt32]()
+      for i in 0..<m {
+        for j in 0..<n {
+          var s: Float = 0
+          for p in 0..<k { s = s.addingProduct(at(i, p), bt(p, j)) }
+          expected.append(s.bitPattern)
+        }
+      }
+      for isa in ISA.supported {
+        for threads in [1, 2, 3] {
+          let c = try IdealMatmulEngine(kernels: KernelContext(isa: isa, threads: threads))
+            .matmul(Operand(values: aStore, transposed: ta), Operand(values: bStore, transposed: tb), m: m, n: n, k: k, numerics: .ideal)
+          #expect(c.map(\.bitPattern) == expected, "\(m)×\(n)×\(k) \(isa) \(threads) threads")
+        }
       }
     }
   }
@@ -37,7 +44,7 @@ import _TestSupport
     // Without the cast's dequantised copy: the engine decodes the bits itself.
     let c = try IdealMatmulEngine().matmul(Operand(values: a, transposed: false, quantized: qa),
                                           Operand(values: b, transposed: true, quantized: qb), m: 2, n: 2, k: 2, numerics: .ideal)
-    for i in 0..<2 { for j in 0..<2 { #expect(c[i * 2 + j] == da[i * 2] * db[j * 2] + da[i * 2 + 1] * db[j * 2 + 1]) } }
+    for i in 0..<2 { for j in 0..<2 { #expect(c[i * 2 + j] == (da[i * 2] * db[j * 2]).addingProduct(da[i * 2 + 1], db[j * 2 + 1])) } }
   }
 
   @Test(arguments: [TrainingGPU.h100Fast, .h100, .b200, .a100])
