@@ -37,7 +37,9 @@ let package = Package(
     .target(name: "FP8", dependencies: ["CFP8"]),
     .target(name: "FP8Linalg", dependencies: ["FP8"]),
     .target(name: "TensorCores", dependencies: ["FP8", "FP8Linalg"]),
-    .target(name: "FP8IO", dependencies: ["FP8", "FP8Linalg"]),
+    // The registry of temporary output files that SIGINT/SIGTERM remove (a signal handler: C).
+    .target(name: "CTempFiles", path: "CSources/CTempFiles"),
+    .target(name: "FP8IO", dependencies: ["FP8", "FP8Linalg", "CTempFiles"]),
     .target(name: "MixedPrecision", dependencies: ["FP8", "FP8Linalg", "TensorCores", "FP8IO"]),
     .target(name: "Deployment", dependencies: ["FP8", "FP8Linalg", "MixedPrecision"]),
     .executableTarget(

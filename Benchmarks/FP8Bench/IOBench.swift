@@ -51,18 +51,23 @@ struct IOBench: ParsableCommand {
         path: path,
         entries: [.init(name: "w.weight", dtype: .f8e4m3, shape: [rows, cols]), .init(name: "w.weight_scale_inv", dtype: .f32, shape: [sr, sc])],
         metadata: ["format": "pt"])
-      let q = try w.buffer(for: "w.weight")
       var state: UInt64 = 0x1234_5678
-      let words = q.bindMemory(to: UInt64.self)
-      for k in 0..<words.count {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        words[k] = (z ^ (z >> 31)) & 0xF7F7_F7F7_F7F7_F7F7  // clear bit 3 of each byte: never 0x7F/0xFF
+      var words = [UInt64](repeating: 0, count: 1 << 21)  // written in 16 MiB pieces
+      var at = 0
+      while at < n {
+        let m = min(words.count * 8, n - at)
+        for k in 0..<((m + 7) / 8) {
+          state &+= 0x9E37_79B9_7F4A_7C15
+          var z = state
+          z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+          z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+          words[k] = (z ^ (z >> 31)) & 0xF7F7_F7F7_F7F7_F7F7  // clear bit 3 of each byte: never 0x7F/0xFF
+        }
+        try words.withUnsafeBytes { try w.write(UnsafeRawBufferPointer(rebasing: $0[0..<m]), tensor: "w.weight", at: at) }
+        at += m
       }
-      let s = try w.buffer(for: "w.weight_scale_inv").bindMemory(to: Float.self)
-      for k in 0..<s.count { s[k] = Float(k % 7 + 1) * 1e-3 }
+      let s = (0..<(sr * sc)).map { Float($0 % 7 + 1) * 1e-3 }
+      try s.withUnsafeBytes { try w.write($0, tensor: "w.weight_scale_inv") }
       try w.commit()
     }
     let file = try SafetensorsFile(path: path)

@@ -21,7 +21,7 @@ struct Dequant: ParsableCommand {
       throw ValidationError("--to must be bf16, f16 or f32")
     }
     guard let isaValue = ISA(name: isa) else { throw ValidationError("unknown --isa \(isa)") }
-    let size = (try? MappedFile(path: file).size) ?? 0
+    let size = (try? InputFile(path: file).size) ?? 0
     var bar = ProgressBar(totalBytes: size)
     let names = try FP8Checkpoint.dequantize(input: file, output: out, to: format, isa: isaValue) { bar.update($0, $1) }
     print("dequantised \(names.count) FP8 tensors to \(format); wrote \(out)")

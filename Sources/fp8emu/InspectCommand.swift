@@ -37,15 +37,15 @@ struct Inspect: ParsableCommand {
 
   func run() throws {
     let f = try SafetensorsFile(path: file)
-    let pairs = try FP8Checkpoint.pairings(f)
-    var bar = ProgressBar(totalBytes: f.mapping.size)
-    let total = Double(max(1, f.mapping.size - f.header.dataStart))
+    let pairs = try FP8Checkpoint.pairings(f, strict: false)
+    var bar = ProgressBar(totalBytes: f.size)
+    let total = Double(max(1, f.dataSize))
     var done = 0.0
     var rows: [Row] = []
     for t in f.tensors {
       bar.update(done / total, t.name)
       let p = pairs[t.name]
-      let s = noStats ? nil : FP8Checkpoint.statistics(t, bytes: f.bytes(of: t))
+      let s = noStats ? nil : try FP8Checkpoint.statistics(t, in: f)
       rows.append(
         Row(
           name: t.name, dtype: t.dtype.rawValue, shape: t.shape, bytes: t.byteCount, scale: p?.scale,
@@ -79,6 +79,6 @@ struct Inspect: ParsableCommand {
     for row in table {
       print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
     }
-    print("\(rows.count) tensors, \(f.mapping.size) bytes, \(pairs.count) FP8 tensors with scales")
+    print("\(rows.count) tensors, \(f.size) bytes, \(pairs.count) FP8 tensors with scales")
   }
 }

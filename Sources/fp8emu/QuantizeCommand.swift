@@ -53,7 +53,7 @@ struct Quantize: ParsableCommand {
     }
     guard let isaValue = ISA(name: isa) else { throw ValidationError("unknown --isa \(isa)") }
     let q = Quantizer(format: fmt, granularity: granularity, mxRule: rule, isa: isaValue)
-    let size = (try? MappedFile(path: file).size) ?? 0
+    let size = (try? InputFile(path: file).size) ?? 0
     var bar = ProgressBar(totalBytes: size)
     let names = try FP8Checkpoint.quantize(input: file, output: out, quantizer: q, all: all) { bar.update($0, $1) }
     print("quantised \(names.count) tensors to \(fmt) (\(granularity)); wrote \(out)")

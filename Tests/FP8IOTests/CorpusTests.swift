@@ -9,7 +9,7 @@ import _TestSupport
 
   static func kind(_ e: SafetensorsError) -> String {
     switch e {
-    case .io: return "io"
+    case .file: return "file"
     case .truncated: return "truncated"
     case .headerTooLarge: return "headerTooLarge"
     case .headerBeyondFile: return "headerBeyondFile"
@@ -82,7 +82,7 @@ import _TestSupport
 
   static func kind(_ e: NpyError) -> String {
     switch e {
-    case .io: return "io"
+    case .file: return "file"
     case .truncatedHeader: return "truncatedHeader"
     case .badMagic: return "badMagic"
     case .unsupportedVersion: return "unsupportedVersion"
