@@ -1,6 +1,6 @@
 import ArgumentParser
 import FP8
-import Foundation
+import FP8IO
 
 /// `fp8emu convert`: raw little-endian files between element formats.
 struct Convert: ParsableCommand {
@@ -29,41 +29,6 @@ struct Convert: ParsableCommand {
       throw ValidationError("unknown preset '\(preset)' (\(OverflowPreset.allCases.map(\.rawValue).joined(separator: ", ")))")
     }
     guard let path = ISA(name: isa) else { throw ValidationError("unknown isa '\(isa)'") }
-    let encode = !src.isFP8 && dst.isFP8, decode = src.isFP8 && !dst.isFP8
-    guard encode || decode else {
-      throw ValidationError("convert goes between a wide format (f32, f16, bf16) and an FP8 format; got \(src) -> \(dst)")
-    }
-    guard FileManager.default.fileExists(atPath: input) else { throw ValidationError("no such file: \(input)") }
-    let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: input)) } catch {
-      throw ValidationError("cannot read \(input): \(error.localizedDescription)")
-    }
-    guard data.count % src.byteSize == 0 else {
-      throw ValidationError("\(input) has \(data.count) bytes, not a multiple of the \(src) element size \(src.byteSize)")
-    }
-    let n = data.count / src.byteSize
-    var out = Data(count: n * dst.byteSize)
-    try data.withUnsafeBytes { (s: UnsafeRawBufferPointer) throws in
-      try out.withUnsafeMutableBytes { (d: UnsafeMutableRawBufferPointer) throws in
-        guard n > 0, let sb = s.baseAddress, let db = d.baseAddress else { return }
-        if encode {
-          try FP8Conversion.encode(sb, from: src, into: db.assumingMemoryBound(to: UInt8.self), format: dst, count: n,
-                                   rounding: mode, preset: pre, isa: path)
-        } else {
-          try FP8Conversion.decode(sb.assumingMemoryBound(to: UInt8.self), format: src, into: db, as: dst, count: n, isa: path)
-        }
-      }
-    }
-    // Write next to the destination, then rename: no partial output on failure.
-    let dest = URL(fileURLWithPath: output)
-    let tmp = dest.deletingLastPathComponent().appendingPathComponent(".\(dest.lastPathComponent).tmp-\(getpid())")
-    do {
-      try out.write(to: tmp)
-      if FileManager.default.fileExists(atPath: dest.path) { _ = try FileManager.default.replaceItemAt(dest, withItemAt: tmp) }
-      else { try FileManager.default.moveItem(at: tmp, to: dest) }
-    } catch {
-      try? FileManager.default.removeItem(at: tmp)
-      throw ValidationError("cannot write \(output): \(error.localizedDescription)")
-    }
+    try RawFileConversion.convert(input: input, output: output, from: src, to: dst, rounding: mode, preset: pre, isa: path)
   }
 }

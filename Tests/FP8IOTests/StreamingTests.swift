@@ -151,4 +151,33 @@ import _TestSupport
       #expect(!FileManager.default.fileExists(atPath: out))
     }
   }
+
+  /// Raw files: every piece size gives the bytes of one whole-array conversion, stochastic
+  /// rounding included (element i draws its bits from (seed, i) across pieces).
+  @Test func rawConversionDoesNotDependOnThePieceSize() throws {
+    let dir = try Self.folder("raw")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var rng = SplitMix64(seed: 4)
+    let values = (0..<10_007).map { _ in Float.random(in: -600...600, using: &rng) }
+    let src = dir + "/in.f32", out = dir + "/out.bin", back = dir + "/back.f32"
+    try OutputFile.write(values.withUnsafeBytes { Array($0) }, to: src)
+    for rounding in [Rounding.nearestEven, .towardZero, .stochastic(seed: 77)] {
+      let whole = try FP8Conversion.encode(values, to: .e4m3, rounding: rounding, preset: .mlDtypes)
+      for chunk in [1, 999, 1 << 22] {
+        try RawFileConversion.convert(input: src, output: out, from: .f32, to: .e4m3, rounding: rounding, preset: .mlDtypes,
+                                      chunkElements: chunk)
+        #expect([UInt8](try Self.bytes(out)) == whole, "\(rounding), pieces of \(chunk)")
+      }
+    }
+    try RawFileConversion.convert(input: out, output: back, from: .e4m3, to: .f32, chunkElements: 1000)
+    let decoded = try FP8Conversion.decode([UInt8](try Self.bytes(out)), from: .e4m3)
+    #expect(try Self.bytes(back) == decoded.withUnsafeBytes { Data($0) })
+    try OutputFile.write([1, 2, 3], to: src)
+    #expect(throws: RawConversionError.partialElement(path: src, bytes: 3, format: .f32)) {
+      try RawFileConversion.convert(input: src, output: out, from: .f32, to: .e4m3)
+    }
+    #expect(throws: RawConversionError.notAConversion(from: .f32, to: .bf16)) {
+      try RawFileConversion.convert(input: src, output: out, from: .f32, to: .bf16)
+    }
+  }
 }
