@@ -1,3 +1,5 @@
+import FP8
+
 extension FP8Checkpoint {
   /// Progress of a long operation: fraction of the input's data bytes processed, and the tensor.
   public typealias Progress = (_ fraction: Double, _ tensor: String) -> Void

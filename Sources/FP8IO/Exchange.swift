@@ -1,3 +1,5 @@
+import FP8
+
 /// Moving tensors between safetensors and `.npy` files, streamed in pieces of about `budget`
 /// bytes (Fortran-order `.npy` input excepted: it is transposed in memory), every output written
 /// through `OutputFile`.

@@ -1,3 +1,5 @@
+import FP8
+
 /// What is wrong with a raw conversion.
 public enum RawConversionError: Error, Equatable, Sendable, CustomStringConvertible {
   /// The file could not be read or the output written.

@@ -1,3 +1,5 @@
+import FP8
+
 /// A tensor of a checkpoint read tile by tile as numbers: a wide tensor (F32, F16, BF16) as
 /// stored, an FP8 tensor as `decode(q) · s` with its paired scale (1 without one).
 struct TensorSource {
