@@ -115,14 +115,14 @@ public func quotedPath(_ p: String) -> String {
 public func quoted(_ s: String) -> String { "\"" + escapedForTerminal(s) + "\"" }
 
 /// `s` with every control character (C0, DEL, C1) and bidirectional-override character written
-/// as `\u{XX}`, and backslashes and double quotes escaped, so that a name from a file cannot
-/// drive the terminal and reads back unambiguously.
-public func escapedForTerminal(_ s: String) -> String {
+/// as `\u{XX}`, so that a name from a file cannot drive the terminal; with `quotes`, backslashes
+/// and double quotes are escaped too, so that a quoted name reads back unambiguously.
+public func escapedForTerminal(_ s: String, quotes: Bool = true) -> String {
   var out = ""
   for u in s.unicodeScalars {
     switch u.value {
-    case 0x5C: out += "\\\\"
-    case 0x22: out += "\\\""
+    case 0x5C where quotes: out += "\\\\"
+    case 0x22 where quotes: out += "\\\""
     case 0x00..<0x20, 0x7F..<0xA0, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069:
       out += "\\u{" + String(u.value, radix: 16) + "}"
     default: out.unicodeScalars.append(u)
