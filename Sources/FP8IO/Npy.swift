@@ -40,8 +40,16 @@ public enum NpyDType: String, CaseIterable, Sendable, Hashable {
 
 /// What is wrong with a `.npy` file; one case per kind of defect.
 public enum NpyError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The error without the file it was found in.
+  public var defect: NpyError {
+    if case .inFile(_, let e) = self { return e.defect }
+    return self
+  }
+
   /// The file could not be opened, read or written (see `FileError`).
   case file(FileError)
+  /// A defect of the file at this path (what `Npy.read` and `Npy.header` throw).
+  indirect case inFile(String, NpyError)
   /// Shorter than the fixed preamble, or than its header length says.
   case truncatedHeader(fileSize: Int)
   /// Does not start with "\x93NUMPY".
@@ -66,6 +74,7 @@ public enum NpyError: Error, Equatable, Sendable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .file(let e): return e.description
+    case .inFile(let p, let e): return "\(quotedPath(p)): \(e)"
     case .truncatedHeader(let n): return "truncated .npy header (\(n) bytes)"
     case .badMagic: return "not a .npy file (magic string missing)"
     case .unsupportedVersion(let a, let b): return "unsupported .npy version \(a).\(b)"
@@ -226,7 +235,7 @@ public enum Npy {
       }
       return try prefix.withBytes { (b) throws(NpyError) in try parseHeader(b, fileSize: file.size) }
     } catch let e as NpyError {
-      throw e
+      throw .inFile(file.path, e)
     } catch let e as FileError {
       throw .file(e)
     } catch {

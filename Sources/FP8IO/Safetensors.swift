@@ -173,7 +173,9 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
       }
     } catch { throw .file(error) }
-    header = try head.withBytes { (b) throws(SafetensorsError) in try SafetensorsHeader.parse(b, fileSize: size) }
+    do {
+      header = try head.withBytes { (b) throws(SafetensorsError) in try SafetensorsHeader.parse(b, fileSize: size) }
+    } catch { throw .inFile(path, error) }
     var idx: [String: Int] = [:]
     for (k, t) in header.tensors.enumerated() { idx[t.name] = k }
     index = idx

@@ -1,8 +1,16 @@
 /// What is wrong with a safetensors file: one case per kind of defect, so that tests and callers
 /// can tell them apart.
 public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The error without the file it was found in.
+  public var defect: SafetensorsError {
+    if case .inFile(_, let e) = self { return e.defect }
+    return self
+  }
+
   /// The file could not be opened, read or written (see `FileError`).
   case file(FileError)
+  /// A defect of the file at this path (what `SafetensorsFile` throws, so that messages name it).
+  indirect case inFile(String, SafetensorsError)
   /// Fewer than the 8 bytes of the header length.
   case truncated(fileSize: Int)
   /// The header length is above the limit (100 MB, as the reference implementation).
@@ -43,6 +51,7 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
   public var description: String {
     switch self {
     case .file(let e): return e.description
+    case .inFile(let p, let e): return "\(quotedPath(p)): \(e)"
     case .truncated(let n): return "truncated file: \(n) bytes, need at least 8 for the header length"
     case .headerTooLarge(let l, let lim): return "header length \(l) exceeds the limit of \(lim) bytes"
     case .headerBeyondFile(let l, let n): return "header length \(l) runs past the end of the \(n)-byte file"

@@ -33,13 +33,13 @@ struct Failure: Error {
     case let e as FileError: self.init(e.description, Failure.status(e))
     case let e as SafetensorsError:
       switch e {
-      case .file(let f): self.init(f)
+      case .file(let f), .inFile(_, .file(let f)): self.init(f)
       case .invalidArgument: self.init(e.description, .failure)
       default: self.init(e.description, .dataError)
       }
     case let e as NpyError:
       switch e {
-      case .file(let f): self.init(f)
+      case .file(let f), .inFile(_, .file(let f)): self.init(f)
       case .invalidArgument: self.init(e.description, .failure)
       default: self.init(e.description, .dataError)
       }

@@ -8,8 +8,9 @@ import _TestSupport
   static let dir = packageRoot() + "/Tests/FP8IOTests/Corpus"
 
   static func kind(_ e: SafetensorsError) -> String {
-    switch e {
+    switch e.defect {
     case .file: return "file"
+    case .inFile: return "inFile"
     case .truncated: return "truncated"
     case .headerTooLarge: return "headerTooLarge"
     case .headerBeyondFile: return "headerBeyondFile"
@@ -81,8 +82,9 @@ import _TestSupport
   }
 
   static func kind(_ e: NpyError) -> String {
-    switch e {
+    switch e.defect {
     case .file: return "file"
+    case .inFile: return "inFile"
     case .truncatedHeader: return "truncatedHeader"
     case .badMagic: return "badMagic"
     case .unsupportedVersion: return "unsupportedVersion"
