@@ -55,22 +55,19 @@ struct Inspect: ParsableCommand {
     }
     bar.update(1, "")
     if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-      let data = try enc.encode(Report(file: file, metadata: f.metadata, tensors: rows))
-      print(String(decoding: data, as: UTF8.self))
+      try JSONLines.print(Report(file: file, metadata: f.metadata, tensors: rows))
       return
     }
+    // names and metadata come from the file: escaped, so that they cannot drive the terminal
     if let m = f.metadata, !m.isEmpty {
-      print("metadata: " + m.keys.sorted().map { "\($0)=\(m[$0]!)" }.joined(separator: ", "))
+      print("metadata: " + m.keys.sorted().map { "\(escapedForTerminal($0))=\(escapedForTerminal(m[$0]!))" }.joined(separator: ", "))
     }
     let header = ["name", "dtype", "shape", "bytes", "scale", "granularity", "amax", "nan", "sat", "zero"]
     var table = [header]
     func pct(_ x: Double?) -> String { x.map { String(format: "%.3g%%", $0 * 100) } ?? "-" }
     for r in rows {
       table.append([
-        r.name, r.dtype, "[" + r.shape.map(String.init).joined(separator: ",") + "]", String(r.bytes), r.scale ?? "-",
+        escapedForTerminal(r.name), r.dtype, "[" + r.shape.map(String.init).joined(separator: ",") + "]", String(r.bytes), r.scale.map { escapedForTerminal($0) } ?? "-",
         r.granularity ?? "-", r.amax.map { String(format: "%.6g", $0) } ?? "-", pct(r.nanFraction),
         pct(r.saturatedFraction), pct(r.zeroFraction),
       ])

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FP8
 import FP8IO
 import FP8Linalg
 
@@ -53,6 +54,15 @@ enum Check {
   static func applies(_ given: Bool, _ option: String, when applicable: Bool, _ onlyFor: String) throws {
     if given && !applicable { throw fail("\(option) applies only \(onlyFor)") }
   }
+}
+
+/// `--isa NAME`: a SIMD path this CPU runs, or auto.
+func isaOption(_ name: String, option: String = "--isa") throws -> ISA {
+  let isa = try Check.named(name, option, ["auto"] + ISA.allCases.filter { $0 != .auto }.map(\.description)) { ISA(name: $0) }
+  guard isa.isSupported else {
+    throw Check.fail("\(option) \(isa) is not available on this CPU (available: \(ISA.supported.map(\.description).joined(separator: ", ")))")
+  }
+  return isa
 }
 
 /// `--max-memory`, for commands that allocate in proportion to their input: the memory budget
