@@ -1,13 +1,13 @@
 import Foundation
 
-/// JSON as Python and jq users expect it, for every command's --json: snake_case keys (the
-/// values of dictionaries, such as a file's metadata, keep their own keys), keys sorted, numbers
-/// as numbers, and null for NaN and ±Inf (which JSON cannot write as numbers).
-enum JSONLines {
+/// JSON lines as Python and jq users expect them, for every --json of fp8emu and fp8-bench:
+/// snake_case keys (dictionaries, such as a file's metadata, keep their own keys), keys sorted,
+/// numbers as numbers, and null for NaN and ±Inf (which JSON cannot write as numbers).
+public enum JSONLines {
   private static let nonFinite = "\u{1}fp8emu-non-finite\u{1}"
 
   /// One line of JSON for `value`.
-  static func line<T: Encodable>(_ value: T) throws -> String {
+  public static func line<T: Encodable>(_ value: T) throws -> String {
     let e = JSONEncoder()
     e.keyEncodingStrategy = .convertToSnakeCase
     e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -17,5 +17,5 @@ enum JSONLines {
   }
 
   /// Prints `value` as one line of JSON on stdout.
-  static func print<T: Encodable>(_ value: T) throws { Swift.print(try line(value)) }
+  public static func print<T: Encodable>(_ value: T) throws { Swift.print(try line(value)) }
 }
