@@ -39,9 +39,9 @@ let package = Package(
     .target(name: "TensorCores", dependencies: ["FP8", "FP8Linalg"]),
     // The registry of temporary output files that SIGINT/SIGTERM remove (a signal handler: C).
     .target(name: "CTempFiles", path: "CSources/CTempFiles"),
-    .target(name: "FP8IO", dependencies: ["FP8", "FP8Linalg", "CTempFiles"]),
-    .target(name: "MixedPrecision", dependencies: ["FP8", "FP8Linalg", "TensorCores", "FP8IO"]),
-    .target(name: "Deployment", dependencies: ["FP8", "FP8Linalg", "MixedPrecision"]),
+    .target(name: "FP8IO", dependencies: ["FP8", "CTempFiles"]),
+    .target(name: "MixedPrecision", dependencies: ["FP8", "TensorCores", "FP8IO"]),
+    .target(name: "Deployment", dependencies: ["FP8", "MixedPrecision"]),
     .executableTarget(
       name: "fp8emu",
       dependencies: [
@@ -63,6 +63,6 @@ let package = Package(
     .testTarget(name: "TensorCoresTests", dependencies: ["FP8", "FP8Linalg", "TensorCores", "FP8IO", "_TestSupport"]),
     .testTarget(name: "FP8IOTests", dependencies: ["FP8", "FP8IO", "_TestSupport"], exclude: ["Corpus"]),
     .testTarget(name: "DeploymentTests", dependencies: ["FP8", "Deployment", "MixedPrecision", "_TestSupport"]),
-    .testTarget(name: "MixedPrecisionTests", dependencies: ["FP8", "MixedPrecision", "_TestSupport"]),
+    .testTarget(name: "MixedPrecisionTests", dependencies: ["FP8", "TensorCores", "MixedPrecision", "_TestSupport"], exclude: ["Fixtures"]),
   ]
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FP8
 import FP8IO
 import Foundation
 
@@ -51,17 +52,13 @@ struct IOBench: ParsableCommand {
         path: path,
         entries: [.init(name: "w.weight", dtype: .f8e4m3, shape: [rows, cols]), .init(name: "w.weight_scale_inv", dtype: .f32, shape: [sr, sc])],
         metadata: ["format": "pt"])
-      var state: UInt64 = 0x1234_5678
+      var rng = SplitMix64(seed: 0x1234_5678)
       var words = [UInt64](repeating: 0, count: 1 << 21)  // written in 16 MiB pieces
       var at = 0
       while at < n {
         let m = min(words.count * 8, n - at)
         for k in 0..<((m + 7) / 8) {
-          state &+= 0x9E37_79B9_7F4A_7C15
-          var z = state
-          z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-          z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-          words[k] = (z ^ (z >> 31)) & 0xF7F7_F7F7_F7F7_F7F7  // clear bit 3 of each byte: never 0x7F/0xFF
+          words[k] = rng.next() & 0xF7F7_F7F7_F7F7_F7F7  // clear bit 3 of each byte: never 0x7F/0xFF
         }
         try words.withUnsafeBytes { try w.write(UnsafeRawBufferPointer(rebasing: $0[0..<m]), tensor: "w.weight", at: at) }
         at += m

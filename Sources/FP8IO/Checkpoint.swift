@@ -1,3 +1,5 @@
+import FP8
+
 /// Errors of the checkpoint operations (inspect, dequant, quantize).
 public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
   /// The file itself is malformed or could not be read or written.
@@ -15,6 +17,10 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
   case nothingToQuantize(all: Bool)
   /// A tensor to quantise holds NaN or an infinity: no scale can represent it.
   case nonFiniteValues(tensor: String)
+  /// The file has no tensor of this name.
+  case missingTensor(String, file: String)
+  /// The tensor is not a 2-D E4M3 or E5M2 weight.
+  case notFP8Weight(String, dtype: SafetensorsDType, shape: [Int])
 
   public var description: String {
     switch self {
@@ -30,6 +36,8 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
         ? "no tensor to quantise: the file has no float tensor of rank 1 or more"
         : "no tensor to quantise: no 2-D float tensor has a name ending in \"weight\" (quantising every float tensor is an option)"
     case .nonFiniteValues(let t): return "tensor \(quoted(t)) holds NaN or infinite values: no FP8 scale can represent them"
+    case .missingTensor(let n, let f): return "no tensor \(quoted(n)) in \(quotedPath(f))"
+    case .notFP8Weight(let n, let d, let shape): return "\(quoted(n)) is \(d) \(shape): expected a 2-D F8_E4M3 or F8_E5M2 weight"
     }
   }
 }

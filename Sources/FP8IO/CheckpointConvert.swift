@@ -73,6 +73,10 @@ extension FP8Checkpoint {
     return all || (t.shape.count == 2 && t.name.hasSuffix("weight"))
   }
 
+  /// The granularities of stored weights, the ones `quantize` writes and `pairings` recognises
+  /// (1×128 tiles scale activations).
+  public static let weightGranularities: [ScaleGranularity] = [.perTensor, .perChannel, .block128, .mxfp8]
+
   /// The name of the scale tensor written beside a quantised tensor: `X_scale_inv` for block128
   /// (DeepSeek-V3's name), `X_scale` otherwise.
   public static func scaleName(for name: String, granularity: ScaleGranularity) -> String {
@@ -93,6 +97,9 @@ extension FP8Checkpoint {
     input: String, output: String, quantizer: Quantizer, all: Bool = false, tileElements: Int = defaultTileElements,
     progress: Progress? = nil
   ) throws(CheckpointError) -> [String] {
+    guard weightGranularities.contains(quantizer.granularity) else {
+      throw .kernel(tensor: input, .invalidArgument("\(quantizer.granularity) scales activations, not stored weights"))
+    }
     guard quantizer.format == .e4m3 || quantizer.format == .e5m2 else {
       throw .kernel(tensor: "", .badFormat("quantiser target \(quantizer.format) (e4m3 or e5m2)"))
     }
@@ -124,6 +131,7 @@ extension FP8Checkpoint {
       case .perTensor: entries.append(.init(name: sname, dtype: .f32, shape: [1]))
       case .perChannel: entries.append(.init(name: sname, dtype: .f32, shape: [r, 1]))
       case .block128: entries.append(.init(name: sname, dtype: .f32, shape: [shape.rows, shape.cols]))
+      case .tile128: entries.append(.init(name: sname, dtype: .f32, shape: [shape.rows, shape.cols]))
       case .mxfp8: entries.append(.init(name: sname, dtype: .f8e8m0, shape: [shape.rows, shape.cols]))
       }
     }
@@ -151,7 +159,7 @@ extension FP8Checkpoint {
     let t = source.tensor
     let (rows, cols) = matrixShape(t.shape)
     let g = quantizer.granularity
-    let (gRow, gCol) = g == .block128 ? (128, 128) : g == .mxfp8 ? (1, 32) : (1, 1)
+    let (gRow, gCol) = g == .block128 ? (128, 128) : g == .mxfp8 ? (1, 32) : g == .tile128 ? (1, 128) : (1, 1)
     let grid = TileGrid(
       rows: rows, cols: cols, rowAlign: max(gRow, source.rowAlign), colAlign: max(gCol, source.colAlign), budget: budget)
     let sname = scaleName(for: t.name, granularity: g)
@@ -219,8 +227,8 @@ extension FP8Checkpoint {
             try writer.writeBlock(b, tensor: sname, width: 1, elementSize: 4, rows: tile.rows, cols: 0..<1)
           }
         }
-      case .block128:
-        let r = (tile.rows.lowerBound / 128)..<((tile.rows.upperBound + 127) / 128)
+      case .block128, .tile128:
+        let r = g == .tile128 ? tile.rows : (tile.rows.lowerBound / 128)..<((tile.rows.upperBound + 127) / 128)
         let c = (tile.cols.lowerBound / 128)..<((tile.cols.upperBound + 127) / 128)
         try wrap { () throws(SafetensorsError) in
           try q.scales.withBytes { (b) throws(SafetensorsError) in

@@ -40,7 +40,14 @@ struct TensorSource {
 
   /// Tiles must start on these multiples to hold whole groups of the source's scale.
   var rowAlign: Int { fp8 != nil && granularity == .block128 ? 128 : 1 }
-  var colAlign: Int { fp8 == nil ? 1 : granularity == .block128 ? 128 : granularity == .mxfp8 ? 32 : 1 }
+  var colAlign: Int {
+    guard fp8 != nil else { return 1 }
+    switch granularity {
+    case .block128, .tile128: return 128
+    case .mxfp8: return 32
+    case .perTensor, .perChannel: return 1
+    }
+  }
 
   /// The tile's stored bytes, densely.
   private func raw(_ tile: TileGrid.Tile, elementSize: Int) throws(CheckpointError) -> [UInt8] {
@@ -77,8 +84,8 @@ struct TensorSource {
         scales = [tensorScale]
       case .perChannel:
         scales = try block(tile.rows, 0..<1).withUnsafeBytes { FP8Checkpoint.floatValues(scale.dtype, $0) }
-      case .block128:
-        let r = (tile.rows.lowerBound / 128)..<((tile.rows.upperBound + 127) / 128)
+      case .block128, .tile128:
+        let r = granularity == .tile128 ? tile.rows : (tile.rows.lowerBound / 128)..<((tile.rows.upperBound + 127) / 128)
         let c = (tile.cols.lowerBound / 128)..<((tile.cols.upperBound + 127) / 128)
         scales = try block(r, c).withUnsafeBytes { FP8Checkpoint.floatValues(scale.dtype, $0) }
       case .mxfp8:

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FP8
 import Foundation
 import MixedPrecision
 
@@ -59,13 +60,20 @@ struct Train: ParsableCommand {
   @Flag(help: "No progress bar.") var quiet = false
   @Option(help: "OpenMP threads of each FP8 product (0: the runtime's default; the bits do not depend on it).") var threads: Int = 1
 
-  func options(for r: Recipe, gpu g: String, task: any TrainingTask) throws -> TrainingOptions {
+  func options(for r: Recipe, gpu g: TrainingGPU, task: any TrainingTask) throws -> TrainingOptions {
     var o = TrainingOptions()
     o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatch ?? task.defaultMicroBatch
     o.accumulation = accumulation; o.seed = seed
+    guard steps >= 0, o.microBatch > 0, accumulation > 0 else {
+      throw ValidationError("--steps must be 0 or more, --micro-batch and --accumulation 1 or more")
+    }
     o.learningRate = lr; o.warmupSteps = warmup; o.finalLRFraction = finalLrFraction; o.amaxHistoryLength = amaxHistory
     guard let algo = AmaxAlgorithm(rawValue: amaxAlgo) else { throw ValidationError("--amax-algo: max or most_recent") }
-    o.amaxAlgorithm = algo; o.margin = margin; o.powerOfTwoScales = pow2Scales; o.gradientFormat = gradFormat
+    o.amaxAlgorithm = algo; o.margin = margin; o.powerOfTwoScales = pow2Scales
+    if let gradFormat {
+      guard let f = ElementFormat(name: gradFormat), f == .e4m3 || f == .e5m2 else { throw ValidationError("--grad-format: e4m3 or e5m2") }
+      o.gradientFormat = f
+    }
     o.clipValue = clipValue; o.clipNorm = clipNorm > 0 ? clipNorm : nil; o.weightRecalibrationInterval = recalibrateEvery
     o.fakeQuantization = fakeQuant
     o.highPrecisionLayers = highPrecision == "none" ? [] : highPrecision.split(separator: ",").map(String.init)
@@ -94,35 +102,40 @@ struct Train: ParsableCommand {
     let engine: any MatmulEngine = TensorCoreMatmulEngine(threads: threads)
     let task = try makeTask()
     let names = recipe.map { [$0] } ?? compare.split(separator: ",").map(String.init)
-    let gpuName = gpu ?? (engine.supports(TrainingGPU.h100.numerics) ? "h100" : "ideal")
-    var recipes: [(Recipe, String)] = []
+    let defaultGPU: TrainingGPU = engine.supports(TrainingGPU.h100.numerics) ? .h100 : .ideal
+    let chosenGPU = try gpu.map { name throws -> TrainingGPU in
+      guard let g = TrainingGPU(name: name) else { throw ValidationError("unknown GPU '\(name)'") }
+      return g
+    } ?? defaultGPU
+    var recipes: [(Recipe, TrainingGPU)] = []
     // FP32 first: its final held-out loss is the target the other runs are timed against.
     for n in names.filter({ $0 == "fp32" }) + names.filter({ $0 != "fp32" }) {
       let parts = n.split(separator: "@").map(String.init)
       guard let r = Recipe(rawValue: parts[0]) else { throw ValidationError("unknown recipe '\(n)' (\(Recipe.allCases.map(\.rawValue).joined(separator: ", ")))") }
-      let g = parts.count > 1 ? parts[1] : gpuName
-      guard TrainingGPU(name: g) != nil else { throw ValidationError("unknown GPU '\(g)'") }
+      guard let g = parts.count > 1 ? TrainingGPU(name: parts[1]) : chosenGPU else { throw ValidationError("unknown GPU '\(parts[1])'") }
       recipes.append((r, g))
     }
-    guard TrainingGPU(name: gpuName) != nil else { throw ValidationError("unknown GPU '\(gpuName)'") }
-    if gpu == nil && gpuName == "ideal" && !quiet {
+    let checkpointed = resume != nil || saveCheckpoint != nil
+    if checkpointed && recipes.count != 1 { throw ValidationError("--resume and --save-checkpoint need a single --recipe") }
+    if gpu == nil && chosenGPU == .ideal && !quiet {
       FileHandle.standardError.write(Data("note: this build's engine computes ideal FP32 numerics only; tensor-core numerics (--gpu h100, ...) are not available yet\n".utf8))
     }
     let monitor = try log.map { try MonitorLog(path: $0) }
+    let store = SafetensorsCheckpointStore()
     var results: [RunResult] = []
     for (r, g) in recipes {
       let o = try options(for: r, gpu: g, task: task)
-      let result: RunResult
-      if (resume != nil || saveCheckpoint != nil) {
-        guard recipes.count == 1 else { throw ValidationError("--resume and --save-checkpoint need a single --recipe") }
-        result = try runWithCheckpoint(o, task: task, engine: engine, monitor: monitor)
-      } else {
-        result = try Comparison.run(o, task: task, engine: engine, model: modelConfig(task), evalEvery: evalEvery,
-                                    reachTarget: Comparison.fp32Target(results), log: monitor) { step, loss in
-          if !quiet { progressBar(r.rawValue, step + 1, o.steps, loss) }
-        }
+      let t = try Trainer(options: o, task: task, engine: engine, model: modelConfig(task))
+      if let resume { try t.restore(try store.load(from: resume)) }
+      var bar = ProgressBar(enabled: !quiet)
+      // Runs that save or resume a checkpoint take no held-out evaluations along the way.
+      let result = try t.run(evalEvery: checkpointed ? 0 : evalEvery, reachTarget: Comparison.fp32Target(results), log: monitor) {
+        step, loss in
+        bar.update(Double(step + 1) / Double(o.steps), text: stepText(r.rawValue, step + 1, o.steps, loss))
+        if checkpointed && quiet && !json { print("step \(step) loss \(loss)") }
       }
-      if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+      if let saveCheckpoint { try store.save(t.checkpoint(), to: saveCheckpoint) }
+      bar.finish()
       results.append(result)
     }
     Comparison.relate(&results)
@@ -142,7 +155,7 @@ struct Train: ParsableCommand {
         print(String(decoding: try enc.encode(r), as: UTF8.self))
       }
     } else {
-      print("task: \(task.name), \(steps) steps x \(accumulation) micro-batches of \(microBatch ?? task.defaultMicroBatch), seed \(seed), gpu \(gpuName)")
+      print("task: \(task.name), \(steps) steps x \(accumulation) micro-batches of \(microBatch ?? task.defaultMicroBatch), seed \(seed), gpu \(chosenGPU)")
       if let floor = (task as? TextTask)?.entropyFloorBits {
         print("source entropy: \(String(format: "%.3f", floor)) bits/char (the floor of bits/char)")
       }
@@ -159,36 +172,9 @@ struct Train: ParsableCommand {
     c.initStd = initStd
     return c
   }
-
-  func runWithCheckpoint(_ o: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine, monitor: MonitorLog?) throws -> RunResult {
-    let t = try Trainer(options: o, task: task, engine: engine, model: modelConfig(task))
-    let store = SafetensorsCheckpointStore()
-    if let resume { try t.restore(try store.load(from: resume)) }
-    var losses: [Float] = []
-    let start = Date()
-    while t.step < o.steps {
-      let rec = try t.trainStep()
-      losses.append(rec.loss)
-      monitor?.write(rec, recipe: o.recipe.rawValue)
-      if !quiet { progressBar(o.recipe.rawValue, rec.step + 1, o.steps, rec.loss) }
-      if !json && quiet { print("step \(rec.step) loss \(rec.loss)") }
-    }
-    if let saveCheckpoint { try store.save(t.checkpoint(), to: saveCheckpoint) }
-    let secs = Date().timeIntervalSince(start)
-    let (metric, held) = try t.evaluate()
-    return RunResult(recipe: o.recipe.rawValue, gpu: o.gpu, numerics: o.recipe.isFP8 ? o.numerics.description : "fp32", losses: losses,
-                     finalLoss: Comparison.finalLoss(losses), relativeToFP32: nil, metricName: task.metricName, metric: metric,
-                     heldOutLoss: held, stepsToFP32Loss: nil,
-                     tokensPerSecond: Double(losses.count * o.accumulation * o.microBatch * task.sequenceLength) / max(secs, 1e-9),
-                     bytesFP8: t.bytesFP8, bytesFP32: t.bytesFP32, skippedSteps: t.scaler.skippedSteps, seconds: secs)
-  }
 }
 
-/// `[#####.....] recipe 120/300 loss 1.2345` on stderr, redrawn in place.
-func progressBar(_ name: String, _ done: Int, _ total: Int, _ loss: Float) {
-  let width = 30
-  let filled = total > 0 ? width * done / total : width
-  let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-  let line = "\r[\(bar)] \(name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(done)/\(total) loss \(String(format: "%.4f", loss))"
-  FileHandle.standardError.write(Data(line.utf8))
+/// The progress text of a training step: `recipe 120/300 loss 1.2345`.
+func stepText(_ name: String, _ done: Int, _ total: Int, _ loss: Float) -> String {
+  "\(name.padding(10)) \(done)/\(total) loss \(String(format: "%.4f", loss))"
 }
