@@ -62,10 +62,11 @@ import _TestSupport
       switch (expected, error) {
       case (.safetensors(.invalidJSON(_, let offset)), let e as SafetensorsError):
         // The parser's own words are its business; where it stopped is the file's.
-        guard case .invalidJSON(_, let at) = e else { Issue.record("\(file): got \(e)"); return }
+        guard case .inFile(path, .invalidJSON(_, let at)) = e else { Issue.record("\(file): got \(e)"); return }
         #expect(at == offset, "\(file): got \(e)")
-      case (.safetensors(let want), let e as SafetensorsError): #expect(e == want, "\(file): got \(e)")
-      case (.npy(let want), let e as NpyError): #expect(e == want, "\(file): got \(e)")
+      // the defect, and the file it was found in
+      case (.safetensors(let want), let e as SafetensorsError): #expect(e == .inFile(path, want), "\(file): got \(e)")
+      case (.npy(let want), let e as NpyError): #expect(e == .inFile(path, want), "\(file): got \(e)")
       case (.kind(let kind, let word), let e as SafetensorsError):
         #expect(Self.kind(e) == kind && e.description.contains(word), "\(file): got \"\(e)\", want \(kind) naming \(word)")
       case (.kind(let kind, let word), let e as NpyError):
