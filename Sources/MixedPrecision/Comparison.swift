@@ -153,7 +153,7 @@ extension Trainer {
     while step < options.steps {
       let r = try trainStep()
       losses.append(r.loss)
-      log?.write(r, recipe: options.recipe.rawValue)
+      try log?.write(r, recipe: options.recipe.rawValue)
       progress(r.step, r.loss)
       if evalEvery > 0 && ((r.step + 1) % evalEvery == 0 || r.step + 1 == options.steps) { try evaluateHeldOut(after: r.step + 1) }
     }

@@ -72,9 +72,9 @@ struct Failure: Error {
     case let e as TrainingError:
       switch e {
       case .fp8(let k): self.init(k)
-      case .badCheckpoint: self.init(e.description, .dataError)
+      case .file(let f): self.init(f)
+      case .badCheckpoint, .badText: self.init(e.description, .dataError)
       case .invalidArgument, .numericsNotAvailable: self.init(e.description, .usage)
-      case .io: self.init(e.description, .ioError)
       }
     default:
       // not one of ours: its description, never a dump of its fields

@@ -1,7 +1,6 @@
 import ArgumentParser
 import FP8
 import FP8IO
-import FP8Linalg
 
 /// Checks of option values, made in each command's `validate()` before any work: each failure is
 /// a usage error (exit 64) naming the option and the value. New options get their checks here in

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import FP8
 
 /// The memory a computation will need, part by part (operands, results, workspace), estimated
 /// from shapes before anything is allocated. Sizes saturate at `Int.max` instead of overflowing.
@@ -25,9 +24,12 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
   public mutating func add(_ other: MemoryEstimate) { parts += other.parts }
 
   /// The sum of the parts (saturating).
-  public var total: Int {
-    parts.reduce(0) { s, p in
-      let (r, o) = s.addingReportingOverflow(p.bytes)
+  public var total: Int { MemoryEstimate.sum(parts.map(\.bytes)) }
+
+  /// sum(`terms`) (all ≥ 0), `Int.max` on overflow.
+  public static func sum(_ terms: [Int]) -> Int {
+    terms.reduce(0) { s, t in
+      let (r, o) = s.addingReportingOverflow(max(0, t))
       return o ? Int.max : r
     }
   }

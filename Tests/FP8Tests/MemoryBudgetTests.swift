@@ -1,5 +1,4 @@
 import FP8
-import FP8Linalg
 import Testing
 
 @Suite struct MemoryBudgetTests {
