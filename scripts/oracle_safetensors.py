@@ -237,12 +237,12 @@ def test_deepseek_dequant():
     check("inspect pairs block scales (block128)", rows["model.layers.1.mlp.down_proj.weight"].get("granularity") == "block128")
     check("inspect pairs per-tensor / per-channel / mxfp8 scales",
           rows["pt.weight"].get("granularity") == "per-tensor" and rows["pc.weight"].get("granularity") == "per-channel"
-          and rows["mx.weight"].get("granularity") == "mxfp8" and rows["pt.weight"].get("inputScale") == "pt.input_scale")
+          and rows["mx.weight"].get("granularity") == "mxfp8" and rows["pt.weight"].get("input_scale") == "pt.input_scale")
     w = t["model.layers.0.mlp.down_proj.weight"].astype(np.float32)
     amax = float(np.max(np.abs(w[~np.isnan(w)])))
     r = rows["model.layers.0.mlp.down_proj.weight"]
     check("inspect statistics (amax, NaN, saturated, zero fractions)",
-          r["amax"] == amax and abs(r["nanFraction"] - np.mean(np.isnan(w))) < 1e-12
+          r["amax"] == amax and abs(r["nan_fraction"] - np.mean(np.isnan(w))) < 1e-12
           and abs(r["zeroFraction"] - np.mean(w == 0)) < 1e-12
           and abs(r["saturatedFraction"] - np.mean(np.abs(w) == 448)) < 1e-12, str(r))
 

@@ -67,13 +67,14 @@ public struct MemoryBudget: Sendable, Hashable, CustomStringConvertible {
     self.source = source
   }
 
-  /// The budget now: the system's available memory, capped by `limit` when one is given.
-  public static func current(limit: Int? = nil) -> MemoryBudget {
+  /// The budget now: the system's available memory, capped by `limit` when one is given
+  /// (`limitName` says where it came from).
+  public static func current(limit: Int? = nil, limitName: String = "the limit given") -> MemoryBudget {
     var best = MemoryBudget(bytes: Int.max, source: "no known limit")
     for candidate in [memAvailable(), cgroupRoom(), addressSpaceRoom()].compactMap({ $0 }) where candidate.bytes < best.bytes {
       best = candidate
     }
-    if let limit, limit < best.bytes { best = MemoryBudget(bytes: limit, source: "the limit given") }
+    if let limit, limit < best.bytes { best = MemoryBudget(bytes: limit, source: limitName) }
     return best
   }
 

@@ -40,12 +40,26 @@ struct Import: ParsableCommand {
   @Argument(help: "NAME=FILE.npy pairs.") var arrays: [String]
   @Option(help: "Output .safetensors file.") var out: String
 
-  func run() throws {
-    var pairs: [(name: String, path: String)] = []
+  /// The NAME=FILE pairs, checked: a name, a file, each name once.
+  func pairs() throws -> [(name: String, path: String)] {
+    var out: [(name: String, path: String)] = []
     for a in arrays {
-      guard let eq = a.firstIndex(of: "=") else { throw ValidationError("expected NAME=FILE.npy, got \(a)") }
-      pairs.append((String(a[..<eq]), String(a[a.index(after: eq)...])))
+      guard let eq = a.firstIndex(of: "="), eq != a.startIndex, a.index(after: eq) != a.endIndex else {
+        throw Check.fail("expected NAME=FILE.npy, got \"\(escapedForTerminal(a))\"")
+      }
+      let name = String(a[..<eq])
+      guard name != "__metadata__" else { throw Check.fail("a tensor cannot be named __metadata__") }
+      guard !out.contains(where: { $0.name == name }) else { throw Check.fail("the tensor name \(quoted(name)) is given twice") }
+      out.append((name, String(a[a.index(after: eq)...])))
     }
-    try TensorExchange.importNpy(pairs, output: out)
+    return out
+  }
+
+  func validate() throws {
+    _ = try pairs()
+  }
+
+  func run() throws {
+    try TensorExchange.importNpy(try pairs(), output: out)
   }
 }

@@ -76,7 +76,9 @@ struct MemoryOption: ParsableArguments {
     }
   }
 
-  var budget: MemoryBudget { MemoryBudget.current(limit: maxMemory.flatMap(MemoryBudget.parseBytes)) }
+  var budget: MemoryBudget {
+    MemoryBudget.current(limit: maxMemory.flatMap(MemoryBudget.parseBytes), limitName: "--max-memory \(maxMemory ?? "")")
+  }
 }
 
 /// Outputs checked before a long computation: each can be created (see `OutputFile`), so that a
