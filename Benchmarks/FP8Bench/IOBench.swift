@@ -39,6 +39,11 @@ struct IOBench: ParsableCommand {
     return t.sorted()[t.count / 2]
   }
 
+  func validate() throws {
+    guard (1...65536).contains(sizeMib) else { throw ValidationError("--size-mib must be between 1 and 65536 (got \(sizeMib))") }
+    guard reps >= 1 else { throw ValidationError("--reps must be at least 1 (got \(reps))") }
+  }
+
   func run() throws {
     let cols = 32768
     let rows = max(1, sizeMib * (1 << 20) / cols)
@@ -109,9 +114,7 @@ struct IOBench: ParsableCommand {
       rows_.append(Row(name: "fp8emu dequant file -> file (fsync)", isa: ISA.default.description, threads: threads, bytesMoved: 3 * n, medianSeconds: sec, gbPerSecond: gbs / 1e9, fractionOfCopy: gbs / copyBest))
     }
     if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      for r in rows_ { print(String(decoding: try enc.encode(r), as: UTF8.self)) }
+      for r in rows_ { try JSONLines.print(r) }
       return
     }
     print("dequantise a \(rows)x\(cols) F8_E4M3 tensor (\(n >> 20) MiB, 128x128 block scales) to BF16; bandwidth = (read + written) bytes / median time")

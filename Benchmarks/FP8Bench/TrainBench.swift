@@ -1,4 +1,5 @@
 import ArgumentParser
+import FP8IO
 import Foundation
 import MixedPrecision
 
@@ -21,6 +22,17 @@ struct TrainBench: ParsableCommand {
     var medianStepSeconds: Double
     var tokensPerSecond: Double
     var timeVsFP32: Double?
+  }
+
+  func validate() throws {
+    guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+    guard BuiltInTask(rawValue: task) != nil else {
+      throw ValidationError("--task: \(BuiltInTask.allCases.map(\.rawValue).joined(separator: " or "))")
+    }
+    guard TrainingGPU(name: gpu) != nil else { throw ValidationError("--gpu: \(TrainingGPU.allCases.map(\.rawValue).joined(separator: ", "))") }
+    for name in recipes.split(separator: ",", omittingEmptySubsequences: false) where Recipe(rawValue: String(name)) == nil {
+      throw ValidationError("--recipes: unknown recipe \"\(name)\" (\(Recipe.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
   }
 
   func run() throws {
@@ -52,9 +64,7 @@ struct TrainBench: ParsableCommand {
       for i in rows.indices { rows[i].timeVsFP32 = rows[i].medianStepSeconds / base.medianStepSeconds }
     }
     if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      for r in rows { print(String(decoding: try enc.encode(r), as: UTF8.self)) }
+      for r in rows { try JSONLines.print(r) }
       return
     }
     print("recipe     gpu    median step ms   tokens/s   time vs fp32")

@@ -14,6 +14,7 @@ struct Inspect: ParsableCommand {
   @Argument(help: "A .safetensors file.") var file: String
   @Flag(help: "Print one JSON document instead of a table.") var json = false
   @Flag(help: "Skip the statistics (reads only the header).") var noStats = false
+  @Flag(help: "Print nothing but the result: no progress.") var quiet = false
 
   struct Row: Codable {
     var name: String
@@ -38,7 +39,7 @@ struct Inspect: ParsableCommand {
   func run() throws {
     let f = try SafetensorsFile(path: file)
     let pairs = try FP8Checkpoint.pairings(f, strict: false)
-    var bar = ProgressBar(totalBytes: f.size)
+    var bar = ProgressBar(totalBytes: f.size, quiet: quiet)
     let total = Double(max(1, f.dataSize))
     var done = 0.0
     var rows: [Row] = []

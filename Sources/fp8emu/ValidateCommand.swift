@@ -73,7 +73,7 @@ struct Validate: ParsableCommand {
       }
     } else {
       let m = matched.map { "\($0)" } ?? "-"
-      print("\(gpu.padding(8)) \(preset.padding(7)) \(input.padding(6)) \(acc.padding(5)) \((m + " / \(rows)").padding(17)) \(note)")
+      print("\(escapedForTerminal(gpu).padding(8)) \(preset.padding(7)) \(escapedForTerminal(input).padding(6)) \(acc.padding(5)) \((m + " / \(rows)").padding(17)) \(note)")
     }
   }
 }
