@@ -38,7 +38,7 @@ ALLOWED = {0, 1, 64, 65, 66, 73, 74}
 BASES = {
     "train": "--recipe fp32 --steps 2 --micro-batch 2 --grad-accumulation 1 --eval-every 0 --width 16 --layers 1 "
              "--heads 2 --quiet",
-    "deploy": "--steps 2 --calibration 4 --quiet",
+    "deploy": "--steps 2 --calibration 4 --digits 1 --quiet",
     "convert": "--from f32 --to e4m3 {fx}/w.f32 --out out.e4m3",
     "dequant": "{fx}/fp8.safetensors --out out.safetensors",
     "quantize": "{fx}/model.safetensors --recipe block128 --out out.safetensors",
@@ -58,7 +58,7 @@ BASES = {
     "bench train": "--steps 1 --recipes fp32",
 }
 # commands that run for minutes by design are fuzzed less often (most runs end at validation)
-WEIGHTS = {"verify": 0.2, "validate": 0.5, "info": 0.3, "help": 0.2}
+WEIGHTS = {"verify": 0.2, "validate": 0.5, "info": 0.3, "help": 0.2, "deploy": 0.3}
 BENCH_WEIGHT = 0.15
 
 
@@ -178,7 +178,8 @@ class Fuzzer:
     def mutated(self):
         """A working command line changed in one to three places: an option set to a value of its
         own kind or a hostile one, an argument dropped, or an option given twice."""
-        key = self.rng.choice(sorted(BASES))
+        keys = sorted(BASES)
+        key = self.rng.choices(keys, [WEIGHTS.get(k, BENCH_WEIGHT if k.startswith("bench") else 1.0) for k in keys])[0]
         bench = key.startswith("bench ")
         sub = key.split()[-1]
         entry = next((e for e in self.surface if e[1] == sub and e[0].endswith("fp8-bench") == bench), None)

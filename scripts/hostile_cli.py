@@ -185,14 +185,14 @@ def make_fixtures(fx):
 
 
 def big_fixtures(fx, mib):
-    """Sparse files of `mib` MiB (raw F32) and mib/2 MiB of tensor data (FP8 with a per-tensor
-    scale, BF16), larger than the memory limits the streaming cases run under."""
+    """Sparse files of `mib` MiB: raw F32, and safetensors with one tensor of that size (FP8 with
+    a per-tensor scale, BF16), larger than the memory limits the streaming cases run under."""
     n = mib << 20
     with open(os.path.join(fx, "big.f32"), "wb") as f:
         f.truncate(n)
     cols = 8192
     for name, dtype, elem in (("bigfp8.safetensors", "F8_E4M3", 1), ("bigbf16.safetensors", "BF16", 2)):
-        rows = n // 2 // cols // elem
+        rows = n // cols // elem
         size = rows * cols * elem
         header = {"x.weight": {"dtype": dtype, "shape": [rows, cols], "data_offsets": [0, size]}}
         tail = b""
@@ -454,25 +454,18 @@ class Suite:
         if not self.root:
             return self.skip("needs root to mount a small tmpfs")
         for name, (argv, _) in self.writers().items():
-            if name in ("export", "import"):
-                continue  # their outputs of these fixtures fit in 1 MiB; covered by copy
             disk = self.tmpfs("1m")
             out = os.path.join(disk, "out")
             with open(out, "wb") as fh:
                 fh.write(b"precious" * 1000)
-            # fill the rest of the disk, leaving a few KiB so that the temporary file is created
+            # fill the disk: a new file can still be created (an inode), not one byte written
             with open(os.path.join(disk, "filler"), "wb") as fh:
                 try:
                     fh.write(b"\xAA" * (1 << 20))
                 except OSError:
                     pass
-            os.truncate(os.path.join(disk, "filler"), max(0, os.path.getsize(os.path.join(disk, "filler")) - 12288))
             before = self.snapshot(disk)
             r = self.emu_run(argv(out))
-            if name.startswith("train-") and name != "train-checkpoint":
-                # a log, a plot or curves of a 2-step run fit in 12 KiB: they must simply succeed
-                self.expect(r, 0, what=f"{name} on a nearly full disk")
-                continue
             self.expect(r, {73, 74}, what=f"{name} on a full disk")
             self.unchanged(before, self.snapshot(disk), f"{name}: full disk")
         disk = self.tmpfs("1m")
@@ -520,17 +513,16 @@ class Suite:
 
     def case_memory_streaming(self):
         """Files larger than the address-space limit stream through in bounded memory."""
-        big_fixtures(self.fx, 512)
+        big_fixtures(self.fx, 256)
         f = self.fixture
-        limit = 400 << 20
+        limit = 200 << 20
         d = self.scratch("streaming")
         for argv in (["convert", "--from", "f32", "--to", "e4m3", f("big.f32"), "--out", os.path.join(d, "o.e4m3")],
                      ["dequant", f("bigfp8.safetensors"), "--out", os.path.join(d, "o.safetensors")],
                      ["quantize", f("bigbf16.safetensors"), "--recipe", "per-tensor", "--out", os.path.join(d, "q.safetensors")],
-                     ["copy", f("bigbf16.safetensors"), "--out", os.path.join(d, "c.safetensors")],
-                     ["inspect", f("bigbf16.safetensors")]):
+                     ["copy", f("bigbf16.safetensors"), "--out", os.path.join(d, "c.safetensors")]):
             r = measured([self.emu] + argv, cwd=d, limit_as=limit)
-            self.expect(r, 0, maxrss_mb=160, what=f"{argv[0]} of a 512 MiB file under a 400 MiB address-space limit")
+            self.expect(r, 0, maxrss_mb=160, what=f"{argv[0]} of a 256 MiB file under a 200 MiB address-space limit")
             for x in os.listdir(d):
                 os.unlink(os.path.join(d, x))
         self.remove_big_fixtures()
@@ -542,12 +534,12 @@ class Suite:
         r = measured([self.emu] + gemm, limit_as=2 << 30)
         self.expect(r, 1, mentions=["GiB"], maxrss_mb=200, what="gemm 40000x1 · 1x100000 under a 2 GiB limit")
         r = measured([self.emu] + gemm + ["--max-memory", "1G"])
-        self.expect(r, 1, mentions=["GiB", "limit"], maxrss_mb=200, what="gemm 40000x1 · 1x100000 with --max-memory 1G")
-        r = measured([self.emu, "train", "--recipe", "fp32", "--width", "100000", "--heads", "4", "--steps", "1", "--quiet"],
+        self.expect(r, 1, mentions=["GiB", "--max-memory"], maxrss_mb=200, what="gemm 40000x1 · 1x100000 with --max-memory 1G")
+        r = measured([self.emu, "train", "--recipe", "fp32", "--width", "60000", "--heads", "4", "--steps", "1", "--quiet"],
                      limit_as=4 << 30)
-        self.expect(r, 1, mentions=["GiB"], maxrss_mb=200, what="train --width 100000 refused by its memory estimate")
+        self.expect(r, 1, mentions=["GiB"], maxrss_mb=200, what="train --width 60000 refused by its memory estimate")
         r = measured([self.emu, "train", "--recipe", "fp32", "--steps", "1", "--quiet", "--max-memory", "1M"])
-        self.expect(r, 1, mentions=["limit"], what="train under --max-memory 1M")
+        self.expect(r, 1, mentions=["--max-memory"], what="train under --max-memory 1M")
         for args in (["inspect", f("hugeshape.safetensors")], ["gemm", "--a", f("hugeshape.npy"), "--b", f("b.npy")]):
             self.expect(measured([self.emu] + args, limit_as=2 << 30), 65, maxrss_mb=200)
 
@@ -558,7 +550,7 @@ class Suite:
         f = self.fixture
         train = ["train", "--recipe", "fp32", "--steps", "2", "--quiet"]
         usage = [
-            train + ["--heads", "0"], train + ["--heads", "3", "--width", "64"], train + ["--width", "0"],
+            train + ["--heads", "0"], train + ["--heads", "3", "--width", "64"], train + ["--width", "0"], train + ["--width", "100000"],
             train + ["--width", "-8"], train + ["--digits", "50", "--task", "addition"], train + ["--lr", "nan"],
             train + ["--lr", "inf"], train + ["--lr", "-1"], ["train", "--recipe", "fp32", "--steps", "0"],
             train + ["--steps", "-3"], train + ["--high-precision", "bogus"], train + ["--high-precision", "block9.qkv"],
@@ -727,8 +719,7 @@ class Suite:
         for args in (["inspect", f("model.safetensors"), "--json"],
                      ["train", "--recipe", "fp32", "--json"] + TRAIN_FAST,
                      ["train", "--compare", "fp32,delayed", "--json"] + TRAIN_FAST,
-                     ["gemm", "--a", f("a_nan.npy"), "--b", f("b.npy"), "--json"],
-                     ["deploy", "--steps", "2", "--calibration", "4", "--json", "--quiet"]):
+                     ["gemm", "--a", f("a_nan.npy"), "--b", f("b.npy"), "--json"]):
             r = self.emu_run(args, cwd=d, timeout=300)
             try:
                 docs = [json.loads(l, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))

@@ -184,9 +184,13 @@ public enum FP8Checkpoint {
           if a == 0 { zero += 1 } else if a == .greatestFiniteMagnitude || a.isInfinite { sat += 1 }
         }
       case .f16, .bf16:
-        for k in 0..<(bytes.count / 2) { hist[Int(bytes.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self))] += 1 }
+        hist.withUnsafeMutableBufferPointer { h in
+          for k in 0..<(bytes.count / 2) { h[Int(bytes.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self))] &+= 1 }
+        }
       default:
-        for b in bytes { hist[Int(b)] += 1 }
+        hist.withUnsafeMutableBufferPointer { h in
+          for b in bytes { h[Int(b)] &+= 1 }
+        }
       }
     }
 

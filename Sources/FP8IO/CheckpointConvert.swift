@@ -177,13 +177,13 @@ extension FP8Checkpoint {
     if wholeGroups {
       groupAmax = [Float](repeating: 0, count: g == .perTensor ? 1 : rows)
       for tile in grid {
-        let values = try source.floats(tile, quantizer: quantizer)
+        let (values, format) = try source.values(tile, quantizer: quantizer)
         let (r, c) = g == .perTensor ? (1, tile.count) : (tile.rows.count, tile.cols.count)
         var a = [Float](repeating: 0, count: r)
         do {
           try values.withBytes { (b) throws(FP8Error) in
             try a.withUnsafeMutableBufferPointer { (p) throws(FP8Error) in
-              try CKernels.amax(b.baseAddress, srcFormat: ElementFormat.f32.rawValue, rows: r, cols: c, ld: c,
+              try CKernels.amax(b.baseAddress, srcFormat: format.rawValue, rows: r, cols: c, ld: c,
                                 granularity: (g == .perTensor ? ScaleGranularity.perTensor : .perChannel).cValue, p.baseAddress,
                                 isa: quantizer.isa.rawValue, threads: Int32(quantizer.threads))
             }
@@ -248,19 +248,25 @@ extension FP8Checkpoint {
 
   /// Quantises a tile whose scale groups extend beyond it: per-tensor (`amax` has one value) as one
   /// row with the tensor's amax appended, per-channel (one amax per tile row) with each row's amax
-  /// appended to it; the appended column is dropped from the result.
+  /// appended to it; the appended column is dropped from the result. The amax is one of the
+  /// tensor's values, so it is exact in the values' own format and is appended in it.
   private static func quantizeWithAmax(_ source: TensorSource, _ tile: TileGrid.Tile, _ amax: [Float], _ quantizer: Quantizer)
     throws -> QuantizedTensor
   {
-    let values = try source.floats(tile, quantizer: quantizer)
+    let (values, format) = try source.values(tile, quantizer: quantizer)
     let (r, c) = amax.count == 1 ? (1, tile.count) : (tile.rows.count, tile.cols.count)
-    var padded = [Float]()
-    padded.reserveCapacity(r * (c + 1))
+    let size = format.byteSize
+    var padded = [UInt8]()
+    padded.reserveCapacity(r * (c + 1) * size)
     for i in 0..<r {
-      padded += values[(i * c)..<((i + 1) * c)]
-      padded.append(amax[i])
+      padded += values[(i * c * size)..<((i + 1) * c * size)]
+      switch format {
+      case .bf16: withUnsafeBytes(of: UInt16(truncatingIfNeeded: amax[i].bitPattern >> 16).littleEndian) { padded += $0 }
+      case .f16: withUnsafeBytes(of: Float16(amax[i]).bitPattern.littleEndian) { padded += $0 }
+      default: withUnsafeBytes(of: amax[i].bitPattern.littleEndian) { padded += $0 }
+      }
     }
-    var q = try quantizer.quantize(padded, rows: r, cols: c + 1)
+    var q = try padded.withBytes { (b) throws(FP8Error) in try quantizer.quantize(raw: b, sourceFormat: format, rows: r, cols: c + 1) }
     var bits = [UInt8]()
     bits.reserveCapacity(r * c)
     for i in 0..<r { bits += q.bits[(i * (c + 1))..<(i * (c + 1) + c)] }

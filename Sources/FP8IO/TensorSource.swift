@@ -103,45 +103,27 @@ struct TensorSource {
     } catch { throw .kernel(tensor: tensor.name, error) }
   }
 
-  /// The tile's values as FP32 (exact for wide tensors; one multiply for FP8 ones).
-  func floats(_ tile: TileGrid.Tile, quantizer: Quantizer) throws(CheckpointError) -> [Float] {
-    var out = [Float]()
-    out.reserveCapacity(tile.count)
-    if fp8 != nil {
-      out = [Float](repeating: 0, count: tile.count)
-      try out.withMutableBytes { (b) throws(CheckpointError) in
-        try dequantize(tile, into: b, as: .f32, isa: quantizer.isa, threads: quantizer.threads)
-      }
-      return out
+  /// The tile's values as the quantiser reads them: a wide tensor's bytes as stored (F32, F16 or
+  /// BF16), an FP8 tensor's `decode(q) · s` as F32 (one multiply). Dense, row-major.
+  func values(_ tile: TileGrid.Tile, quantizer: Quantizer) throws(CheckpointError) -> (bytes: [UInt8], format: ElementFormat) {
+    guard fp8 != nil else { return (try raw(tile, elementSize: tensor.dtype.bitSize / 8), tensor.dtype.elementFormat!) }
+    var out = [UInt8](repeating: 0, count: 4 * tile.count)
+    try out.withMutableBytes { (b) throws(CheckpointError) in
+      try dequantize(tile, into: b, as: .f32, isa: quantizer.isa, threads: quantizer.threads)
     }
-    let bytes = try raw(tile, elementSize: tensor.dtype.bitSize / 8)
-    bytes.withUnsafeBytes { b in
-      switch tensor.dtype {
-      case .bf16: for k in 0..<tile.count { out.append(Float(bitPattern: UInt32(b.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)) << 16)) }
-      case .f16: for k in 0..<tile.count { out.append(Float(Float16(bitPattern: b.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)))) }
-      default: for k in 0..<tile.count { out.append(b.loadUnaligned(fromByteOffset: 4 * k, as: Float.self)) }
-      }
-    }
-    return out
+    return (out, .f32)
   }
 
   /// Quantises a tile that holds whole groups of the quantiser's granularity.
   func quantize(_ tile: TileGrid.Tile, quantizer: Quantizer) throws(CheckpointError) -> QuantizedTensor {
+    let (bytes, format) = try values(tile, quantizer: quantizer)
     do {
-      if fp8 != nil {
-        return try quantizer.quantize(try floats(tile, quantizer: quantizer), rows: tile.rows.count, cols: tile.cols.count)
-      }
-      let bytes = try raw(tile, elementSize: tensor.dtype.bitSize / 8)
       return try bytes.withBytes { (b) throws(FP8Error) in
-        try quantizer.quantize(raw: b, sourceFormat: tensor.dtype.elementFormat!, rows: tile.rows.count, cols: tile.cols.count)
+        try quantizer.quantize(raw: b, sourceFormat: format, rows: tile.rows.count, cols: tile.cols.count)
       }
-    } catch let e as CheckpointError {
-      throw e
-    } catch let e as FP8Error {
-      if case .badScale = e { throw .nonFiniteValues(tensor: tensor.name) }
-      throw .kernel(tensor: tensor.name, e)
     } catch {
-      throw .kernel(tensor: tensor.name, .invalidArgument("\(error)"))
+      if case .badScale = error { throw .nonFiniteValues(tensor: tensor.name) }
+      throw .kernel(tensor: tensor.name, error)
     }
   }
 }
