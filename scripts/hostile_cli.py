@@ -695,6 +695,9 @@ class Suite:
             r = run([exe, "--version"])
             self.check(r.rc == 0 and re.match(r"^\S+ \d+\.\d+", r.out_text) is not None and not r.err,
                        f"{os.path.basename(exe)} --version: {r.out_text.strip()!r}")
+        for args in (["--help"], ["help", "train"], ["convert", "--help"], ["gemm", "-h"]):
+            r = self.emu_run(args)
+            self.check(r.rc == 0 and "USAGE:" in r.out_text and not r.err, f"fp8emu {' '.join(args)}: help on stdout, exit 0")
         # the old spelling of gradient accumulation still works, with one warning
         r = self.emu_run(["train", "--recipe", "fp32", "--steps", "1", "--micro-batch", "2", "--accumulation", "1",
                           "--eval-every", "0", "--width", "16", "--layers", "1", "--heads", "2", "--quiet"], cwd=d)

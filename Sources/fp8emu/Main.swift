@@ -18,10 +18,11 @@ extension FP8Emu {
     do { command = try parseAsRoot() } catch { exit(withError: error) }
     do {
       try command.run()
-    } catch let e as ValidationError {
-      type(of: command).exit(withError: e)
     } catch let e as ExitCode {
       Glibc.exit(e.rawValue)
+    } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+      // a late usage error, or help asked for through `fp8emu help ...`: ArgumentParser's own words
+      type(of: command).exit(withError: error)
     } catch {
       let failure = Failure(error)
       finish(failure.line, failure.status)
