@@ -37,11 +37,13 @@ let package = Package(
     .target(name: "FP8", dependencies: ["CFP8"]),
     .target(name: "FP8Linalg", dependencies: ["FP8"]),
     .target(name: "TensorCores", dependencies: ["FP8", "FP8Linalg"]),
-    .target(name: "FP8IO", dependencies: ["FP8"]),
+    // The registry of temporary output files that SIGINT/SIGTERM remove (a signal handler: C).
+    .target(name: "CTempFiles", path: "CSources/CTempFiles"),
+    .target(name: "FP8IO", dependencies: ["FP8", "CTempFiles"]),
     .target(name: "MixedPrecision", dependencies: ["FP8", "TensorCores", "FP8IO"]),
     .target(name: "Deployment", dependencies: ["FP8", "MixedPrecision"]),
     // Open MPI is loaded at run time (dlopen), never linked: everything builds and runs without it.
-    .target(name: "DataParallel", dependencies: ["FP8", "FP8Linalg", "MixedPrecision"]),
+    .target(name: "DataParallel", dependencies: ["FP8", "FP8IO", "FP8Linalg", "MixedPrecision"]),
     .executableTarget(
       name: "fp8emu",
       dependencies: [

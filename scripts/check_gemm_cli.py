@@ -94,7 +94,7 @@ else:
 
 # 6. Unknown tensor name is a clear error.
 rc, out = run("--a", path("X.npy"), "--weights", path("w.safetensors"), "--tensor", "nope")
-check("unknown tensor refused", rc != 0 and "no tensor nope" in out)
+check("unknown tensor refused", rc == 65 and 'no tensor "nope"' in out)
 
 failed = results.count(False)
 print(f"{results.count(True)} passed, {failed} failed")

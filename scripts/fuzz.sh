@@ -24,6 +24,12 @@ for src in CSources/CFP8/*.c; do
   while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
 done
 wait
+# the registry of temporary output files (FP8IO's writers register theirs)
+tempfiles_obj="$OUT/obj/tempfiles.o"
+if [ ! "$tempfiles_obj" -nt CSources/CTempFiles/tempfiles.c ]; then
+  "$BIN/clang" -std=gnu11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+    -ICSources/CTempFiles/include -c CSources/CTempFiles/tempfiles.c -o "$tempfiles_obj"
+fi
 newer() { [ ! -e "$1" ] || [ -n "$(find "${@:2}" -newer "$1" -type f 2>/dev/null | head -1)" ]; }
 for t in convert quantize gemm; do
   if newer "$OUT/fuzz_$t" "Fuzz/c" CSources/CFP8; then
@@ -34,8 +40,8 @@ for t in convert quantize gemm; do
 done
 # The Swift parsers: Sources/FP8 and the FP8IO reader files compiled into one module with the
 # fuzz entry point (a module map names the C header; -package-name opens the `package` API).
-if newer "$OUT/fuzz_swift" Fuzz/swift Sources/FP8 Sources/FP8IO CSources/CFP8; then
-  printf 'module CFP8 {\n  header "%s/CSources/CFP8/include/cfp8.h"\n  export *\n}\n' "$PWD" > "$OUT/mm/module.modulemap"
+if newer "$OUT/fuzz_swift" Fuzz/swift Sources/FP8 Sources/FP8IO CSources/CFP8 CSources/CTempFiles; then
+  printf 'module CFP8 {\n  header "%s/CSources/CFP8/include/cfp8.h"\n  export *\n}\nmodule CTempFiles {\n  header "%s/CSources/CTempFiles/include/tempfiles.h"\n  export *\n}\n' "$PWD" "$PWD" > "$OUT/mm/module.modulemap"
   # swiftc leaves module files (FuzzParsers-1.swiftmodule, ...) in its working directory: run it in
   # the scratch folder, never in the repository root.
   root=$PWD
@@ -43,8 +49,8 @@ if newer "$OUT/fuzz_swift" Fuzz/swift Sources/FP8 Sources/FP8IO CSources/CFP8; t
   (cd "$OUT" && "$BIN/swiftc" -sanitize=fuzzer,address -parse-as-library -O -wmo -g -package-name fp8emu -module-name FuzzParsers \
     -I "$root/$OUT/mm" -Xlinker -fuse-ld=lld \
     "$root"/Sources/FP8/*.swift "$root"/Sources/FP8/CKernels/*.swift \
-    "$root"/Sources/FP8IO/{Safetensors,SafetensorsDType,SafetensorsError,StrictJSON,MappedFile,Npy,TensorCoreVectors}.swift \
-    "$root/Fuzz/swift/FuzzParsers.swift" "${objs_abs[@]}" -lomp5 -lm -o "$root/$OUT/fuzz_swift")
+    "$root"/Sources/FP8IO/{Safetensors,SafetensorsDType,SafetensorsError,StrictJSON,InputFile,OutputFile,FileError,ByteBuffers,Npy,TensorCoreVectors}.swift \
+    "$root/Fuzz/swift/FuzzParsers.swift" "${objs_abs[@]}" "$root/$tempfiles_obj" -lomp5 -lm -o "$root/$OUT/fuzz_swift")
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -237,14 +237,14 @@ def test_deepseek_dequant():
     check("inspect pairs block scales (block128)", rows["model.layers.1.mlp.down_proj.weight"].get("granularity") == "block128")
     check("inspect pairs per-tensor / per-channel / mxfp8 scales",
           rows["pt.weight"].get("granularity") == "per-tensor" and rows["pc.weight"].get("granularity") == "per-channel"
-          and rows["mx.weight"].get("granularity") == "mxfp8" and rows["pt.weight"].get("inputScale") == "pt.input_scale")
+          and rows["mx.weight"].get("granularity") == "mxfp8" and rows["pt.weight"].get("input_scale") == "pt.input_scale")
     w = t["model.layers.0.mlp.down_proj.weight"].astype(np.float32)
     amax = float(np.max(np.abs(w[~np.isnan(w)])))
     r = rows["model.layers.0.mlp.down_proj.weight"]
     check("inspect statistics (amax, NaN, saturated, zero fractions)",
-          r["amax"] == amax and abs(r["nanFraction"] - np.mean(np.isnan(w))) < 1e-12
-          and abs(r["zeroFraction"] - np.mean(w == 0)) < 1e-12
-          and abs(r["saturatedFraction"] - np.mean(np.abs(w) == 448)) < 1e-12, str(r))
+          r["amax"] == amax and abs(r["nan_fraction"] - np.mean(np.isnan(w))) < 1e-12
+          and abs(r["zero_fraction"] - np.mean(w == 0)) < 1e-12
+          and abs(r["saturated_fraction"] - np.mean(np.abs(w) == 448)) < 1e-12, str(r))
 
 
 def quantize_reference(x, recipe, fmt, mx_rule="ocp"):
@@ -345,7 +345,7 @@ def test_quantize():
 
 
 def test_rejects():
-    """fp8emu must refuse malformed files with a clear message (and exit status 1, not a crash)."""
+    """fp8emu must refuse malformed files with one line naming the file (exit status 65, bad data, not a crash)."""
     good = path("good.safetensors")
     save_file({"a": np.zeros(4, np.float32)}, good)
     raw = open(good, "rb").read()
@@ -361,7 +361,9 @@ def test_rejects():
         p = path("bad.safetensors")
         open(p, "wb").write(data)
         r = subprocess.run([FP8EMU, "inspect", p], capture_output=True, text=True)
-        check(f"fp8emu refuses a file with {label}", r.returncode == 1 and "Error" in r.stderr, f"rc={r.returncode} {r.stderr[:200]}")
+        check(f"fp8emu refuses a file with {label}",
+              r.returncode == 65 and r.stderr.startswith(f"Error: {p}: ") and r.stderr.count("\n") == 1,
+              f"rc={r.returncode} {r.stderr[:200]}")
 
 
 for fn in [test_python_to_us_and_back, test_npy_to_us, test_deepseek_dequant, test_quantize, test_rejects]:

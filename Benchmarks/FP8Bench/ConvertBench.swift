@@ -21,6 +21,12 @@ struct ConvertBench: ParsableCommand {
     var name: String, src: ElementFormat, dst: ElementFormat, rounding: Rounding, preset: OverflowPreset, denormal: Bool = false
   }
 
+  func validate() throws {
+    guard (1...(1 << 28)).contains(n) else { throw ValidationError("--n must be between 1 and 268435456 (got \(n))") }
+    guard reps >= 1 else { throw ValidationError("--reps must be at least 1 (got \(reps))") }
+    guard (0...(1 << 20)).contains(largeMib) else { throw ValidationError("--large-mib must be between 0 and 1048576 (got \(largeMib))") }
+  }
+
   func run() throws {
     let cases: [Case] = [
       Case(name: "f32->e4m3 satfinite", src: .f32, dst: .e4m3, rounding: .nearestEven, preset: .cudaSatfinite),

@@ -6,6 +6,7 @@ struct FP8Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "fp8-bench",
     abstract: "Throughput tables for the FP8 emulator.",
+    version: "fp8-bench \(FP8EmuVersion.current)",
     subcommands: [ConvertBench.self, GEMMBench.self, TensorCoreBench.self, IOBench.self, Int8Bench.self,
       TrainBench.self, DataParallelBench.self, NNBench.self,
     ]

@@ -26,6 +26,10 @@ struct GEMMBench: ParsableCommand {
     var openblasGflops: Double?, openblasBytes: Int
   }
 
+  func validate() throws {
+    if let reps, reps < 1 { throw ValidationError("--reps must be at least 1 (got \(reps))") }
+  }
+
   func run() throws {
     let reps = self.reps ?? (quick ? 3 : 5)
     // Two OpenMP runtimes share two cores here (LLVM libomp for ours, GNU libgomp inside Debian's

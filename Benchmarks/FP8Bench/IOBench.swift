@@ -39,6 +39,11 @@ struct IOBench: ParsableCommand {
     return t.sorted()[t.count / 2]
   }
 
+  func validate() throws {
+    guard (1...65536).contains(sizeMib) else { throw ValidationError("--size-mib must be between 1 and 65536 (got \(sizeMib))") }
+    guard reps >= 1 else { throw ValidationError("--reps must be at least 1 (got \(reps))") }
+  }
+
   func run() throws {
     let cols = 32768
     let rows = max(1, sizeMib * (1 << 20) / cols)
@@ -52,14 +57,19 @@ struct IOBench: ParsableCommand {
         path: path,
         entries: [.init(name: "w.weight", dtype: .f8e4m3, shape: [rows, cols]), .init(name: "w.weight_scale_inv", dtype: .f32, shape: [sr, sc])],
         metadata: ["format": "pt"])
-      let q = try w.buffer(for: "w.weight")
       var rng = SplitMix64(seed: 0x1234_5678)
-      let words = q.bindMemory(to: UInt64.self)
-      for k in 0..<words.count {
-        words[k] = rng.next() & 0xF7F7_F7F7_F7F7_F7F7  // clear bit 3 of each byte: never 0x7F/0xFF
+      var words = [UInt64](repeating: 0, count: 1 << 21)  // written in 16 MiB pieces
+      var at = 0
+      while at < n {
+        let m = min(words.count * 8, n - at)
+        for k in 0..<((m + 7) / 8) {
+          words[k] = rng.next() & 0xF7F7_F7F7_F7F7_F7F7  // clear bit 3 of each byte: never 0x7F/0xFF
+        }
+        try words.withUnsafeBytes { try w.write(UnsafeRawBufferPointer(rebasing: $0[0..<m]), tensor: "w.weight", at: at) }
+        at += m
       }
-      let s = try w.buffer(for: "w.weight_scale_inv").bindMemory(to: Float.self)
-      for k in 0..<s.count { s[k] = Float(k % 7 + 1) * 1e-3 }
+      let s = (0..<(sr * sc)).map { Float($0 % 7 + 1) * 1e-3 }
+      try s.withUnsafeBytes { try w.write($0, tensor: "w.weight_scale_inv") }
       try w.commit()
     }
     let file = try SafetensorsFile(path: path)
@@ -104,9 +114,7 @@ struct IOBench: ParsableCommand {
       rows_.append(Row(name: "fp8emu dequant file -> file (fsync)", isa: ISA.default.description, threads: threads, bytesMoved: 3 * n, medianSeconds: sec, gbPerSecond: gbs / 1e9, fractionOfCopy: gbs / copyBest))
     }
     if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      for r in rows_ { print(String(decoding: try enc.encode(r), as: UTF8.self)) }
+      for r in rows_ { try JSONLines.print(r) }
       return
     }
     print("dequantise a \(rows)x\(cols) F8_E4M3 tensor (\(n >> 20) MiB, 128x128 block scales) to BF16; bandwidth = (read + written) bytes / median time")

@@ -17,6 +17,10 @@ struct Int8Bench: ParsableCommand {
   @Flag(help: "One JSON object per row instead of the table.") var json = false
   @Option(help: "Repetitions per measurement (median reported); default 5, or 3 with --quick.") var reps: Int?
 
+  func validate() throws {
+    if let reps, reps < 1 { throw ValidationError("--reps must be at least 1 (got \(reps))") }
+  }
+
   func run() throws {
     let reps = self.reps ?? (quick ? 3 : 5)
     let all = CKernels.maxThreads

@@ -31,6 +31,15 @@ struct TensorCoreBench: ParsableCommand {
   @Flag(help: "One JSON object per row.")
   var json = false
 
+  func validate() throws {
+    for size in sizes + [presetSize] where !(1...16384).contains(size) {
+      throw ValidationError("sizes must be between 1 and 16384 (got \(size))")
+    }
+    guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1 (got \(repeats))") }
+    guard (0...4096).contains(threads) else { throw ValidationError("--threads must be between 0 and 4096 (got \(threads))") }
+    guard let i = ISA(name: isa), i.isSupported else { throw ValidationError("--isa \(isa) is not a SIMD path this CPU runs") }
+  }
+
   func run() throws {
     guard let isa = ISA(name: isa), isa.isSupported else { throw ValidationError("unsupported ISA \(self.isa)") }
     if !json {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FP8IO
 import Foundation
 import MixedPrecision
 
@@ -43,6 +44,20 @@ struct TrainBench: ParsableCommand {
     var microBatch: Int
     var accumulation = 4
     var tokensPerStep: Int { microBatch * accumulation * config.maxSeq }
+  }
+
+  func validate() throws {
+    guard steps >= 1, rounds >= 1 else { throw ValidationError("--steps and --rounds must be at least 1") }
+    for name in models.split(separator: ",", omittingEmptySubsequences: false) where ModelSize(rawValue: String(name)) == nil {
+      throw ValidationError("--models: unknown size \"\(name)\" (\(ModelSize.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
+    for t in threads.split(separator: ",", omittingEmptySubsequences: false) where (Int(t) ?? 0) < 1 || (Int(t) ?? 0) > 4096 {
+      throw ValidationError("--threads: \"\(t)\" is not a thread count from 1 to 4096")
+    }
+    guard TrainingGPU(name: gpu) != nil else { throw ValidationError("--gpu: \(TrainingGPU.allCases.map(\.rawValue).joined(separator: ", "))") }
+    for name in recipes.split(separator: ",", omittingEmptySubsequences: false) where Recipe(rawValue: String(name)) == nil {
+      throw ValidationError("--recipes: unknown recipe \"\(name)\" (\(Recipe.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
   }
 
   func run() throws {
@@ -141,9 +156,7 @@ struct TrainBench: ParsableCommand {
       }
     }
     if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      for r in rows { print(String(decoding: try enc.encode(r), as: UTF8.self)) }
+      for r in rows { try JSONLines.print(r) }
       return
     }
     if let torch {

@@ -1,4 +1,5 @@
 import FP8
+import FP8IO
 import Foundation
 import MixedPrecision
 
@@ -31,8 +32,10 @@ public struct DataParallelRun {
     guard let comm, comm.size > 1 else { return try store.load(from: path) }
     var bytes: [UInt8] = []
     if comm.rank == 0 {
-      guard let d = FileManager.default.contents(atPath: path) else { throw TrainingError.io("cannot read \(path)") }
-      bytes = [UInt8](d)
+      do throws(FileError) {
+        let f = try InputFile(path: path)
+        bytes = try f.read(count: f.size, at: 0)
+      } catch { throw TrainingError.file(error) }
     }
     var size = [UInt64(bytes.count)]
     try size.withMutableBytes { (b) throws(DataParallelError) in try comm.broadcast(b, root: 0, what: "checkpoint size") }
@@ -40,7 +43,7 @@ public struct DataParallelRun {
     try bytes.withMutableBytes { (b) throws(DataParallelError) in try comm.broadcast(b, root: 0, what: "checkpoint") }
     if comm.rank == 0 { return try store.load(from: path) }
     let copy = FileManager.default.temporaryDirectory.appendingPathComponent("fp8emu-resume-\(getpid()).\(UInt32.random(in: 0...UInt32.max))").path
-    guard FileManager.default.createFile(atPath: copy, contents: Data(bytes)) else { throw TrainingError.io("cannot write \(copy)") }
+    do throws(FileError) { try OutputFile.write(bytes, to: copy) } catch { throw TrainingError.file(error) }
     defer { try? FileManager.default.removeItem(atPath: copy) }
     return try store.load(from: copy)
   }
@@ -50,8 +53,10 @@ public struct DataParallelRun {
     switch error {
     case let e as DataParallelError: return e.exitCode
     case TrainingError.invalidArgument: return 64  // EX_USAGE
-    case TrainingError.badCheckpoint: return 65  // EX_DATAERR
-    case TrainingError.io: return 74  // EX_IOERR
+    case TrainingError.badCheckpoint, TrainingError.badText: return 65  // EX_DATAERR
+    case TrainingError.file(.cannotOpen), TrainingError.file(.notRegularFile): return 66  // EX_NOINPUT
+    case TrainingError.file(.refusedOutput), TrainingError.file(.cannotCreate): return 73  // EX_CANTCREAT
+    case TrainingError.file: return 74  // EX_IOERR
     default: return 70  // EX_SOFTWARE
     }
   }

@@ -18,7 +18,10 @@ public struct CheckpointLinear: Sendable {
       throw .notFP8Weight(name, dtype: w.dtype, shape: w.shape)
     }
     let (n, k) = (w.shape[0], w.shape[1])
-    let bits = Array(file.bytes(of: w))
+    func read(_ t: SafetensorsTensorInfo) throws(CheckpointError) -> [UInt8] {
+      do { return try file.data(of: t.name) } catch { throw .file(error) }
+    }
+    let bits = try read(w)
     self.name = name
     guard let pairing = try FP8Checkpoint.pairings(file)[name] else {
       weight = QuantizedTensor(bits: bits, format: format, rows: n, cols: k, granularity: .perTensor, scales: [1])
@@ -27,16 +30,16 @@ public struct CheckpointLinear: Sendable {
     }
     isScaled = true
     let scale = file.info(pairing.scale)!
-    let scaleBytes = file.bytes(of: scale)
+    let scaleBytes = try read(scale)
     if pairing.granularity == .mxfp8 {
       weight = QuantizedTensor(bits: bits, format: format, rows: n, cols: k, granularity: .mxfp8, scales: [],
-                               mxScales: Array(scaleBytes))
+                               mxScales: scaleBytes)
     } else {
       weight = QuantizedTensor(bits: bits, format: format, rows: n, cols: k, granularity: pairing.granularity,
-                               scales: FP8Checkpoint.floatScales(scale, scaleBytes))
+                               scales: scaleBytes.withUnsafeBytes { FP8Checkpoint.floatScales(scale, $0) })
     }
     if pairing.granularity == .perTensor, let input = pairing.inputScale, let info = file.info(input) {
-      let s = FP8Checkpoint.floatScales(info, file.bytes(of: info))[0]
+      let s = try read(info).withUnsafeBytes { FP8Checkpoint.floatScales(info, $0) }.first ?? .nan
       guard s.isFinite, s > 0 else { throw .kernel(tensor: input, .badScale("\(input) = \(s) is not a positive finite scale")) }
       inputScale = s
     }

@@ -40,7 +40,16 @@ public enum NpyDType: String, CaseIterable, Sendable, Hashable {
 
 /// What is wrong with a `.npy` file; one case per kind of defect.
 public enum NpyError: Error, Equatable, Sendable, CustomStringConvertible {
-  case io(path: String, operation: String, errno: Int32)
+  /// The error without the file it was found in.
+  public var defect: NpyError {
+    if case .inFile(_, let e) = self { return e.defect }
+    return self
+  }
+
+  /// The file could not be opened, read or written (see `FileError`).
+  case file(FileError)
+  /// A defect of the file at this path (what `Npy.read` and `Npy.header` throw).
+  indirect case inFile(String, NpyError)
   /// Shorter than the fixed preamble, or than its header length says.
   case truncatedHeader(fileSize: Int)
   /// Does not start with "\x93NUMPY".
@@ -64,7 +73,8 @@ public enum NpyError: Error, Equatable, Sendable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .io(let p, let op, let e): return "\(p): \(op) failed (errno \(e))"
+    case .file(let e): return e.description
+    case .inFile(let p, let e): return "\(quotedPath(p)): \(e)"
     case .truncatedHeader(let n): return "truncated .npy header (\(n) bytes)"
     case .badMagic: return "not a .npy file (magic string missing)"
     case .unsupportedVersion(let a, let b): return "unsupported .npy version \(a).\(b)"
@@ -180,13 +190,57 @@ public struct NpyArray: Sendable, Hashable {
 public enum Npy {
   static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
 
+  /// Where the data of a `.npy` file starts and what it holds, from the file's first bytes.
+  public struct Header: Sendable, Hashable {
+    public var dtype: NpyDType
+    public var shape: [Int]
+    public var fortranOrder: Bool
+    /// Offset of the first data byte.
+    public var dataStart: Int
+    /// product(shape) × item size.
+    public var dataBytes: Int
+  }
+
+  /// Reads a `.npy` file: the header first, then the data straight into the array (one copy of
+  /// the data in memory).
   public static func read(path: String) throws(NpyError) -> NpyArray {
-    let m: MappedFile
-    do { m = try MappedFile(path: path) } catch {
-      if case .io(let p, let op, let e) = error { throw .io(path: p, operation: op, errno: e) }
-      throw .io(path: path, operation: "open", errno: 0)
+    let file: InputFile
+    do { file = try InputFile(path: path) } catch { throw .file(error) }
+    let h = try header(of: file)
+    var data = [UInt8](repeating: 0, count: h.dataBytes)
+    do { try data.withMutableBytes { (b) throws(FileError) in try file.read(into: b, at: h.dataStart) } } catch {
+      throw .file(error)
     }
-    return try parse(m.bytes)
+    return try NpyArray(dtype: h.dtype, shape: h.shape, fortranOrder: h.fortranOrder, data: data)
+  }
+
+  /// The header of a `.npy` file (reads only the header): shapes are known before any data is
+  /// read, so that memory can be estimated first.
+  public static func header(path: String) throws(NpyError) -> Header {
+    let file: InputFile
+    do { file = try InputFile(path: path) } catch { throw .file(error) }
+    return try header(of: file)
+  }
+
+  static func header(of file: InputFile) throws(NpyError) -> Header {
+    do {
+      var prefix = try file.read(count: min(12, file.size), at: 0)
+      if prefix.count >= 10, prefix[6] >= 1, prefix[6] <= 3 {
+        let length = prefix[6] == 1 ? Int(prefix[8]) | Int(prefix[9]) << 8 : prefix.count >= 12
+          ? Int(prefix[8]) | Int(prefix[9]) << 8 | Int(prefix[10]) << 16 | Int(prefix[11]) << 24 : 0
+        let start = prefix[6] == 1 ? 10 : 12
+        // NumPy writes headers of a few hundred bytes; refuse to read a huge one into memory
+        guard length <= 1 << 24 else { throw NpyError.malformedHeader("header length \(length) bytes is implausibly large") }
+        prefix = try file.read(count: min(file.size, start + length), at: 0)
+      }
+      return try prefix.withBytes { (b) throws(NpyError) in try parseHeader(b, fileSize: file.size) }
+    } catch let e as NpyError {
+      throw .inFile(file.path, e)
+    } catch let e as FileError {
+      throw .file(e)
+    } catch {
+      throw .malformedHeader("\(error)")
+    }
   }
 
   public static func parse(_ bytes: [UInt8]) throws(NpyError) -> NpyArray {
@@ -194,9 +248,16 @@ public enum Npy {
   }
 
   public static func parse(_ b: UnsafeRawBufferPointer) throws(NpyError) -> NpyArray {
+    let h = try parseHeader(b, fileSize: b.count)
+    return try NpyArray(dtype: h.dtype, shape: h.shape, fortranOrder: h.fortranOrder, data: Array(b[h.dataStart...]))
+  }
+
+  /// Parses the header at the start of `b` (the file's first bytes, at least the whole header) of
+  /// a file of `fileSize` bytes, and checks that the data part has the size the shape needs.
+  static func parseHeader(_ b: UnsafeRawBufferPointer, fileSize: Int) throws(NpyError) -> Header {
     guard b.count >= 10 else {
       if b.count >= 6, !zip(b.prefix(6), magic).allSatisfy({ $0 == $1 }) { throw .badMagic }
-      throw .truncatedHeader(fileSize: b.count)
+      throw .truncatedHeader(fileSize: fileSize)
     }
     guard zip(b.prefix(6), magic).allSatisfy({ $0 == $1 }) else { throw .badMagic }
     let major = b[6], minor = b[7]
@@ -207,11 +268,11 @@ public enum Npy {
       headerLength = Int(b[8]) | Int(b[9]) << 8
       start = 10
     } else {
-      guard b.count >= 12 else { throw .truncatedHeader(fileSize: b.count) }
+      guard b.count >= 12 else { throw .truncatedHeader(fileSize: fileSize) }
       headerLength = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24
       start = 12
     }
-    guard b.count >= start + headerLength else { throw .truncatedHeader(fileSize: b.count) }
+    guard b.count >= start + headerLength else { throw .truncatedHeader(fileSize: fileSize) }
     let hb = Array(b[start..<(start + headerLength)])
     let text: String
     if major == 3 {
@@ -231,9 +292,9 @@ public enum Npy {
     }
     let (need, o) = n.multipliedReportingOverflow(by: dtype.itemSize)
     if o { throw .sizeOverflow }
-    let have = b.count - start - headerLength
+    let have = fileSize - start - headerLength
     guard have == need else { throw .dataSizeMismatch(expected: need, actual: have) }
-    return try NpyArray(dtype: dtype, shape: shape, fortranOrder: fortran, data: Array(b[(start + headerLength)...]))
+    return Header(dtype: dtype, shape: shape, fortranOrder: fortran, dataStart: start + headerLength, dataBytes: need)
   }
 
   /// Parses "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }" (keys in any order).
@@ -314,12 +375,17 @@ public enum Npy {
   /// The bytes of a `.npy` file: version 1.0 when the header fits (else 2.0), header padded with
   /// spaces and a newline so that the data starts at a multiple of 64 bytes, as NumPy writes.
   public static func encode(_ a: NpyArray) -> [UInt8] {
+    encodeHeader(dtype: a.dtype, shape: a.shape, fortranOrder: a.fortranOrder) + a.data
+  }
+
+  /// The bytes before the data: magic, version, header length and the padded header.
+  static func encodeHeader(dtype: NpyDType, shape: [Int], fortranOrder: Bool) -> [UInt8] {
     let shapeText: String
-    switch a.shape.count {
-    case 1: shapeText = "(\(a.shape[0]),)"
-    default: shapeText = "(" + a.shape.map(String.init).joined(separator: ", ") + ")"
+    switch shape.count {
+    case 1: shapeText = "(\(shape[0]),)"
+    default: shapeText = "(" + shape.map(String.init).joined(separator: ", ") + ")"
     }
-    let dict = "{'descr': '\(a.dtype.rawValue)', 'fortran_order': \(a.fortranOrder ? "True" : "False"), 'shape': \(shapeText), }"
+    let dict = "{'descr': '\(dtype.rawValue)', 'fortran_order': \(fortranOrder ? "True" : "False"), 'shape': \(shapeText), }"
     var version: UInt8 = 1
     var pre = 10
     var total = pre + dict.utf8.count + 1
@@ -339,41 +405,17 @@ public enum Npy {
     out += Array(dict.utf8)
     out += [UInt8](repeating: 0x20, count: hlen - dict.utf8.count - 1)
     out.append(0x0A)
-    out += a.data
     return out
   }
 
-  /// Writes atomically (temporary file in the same folder, then rename).
-  public static func write(_ a: NpyArray, path: String) throws(NpyError) {
-    let bytes = encode(a)
-    let tmp = path + ".\(getpid()).tmp"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    if fd < 0 { throw .io(path: tmp, operation: "create", errno: errno) }
-    var off = 0
-    while off < bytes.count {
-      let r = bytes.withUnsafeBytes { systemWrite(fd, $0.baseAddress! + off, bytes.count - off) }
-      if r <= 0 {
-        let e = errno
-        close(fd)
-        unlink(tmp)
-        throw .io(path: tmp, operation: "write", errno: e)
-      }
-      off += r
-    }
-    fsync(fd)
-    close(fd)
-    if rename(tmp, path) != 0 {
-      let e = errno
-      unlink(tmp)
-      throw .io(path: path, operation: "rename", errno: e)
-    }
+  /// Writes the file through `OutputFile` (whole or not at all; `inputs` are the files it must
+  /// not replace).
+  public static func write(_ a: NpyArray, path: String, inputs: [String] = []) throws(NpyError) {
+    do {
+      let f = try OutputFile(path: path, inputs: inputs)
+      try f.write(encodeHeader(dtype: a.dtype, shape: a.shape, fortranOrder: a.fortranOrder))
+      try f.write(a.data)
+      try f.commit()
+    } catch { throw .file(error) }
   }
-}
-
-private func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
-  #if canImport(Glibc)
-  return Glibc.write(fd, p, n)
-  #else
-  return Darwin.write(fd, p, n)
-  #endif
 }

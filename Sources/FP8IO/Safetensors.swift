@@ -66,7 +66,7 @@ public struct SafetensorsHeader: Sendable, Hashable {
         guard case .object(let kv) = value else { throw .invalidMetadata("not an object") }
         var m: [String: String] = [:]
         for (k, v) in kv {
-          guard case .string(let s) = v else { throw .invalidMetadata("value of \"\(k)\" is not a string") }
+          guard case .string(let s) = v else { throw .invalidMetadata("value of \(quoted(k)) is not a string") }
           m[k] = s
         }
         metadata = m
@@ -80,14 +80,14 @@ public struct SafetensorsHeader: Sendable, Hashable {
   }
 
   private static func tensorInfo(name: String, _ value: JSONValue, bufferSize: Int) throws(SafetensorsError) -> SafetensorsTensorInfo {
-    guard case .object(let fields) = value else { throw .invalidHeader("entry \"\(name)\" is not an object") }
+    guard case .object(let fields) = value else { throw .invalidHeader("entry \(quoted(name)) is not an object") }
     var dtype: SafetensorsDType?
     var shape: [Int]?
     var offsets: (Int, Int)?
     for (k, v) in fields {
       switch k {
       case "dtype":
-        guard case .string(let s) = v else { throw .invalidHeader("\"\(name)\".dtype is not a string") }
+        guard case .string(let s) = v else { throw .invalidHeader("\(quoted(name)).dtype is not a string") }
         guard let d = SafetensorsDType(rawValue: s) else { throw .unknownDType(tensor: name, dtype: s) }
         dtype = d
       case "shape":
@@ -102,17 +102,17 @@ public struct SafetensorsHeader: Sendable, Hashable {
         }
         shape = out
       case "data_offsets":
-        guard case .array(let o) = v, o.count == 2 else { throw .invalidHeader("\"\(name)\".data_offsets is not [begin, end]") }
+        guard case .array(let o) = v, o.count == 2 else { throw .invalidHeader("\(quoted(name)).data_offsets is not [begin, end]") }
         guard let b = o[0].nonNegativeInt, let e = o[1].nonNegativeInt else {
-          throw .invalidHeader("\"\(name)\".data_offsets are not non-negative integers")
+          throw .invalidHeader("\(quoted(name)).data_offsets are not non-negative integers")
         }
         offsets = (b, e)
       default:
-        throw .invalidHeader("\"\(name)\" has an unknown field \"\(k)\"")
+        throw .invalidHeader("\(quoted(name)) has an unknown field \(quoted(k))")
       }
     }
     guard let dtype, let shape, let offsets else {
-      throw .invalidHeader("\"\(name)\" lacks dtype, shape or data_offsets")
+      throw .invalidHeader("\(quoted(name)) lacks dtype, shape or data_offsets")
     }
     var count = 1
     for d in shape {
@@ -151,41 +151,79 @@ public struct SafetensorsHeader: Sendable, Hashable {
   }
 }
 
-/// A safetensors file opened for reading through a memory map: opening reads and validates the
-/// header only; tensor bytes are paged in when a tensor is accessed.
+/// A safetensors file opened for reading: opening reads and validates the header only. Tensor
+/// bytes are read on request, either copied in bounded pieces (`read`, for streaming) or through a
+/// memory map of the file made on first use (`bytes(of:)`, for random access).
 public final class SafetensorsFile: @unchecked Sendable {
-  public let mapping: MappedFile
+  public let file: InputFile
   public let header: SafetensorsHeader
   private let index: [String: Int]
 
   public init(path: String) throws(SafetensorsError) {
-    mapping = try MappedFile(path: path)
-    header = try SafetensorsHeader.parse(mapping.bytes)
+    do { file = try InputFile(path: path) } catch { throw .file(error) }
+    let size = file.size
+    var head = [UInt8]()
+    do {
+      head = try file.read(count: min(8, size), at: 0)
+      if head.count == 8 {
+        var n: UInt64 = 0
+        for k in 0..<8 { n |= UInt64(head[k]) << (8 * k) }
+        if n <= UInt64(SafetensorsHeader.maxHeaderLength), 8 + Int(n) <= size {
+          head = try file.read(count: 8 + Int(n), at: 0)
+        }
+      }
+    } catch { throw .file(error) }
+    do {
+      header = try head.withBytes { (b) throws(SafetensorsError) in try SafetensorsHeader.parse(b, fileSize: size) }
+    } catch { throw .inFile(path, error) }
     var idx: [String: Int] = [:]
     for (k, t) in header.tensors.enumerated() { idx[t.name] = k }
     index = idx
   }
 
-  public var path: String { mapping.path }
+  public var path: String { file.path }
+  /// The file's size in bytes.
+  public var size: Int { file.size }
+  /// The size of the data part (all tensors' bytes).
+  public var dataSize: Int { file.size - header.dataStart }
   public var metadata: [String: String]? { header.metadata }
   /// Tensors sorted by name.
   public var tensors: [SafetensorsTensorInfo] { header.tensors }
 
   public func info(_ name: String) -> SafetensorsTensorInfo? { index[name].map { header.tensors[$0] } }
 
-  /// The bytes of a tensor inside the map (valid while this object lives).
+  /// The bytes of a tensor inside the file's memory map (valid while this object lives).
   public func bytes(of name: String) throws(SafetensorsError) -> UnsafeRawBufferPointer {
     guard let t = info(name) else { throw .tensorNotFound(name) }
-    return bytes(of: t)
+    return try bytes(of: t)
   }
 
-  public func bytes(of t: SafetensorsTensorInfo) -> UnsafeRawBufferPointer {
-    let all = mapping.bytes
+  public func bytes(of t: SafetensorsTensorInfo) throws(SafetensorsError) -> UnsafeRawBufferPointer {
+    let all: UnsafeRawBufferPointer
+    do { all = try file.mapped() } catch { throw .file(error) }
     return UnsafeRawBufferPointer(rebasing: all[(header.dataStart + t.dataOffsets.lowerBound)..<(header.dataStart + t.dataOffsets.upperBound)])
   }
 
+  /// Copies the tensor's bytes `range` (relative to the tensor's first byte) into `buffer`
+  /// (`buffer.count == range.count`).
+  public func read(_ t: SafetensorsTensorInfo, range: Range<Int>, into buffer: UnsafeMutableRawBufferPointer)
+    throws(SafetensorsError)
+  {
+    guard range.lowerBound >= 0, range.upperBound <= t.byteCount, buffer.count == range.count else {
+      throw .invalidArgument("bytes \(range) of the \(t.byteCount)-byte tensor \(quoted(t.name))")
+    }
+    do { try file.read(into: buffer, at: header.dataStart + t.dataOffsets.lowerBound + range.lowerBound) } catch {
+      throw .file(error)
+    }
+  }
+
   /// A copy of a tensor's bytes.
-  public func data(of name: String) throws(SafetensorsError) -> [UInt8] { Array(try bytes(of: name)) }
+  public func data(of name: String) throws(SafetensorsError) -> [UInt8] {
+    guard let t = info(name) else { throw .tensorNotFound(name) }
+    var out = [UInt8](repeating: 0, count: t.byteCount)
+    try out.withMutableBytes { (b) throws(SafetensorsError) in try read(t, range: 0..<t.byteCount, into: b) }
+    return out
+  }
 }
 
 /// Offset of the first byte that breaks UTF-8 well-formedness (RFC 3629), or nil.

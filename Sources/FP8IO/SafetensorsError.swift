@@ -1,8 +1,16 @@
 /// What is wrong with a safetensors file: one case per kind of defect, so that tests and callers
 /// can tell them apart.
 public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertible {
-  /// The operating system refused an operation (open, stat, mmap, write, rename).
-  case io(path: String, operation: String, errno: Int32)
+  /// The error without the file it was found in.
+  public var defect: SafetensorsError {
+    if case .inFile(_, let e) = self { return e.defect }
+    return self
+  }
+
+  /// The file could not be opened, read or written (see `FileError`).
+  case file(FileError)
+  /// A defect of the file at this path (what `SafetensorsFile` throws, so that messages name it).
+  indirect case inFile(String, SafetensorsError)
   /// Fewer than the 8 bytes of the header length.
   case truncated(fileSize: Int)
   /// The header length is above the limit (100 MB, as the reference implementation).
@@ -42,7 +50,8 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
 
   public var description: String {
     switch self {
-    case .io(let p, let op, let e): return "\(p): \(op) failed (errno \(e))"
+    case .file(let e): return e.description
+    case .inFile(let p, let e): return "\(quotedPath(p)): \(e)"
     case .truncated(let n): return "truncated file: \(n) bytes, need at least 8 for the header length"
     case .headerTooLarge(let l, let lim): return "header length \(l) exceeds the limit of \(lim) bytes"
     case .headerBeyondFile(let l, let n): return "header length \(l) runs past the end of the \(n)-byte file"
@@ -50,18 +59,18 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
     case .invalidJSON(let m, let o): return "header is not valid JSON: \(m) at byte \(o)"
     case .invalidHeader(let m): return "invalid header: \(m)"
     case .invalidMetadata(let m): return "invalid __metadata__: \(m)"
-    case .duplicateName(let n): return "duplicate tensor name \"\(n)\""
-    case .unknownDType(let t, let d): return "tensor \"\(t)\": unknown dtype \"\(d)\""
-    case .invalidShape(let t, let d): return "tensor \"\(t)\": invalid shape: \(d)"
-    case .sizeOverflow(let t): return "tensor \"\(t)\": size overflows"
+    case .duplicateName(let n): return "duplicate tensor name \(quoted(n))"
+    case .unknownDType(let t, let d): return "tensor \(quoted(t)): unknown dtype \(quoted(d))"
+    case .invalidShape(let t, let d): return "tensor \(quoted(t)): invalid shape: \(d)"
+    case .sizeOverflow(let t): return "tensor \(quoted(t)): size overflows"
     case .sizeMismatch(let t, let e, let a):
-      return "tensor \"\(t)\": data_offsets span \(a) bytes but shape × dtype needs \(e)"
+      return "tensor \(quoted(t)): data_offsets span \(a) bytes but shape × dtype needs \(e)"
     case .offsetsOutOfBounds(let t, let b, let e, let n):
-      return "tensor \"\(t)\": data_offsets [\(b), \(e)) outside the \(n)-byte data buffer"
-    case .overlappingOffsets(let t, let o): return "tensors \"\(t)\" and \"\(o)\" overlap"
-    case .gapInData(let t, let e, let b): return "tensor \"\(t)\" begins at \(b), expected \(e) (data must be contiguous)"
+      return "tensor \(quoted(t)): data_offsets [\(b), \(e)) outside the \(n)-byte data buffer"
+    case .overlappingOffsets(let t, let o): return "tensors \(quoted(t)) and \(quoted(o)) overlap"
+    case .gapInData(let t, let e, let b): return "tensor \(quoted(t)) begins at \(b), expected \(e) (data must be contiguous)"
     case .incompleteCoverage(let c, let n): return "tensors cover \(c) of the \(n) data bytes"
-    case .tensorNotFound(let n): return "no tensor named \"\(n)\""
+    case .tensorNotFound(let n): return "no tensor named \(quoted(n))"
     case .invalidArgument(let m): return "invalid argument: \(m)"
     }
   }

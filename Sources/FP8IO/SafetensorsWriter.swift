@@ -1,13 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Writes a safetensors file atomically and without holding the tensors in memory: the file is
-/// laid out up front in a temporary file of the destination folder, mapped, filled tensor by
-/// tensor by the caller, then renamed over the destination by `commit()`. Dropping the writer
-/// without committing removes the temporary file.
+/// Writes a safetensors file through `OutputFile` (whole or not at all, the old file untouched on
+/// failure, no memory map: a full disk is an error). The header is laid out from the entries up
+/// front; the caller then writes every tensor's bytes, in any order and in pieces of any size
+/// (`write(_:tensor:at:)`), and `commit()` checks that every byte was written and renames the
+/// file into place. Dropping the writer without committing removes the temporary file.
 ///
 /// The layout is the reference writer's (safetensors' `serialize`): tensors ordered by dtype,
 /// largest first in `SafetensorsDType` order, then by name; compact JSON with `__metadata__`
@@ -25,14 +20,11 @@ public final class SafetensorsWriter {
     }
   }
 
-  public let path: String
-  private let tempPath: String
-  private var fd: Int32
-  private var base: UnsafeMutableRawPointer?
-  private let totalSize: Int
+  public var path: String { output.path }
+  private let output: OutputFile
   private let dataStart: Int
   private var layout: [String: Range<Int>] = [:]
-  private var committed = false
+  private var written: [String: Int] = [:]
 
   /// The header JSON (with padding) that `init` writes for these entries.
   public static func headerBytes(entries: [Entry], metadata: [String: String]?) throws(SafetensorsError)
@@ -80,88 +72,61 @@ public final class SafetensorsWriter {
     return (bytes, layout)
   }
 
-  /// Creates the temporary file, writes the header and maps the data area.
-  public init(path: String, entries: [Entry], metadata: [String: String]?) throws(SafetensorsError) {
-    self.path = path
+  /// Checks the output path (see `OutputFile`: `inputs` are the files it must not be), creates
+  /// the temporary file and writes the header.
+  public init(path: String, entries: [Entry], metadata: [String: String]?, inputs: [String] = [])
+    throws(SafetensorsError)
+  {
     let (header, lay) = try SafetensorsWriter.headerBytes(entries: entries, metadata: metadata)
-    let dataSize = lay.last?.1.upperBound ?? 0
     dataStart = 8 + header.count
-    totalSize = dataStart + dataSize
     for (e, r) in lay { layout[e.name] = r }
-    let slash = path.lastIndex(of: "/")
-    let dir = slash.map { String(path[..<$0]) } ?? "."
-    let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-    tempPath = "\(dir.isEmpty ? "/" : dir)/.\(base).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
-    fd = open(tempPath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    if fd < 0 { throw .io(path: tempPath, operation: "create", errno: errno) }
-    if ftruncate(fd, off_t(totalSize)) != 0 {
-      let e = errno
-      cleanup()
-      throw .io(path: tempPath, operation: "ftruncate", errno: e)
-    }
-    guard let p = mmap(nil, totalSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
-      let e = errno
-      cleanup()
-      throw .io(path: tempPath, operation: "mmap", errno: e)
-    }
-    self.base = p
-    var n = UInt64(header.count)
-    for k in 0..<8 {
-      p.storeBytes(of: UInt8(truncatingIfNeeded: n), toByteOffset: k, as: UInt8.self)
-      n >>= 8
-    }
-    header.withUnsafeBytes { p.advanced(by: 8).copyMemory(from: $0.baseAddress!, byteCount: header.count) }
+    do {
+      output = try OutputFile(path: path, inputs: inputs)
+      var n = UInt64(header.count)
+      var prefix = [UInt8](repeating: 0, count: 8)
+      for k in 0..<8 {
+        prefix[k] = UInt8(truncatingIfNeeded: n)
+        n >>= 8
+      }
+      try output.write(prefix + header)
+    } catch { throw .file(error) }
   }
 
-  /// The bytes of a tensor in the new file, to be filled before `commit()`.
-  public func buffer(for name: String) throws(SafetensorsError) -> UnsafeMutableRawBufferPointer {
-    guard let r = layout[name], let base else { throw .tensorNotFound(name) }
-    return UnsafeMutableRawBufferPointer(start: base + dataStart + r.lowerBound, count: r.count)
+  /// The byte size of a tensor in the new file.
+  public func byteCount(of name: String) throws(SafetensorsError) -> Int {
+    guard let r = layout[name] else { throw .tensorNotFound(name) }
+    return r.count
+  }
+
+  /// Writes `bytes` at byte `offset` of tensor `name`; every byte of every tensor must be
+  /// written once before `commit()`.
+  public func write(_ bytes: UnsafeRawBufferPointer, tensor name: String, at offset: Int = 0) throws(SafetensorsError) {
+    guard let r = layout[name] else { throw .tensorNotFound(name) }
+    guard offset >= 0, offset + bytes.count <= r.count else {
+      throw .invalidArgument("\(bytes.count) bytes at \(offset) of the \(r.count)-byte tensor \(quoted(name))")
+    }
+    do { try output.write(bytes, at: dataStart + r.lowerBound + offset) } catch { throw .file(error) }
+    written[name, default: 0] += bytes.count
   }
 
   /// Flushes the file to disk and renames it over `path`.
   public func commit() throws(SafetensorsError) {
-    guard !committed else { return }
-    if let base { munmap(base, totalSize) }
-    base = nil
-    if fsync(fd) != 0 {
-      let e = errno
-      cleanup()
-      throw .io(path: tempPath, operation: "fsync", errno: e)
+    for (name, r) in layout where written[name, default: 0] != r.count {
+      output.discard()
+      throw .invalidArgument("tensor \(quoted(name)): \(written[name, default: 0]) of its \(r.count) bytes were written")
     }
-    close(fd)
-    fd = -1
-    if rename(tempPath, path) != 0 {
-      let e = errno
-      unlink(tempPath)
-      throw .io(path: path, operation: "rename", errno: e)
-    }
-    committed = true
-  }
-
-  private func cleanup() {
-    if let base { munmap(base, totalSize) }
-    base = nil
-    if fd >= 0 { close(fd) }
-    fd = -1
-    unlink(tempPath)
-  }
-
-  deinit {
-    if !committed { cleanup() }
+    do { try output.commit() } catch { throw .file(error) }
   }
 
   /// Writes in-memory tensors in one call.
   public static func write(
-    path: String, tensors: [(entry: Entry, bytes: [UInt8])], metadata: [String: String]?
+    path: String, tensors: [(entry: Entry, bytes: [UInt8])], metadata: [String: String]?, inputs: [String] = []
   ) throws(SafetensorsError) {
-    let w = try SafetensorsWriter(path: path, entries: tensors.map(\.entry), metadata: metadata)
+    let w = try SafetensorsWriter(path: path, entries: tensors.map(\.entry), metadata: metadata, inputs: inputs)
     for (e, bytes) in tensors {
-      let buf = try w.buffer(for: e.name)
-      guard buf.count == bytes.count else {
-        throw .sizeMismatch(tensor: e.name, expectedBytes: buf.count, actualBytes: bytes.count)
-      }
-      bytes.withUnsafeBytes { if $0.count > 0 { buf.copyMemory(from: $0) } }
+      let n = try w.byteCount(of: e.name)
+      guard n == bytes.count else { throw .sizeMismatch(tensor: e.name, expectedBytes: n, actualBytes: bytes.count) }
+      try bytes.withBytes { (b) throws(SafetensorsError) in try w.write(b, tensor: e.name) }
     }
     try w.commit()
   }

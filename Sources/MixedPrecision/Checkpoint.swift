@@ -1,3 +1,4 @@
+import FP8IO
 import Foundation
 
 /// The complete state of a training run: FP32 master weights, AdamW moments and step count, loss
@@ -96,17 +97,23 @@ struct BinaryCheckpointStore: CheckpointStore {
       for x in t { withUnsafeBytes(of: x.bitPattern.littleEndian) { data += $0 } }
     }
     let json: Data
-    do { json = try BinaryCheckpointStore.headerEncoder.encode(header) } catch { throw .io("encoding checkpoint header: \(error)") }
-    var out = Data(BinaryCheckpointStore.magic)
-    withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
-    out.append(json)
-    out.append(contentsOf: data)
-    do { try out.write(to: URL(fileURLWithPath: path)) } catch { throw .io("writing \(path): \(error)") }
+    do { json = try BinaryCheckpointStore.headerEncoder.encode(header) } catch { throw .invalidArgument("checkpoint header: \(error)") }
+    var head = BinaryCheckpointStore.magic
+    withUnsafeBytes(of: UInt64(json.count).littleEndian) { head += $0 }
+    do {
+      let out = try OutputFile(path: path)
+      try out.write(head + [UInt8](json))
+      try out.write(data)
+      try out.commit()
+    } catch { throw .file(error) }
   }
 
   func load(from path: String) throws(TrainingError) -> Checkpoint {
-    guard let d = FileManager.default.contents(atPath: path) else { throw .io("cannot read \(path)") }
-    let bytes = [UInt8](d)
+    let bytes: [UInt8]
+    do {
+      let f = try InputFile(path: path)
+      bytes = try f.read(count: f.size, at: 0)
+    } catch { throw .file(error) }
     guard bytes.count >= 16, Array(bytes[0..<8]) == BinaryCheckpointStore.magic else { throw .badCheckpoint("not an fp8emu checkpoint") }
     var h: UInt64 = 0
     for i in 0..<8 { h |= UInt64(bytes[8 + i]) << (8 * UInt64(i)) }
@@ -162,10 +169,15 @@ extension Checkpoint {
   /// Reads a checkpoint in either layout, told apart by its first bytes: the binary one (it starts
   /// with "FP8EMUCK") or safetensors (what `fp8emu train --save-checkpoint` writes).
   public static func load(from path: String) throws(TrainingError) -> Checkpoint {
-    guard let h = FileHandle(forReadingAtPath: path) else { throw .io("cannot read \(path)") }
-    let head = [UInt8](h.readData(ofLength: 8))
-    try? h.close()
+    let head: [UInt8]
+    do {
+      let f = try InputFile(path: path)
+      head = try f.read(count: min(8, f.size), at: 0)
+    } catch { throw .file(error) }
     let store: any CheckpointStore = head == BinaryCheckpointStore.magic ? BinaryCheckpointStore() : SafetensorsCheckpointStore()
-    return try store.load(from: path)
+    do { return try store.load(from: path) } catch {
+      if case .badCheckpoint(let why) = error { throw .badCheckpoint("\(quotedPath(path)): \(why)") }
+      throw error
+    }
   }
 }

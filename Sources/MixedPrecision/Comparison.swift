@@ -158,7 +158,7 @@ extension Trainer {
       let r = try trainStep()
       losses.append(r.loss)
       if let e = r.exchange, e.gradientBytes > 0 { exchange = e }
-      log?.write(r, recipe: options.recipe.rawValue)
+      try log?.write(r, recipe: options.recipe.rawValue)
       progress(r.step, r.loss)
       try afterStep(self)
       if evalEvery > 0 && ((r.step + 1) % evalEvery == 0 || r.step + 1 == options.steps) { try evaluateHeldOut(after: r.step + 1) }

@@ -1,3 +1,4 @@
+import FP8IO
 import Foundation
 
 /// Cast statistics of one linear layer during a step (the last micro-batch's casts).
@@ -23,33 +24,32 @@ public struct StepRecord: Sendable, Codable, Equatable {
   public var exchange: ExchangeStats? = nil
 }
 
-/// Writes one line per step, as CSV (a header first) or JSON lines.
+/// Writes one line per step, as CSV (a header first) or JSON lines, through `OutputFile`: the log
+/// appears whole when `commit()` is called at the end of the run; a run that fails or is
+/// interrupted leaves the previous file at the path as it was.
 public final class MonitorLog {
   enum Format: String, Sendable { case csv, jsonl }
-  let handle: FileHandle
+  let output: OutputFile
   let format: Format
   var wroteHeader = false
 
   /// The format follows the extension: `.csv` gives CSV, anything else JSON lines.
   public init(path: String) throws(TrainingError) {
-    guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-      throw .io("cannot create \(path)")
-    }
-    handle = h
+    do { output = try OutputFile(path: path) } catch { throw .file(error) }
     format = path.lowercased().hasSuffix(".csv") ? .csv : .jsonl
   }
 
-  deinit { try? handle.close() }
+  /// Puts the log in place.
+  public func commit() throws(TrainingError) {
+    do { try output.commit() } catch { throw .file(error) }
+  }
 
-  public func write(_ r: StepRecord, recipe: String) {
+  public func write(_ r: StepRecord, recipe: String) throws(TrainingError) {
     var line: String
     switch format {
     case .jsonl:
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
       struct Wrapped: Codable { var recipe: String; var record: StepRecord }
-      line = (try? String(decoding: enc.encode(Wrapped(recipe: recipe, record: r)), as: UTF8.self)) ?? "{}"
+      line = (try? JSONLines.line(Wrapped(recipe: recipe, record: r))) ?? "{}"
     case .csv:
       line = ""
       if !wroteHeader {
@@ -74,6 +74,6 @@ public final class MonitorLog {
       c.append("\"" + r.events.joined(separator: "; ").replacingOccurrences(of: "\"", with: "'") + "\"")
       line += c.joined(separator: ",")
     }
-    handle.write(Data((line + "\n").utf8))
+    do { try output.write(line + "\n") } catch { throw .file(error) }
   }
 }

@@ -34,15 +34,21 @@ public struct SafetensorsCheckpointStore: CheckpointStore {
       f32("fp8.\(name).scale_inv", q.scales)
     }
     let json: Data
-    do { json = try BinaryCheckpointStore.headerEncoder.encode(header) } catch { throw .io("encoding checkpoint state: \(error)") }
+    do { json = try BinaryCheckpointStore.headerEncoder.encode(header) } catch { throw .invalidArgument("checkpoint state: \(error)") }
     do {
       try SafetensorsWriter.write(path: path, tensors: items, metadata: ["fp8emu.state": String(decoding: json, as: UTF8.self)])
-    } catch { throw .io("writing \(path): \(error)") }
+    } catch {
+      if case .file(let f) = error { throw .file(f) }
+      throw .invalidArgument("\(path): \(error)")
+    }
   }
 
   public func load(from path: String) throws(TrainingError) -> Checkpoint {
     let file: SafetensorsFile
-    do { file = try SafetensorsFile(path: path) } catch { throw .badCheckpoint("\(path): \(error)") }
+    do { file = try SafetensorsFile(path: path) } catch {
+      if case .file(let f) = error { throw .file(f) }
+      throw .badCheckpoint("\(error)")
+    }
     guard let state = file.metadata?["fp8emu.state"] else { throw .badCheckpoint("no fp8emu.state metadata") }
     let header: BinaryCheckpointStore.Header
     do { header = try JSONDecoder().decode(BinaryCheckpointStore.Header.self, from: Data(state.utf8)) } catch {

@@ -1,3 +1,4 @@
+import FP8IO
 import Foundation
 
 /// A task the transformer is trained on: it draws training batches and scores a model.
@@ -16,6 +17,12 @@ public protocol TrainingTask: Sendable {
   func evaluate(logits: ([Int], Int, Int) throws(TrainingError) -> [Float]) throws(TrainingError) -> (metric: Double, loss: Double)
   /// The held-out loss alone (one teacher-forced forward pass over the held-out set).
   func heldOutLoss(logits: ([Int], Int, Int) throws(TrainingError) -> [Float]) throws(TrainingError) -> Double
+  /// The most sequences one evaluation runs through the model at once (for memory estimates).
+  var evaluationSequences: Int { get }
+}
+
+extension TrainingTask {
+  public var evaluationSequences: Int { 64 }
 }
 
 /// The built-in tasks by their command-line names (`fp8emu train --task`, `fp8-bench train --task`).
@@ -52,6 +59,7 @@ public struct AdditionTask: TrainingTask {
 
   public var name: String { "addition\(digits)" }
   public var defaultMicroBatch: Int { 16 }
+  public var evaluationSequences: Int { evalCount }
   public var vocab: Int { 12 }  // 0-9, '+', '='
   public var sequenceLength: Int { 3 * digits + 2 }
   public var metricName: String { "exact match" }
@@ -167,13 +175,23 @@ public struct TextTask: TrainingTask {
     self.sequenceLength = sequenceLength
     split = ids.count * 9 / 10
     guard split > sequenceLength + 1, ids.count - split > sequenceLength + 1 else {
-      throw .invalidArgument("text too short: \(ids.count) characters for sequences of \(sequenceLength)")
+      throw .badText("the text is too short: \(ids.count) characters, sequences of \(sequenceLength) need at least \(10 * (sequenceLength + 2) + 10)")
     }
   }
 
+  /// The text of a UTF-8 file (anything else is refused, not guessed at).
   public init(file: String, sequenceLength: Int = 32) throws(TrainingError) {
-    guard let data = FileManager.default.contents(atPath: file) else { throw .io("cannot read \(file)") }
-    try self.init(text: String(decoding: data, as: UTF8.self), sequenceLength: sequenceLength)
+    let bytes: [UInt8]
+    do {
+      let f = try InputFile(path: file)
+      bytes = try f.read(count: f.size, at: 0)
+    } catch { throw .file(error) }
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+      throw .badText("\(quotedPath(file)) is not UTF-8 text")
+    }
+    do { try self.init(text: text, sequenceLength: sequenceLength) } catch {
+      throw .badText("\(quotedPath(file)): \(error)")
+    }
   }
 
   public var vocab: Int { chars.count }

@@ -224,3 +224,27 @@ private func withOptional<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) 
   guard let array else { return try body(nil) }
   return try array.withUnsafeBufferPointer { (p) throws(FP8Error) in try body(p.baseAddress) }
 }
+
+extension TensorCoreGEMM {
+  /// What one `matmul` of op(A) M×K by op(B) K×N allocates, from the shapes alone: D (M×N FP32)
+  /// and the kernel's workspace, which mirrors the C kernel's packing (A and B widened to FP32
+  /// values and exponents — A twice for FP8 —, B and the FP32 accumulator over 16-column panels,
+  /// MX exponents), plus the FP16 copies of FP8 operands on GPUs before sm_89. The operands
+  /// themselves are the caller's.
+  public static func memoryEstimate(m: Int, n: Int, k: Int, fp8: Bool, mx: Bool = false) -> MemoryEstimate {
+    let panels = (max(0, n) + 15) / 16 * 16
+    var e = MemoryEstimate()
+    e.add("D", shape: [m, n], elementBytes: 4)
+    var work = MemoryEstimate()
+    work.add("A", shape: [m, k], elementBytes: fp8 ? 12 : 8)
+    work.add("B", shape: [panels, k], elementBytes: 8)
+    work.add("accumulator", shape: [m, panels], elementBytes: 4)
+    if mx { work.add("MX exponents", shape: [2, (k + 31) / 32, m + n], elementBytes: 1) }
+    if fp8 {
+      work.add("FP16 copies of A", shape: [m, k], elementBytes: 6)
+      work.add("FP16 copies of B", shape: [k, n], elementBytes: 6)
+    }
+    e.add("workspace", bytes: work.total)
+    return e
+  }
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Deployment
 import FP8
+import FP8IO
 import Foundation
 import MixedPrecision
 
@@ -16,34 +17,50 @@ struct Deploy: ParsableCommand {
       """)
 
   @Option(help: "Checkpoint of a trained model (fp8emu train --save-checkpoint).") var checkpoint: String?
-  @Option(help: "Without --checkpoint: optimiser steps of the FP32 training run.") var steps: Int = 300
-  @Option(help: "Without --checkpoint: random seed.") var seed: UInt64 = 1
-  @Option(help: "Digits of the addition task.") var digits: Int = 2
+  @Option(help: "Without --checkpoint: optimiser steps of the FP32 training run. (default: 300)") var steps: Int?
+  @Option(help: "Without --checkpoint: random seed. (default: 1)") var seed: UInt64?
+  @Option(help: "Digits of the addition task, 1 to 9.") var digits: Int = 2
   @Option(help: "Calibration sequences (drawn from the training distribution).") var calibration: Int = 128
-  @Option(help: "SIMD path of the INT8 GEMM (scalar, avx2, avx512, neon; default: best).") var isa: String?
+  @Option(help: "SIMD path of the INT8 GEMM (scalar, avx2, avx512, neon; default: best).") var isa: String = "auto"
   @Option(help: "Threads of the INT8 GEMM (0: all).") var threads: Int = 0
   @Flag(help: "One JSON object per row.") var json = false
-  @Flag(help: "No progress output.") var quiet = false
+  @Flag(help: "Print nothing but the result: no progress.") var quiet = false
+  @OptionGroup var memory: MemoryOption
+
+  func validate() throws {
+    try Check.applies(steps != nil, "--steps", when: checkpoint == nil, "without --checkpoint")
+    try Check.applies(seed != nil, "--seed", when: checkpoint == nil, "without --checkpoint")
+    if let steps { try Check.inRange(steps, 1...1_000_000_000, "--steps") }
+    try Check.inRange(digits, 1...9, "--digits")
+    try Check.inRange(calibration, 1...1 << 20, "--calibration")
+    try Check.inRange(threads, 0...4096, "--threads")
+    _ = try isaOption(isa)
+  }
+
+  /// One row of --json.
+  struct Row: Encodable {
+    var tier: String, metric: String, accuracy: Double, heldOutLoss: Double, deltaVsFP32: Double
+    var modelBytes: Int, linearBytes: Int, compression: Double
+  }
 
   func run() throws {
     let task = AdditionTask(digits: digits)
-    let chosenISA: ISA
-    if let isa {
-      guard let i = ISA(name: isa), i.isSupported else { throw ValidationError("--isa: \(isa) is not available (\(ISA.supported))") }
-      chosenISA = i
-    } else {
-      chosenISA = .auto
+    let chosenISA = try isaOption(isa)
+    let loaded = try checkpoint.map { try Checkpoint.load(from: $0) }
+    if let c = loaded, c.config.vocab != task.vocab || c.config.maxSeq < task.sequenceLength {
+      throw Failure("\(quotedPath(checkpoint!)): its model (vocabulary \(c.config.vocab), sequences of \(c.config.maxSeq)) is not one for the \(digits)-digit addition task", .dataError)
     }
+    let config = loaded?.config ?? TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength)
+    try memory.budget.check(
+      config.trainingMemoryEstimate(microBatch: task.defaultMicroBatch, sequenceLength: task.sequenceLength,
+                                    evaluationSequences: max(task.evaluationSequences, calibration)),
+      for: "this deployment table")
     let model: Transformer<Float>
-    if let checkpoint {
-      let c = try Checkpoint.load(from: checkpoint)
-      guard c.config.vocab == task.vocab, c.config.maxSeq >= task.sequenceLength else {
-        throw ValidationError("the checkpoint's model (vocab \(c.config.vocab)) is not one for the \(digits)-digit addition task")
-      }
+    if let c = loaded {
       model = Transformer(config: c.config, params: c.params)
     } else {
       var o = TrainingOptions()
-      o.recipe = .fp32; o.steps = steps; o.seed = seed
+      o.recipe = .fp32; o.steps = steps ?? 300; o.seed = seed ?? 1
       let t = try Trainer(options: o, task: task)
       var bar = ProgressBar(enabled: !quiet)
       _ = try t.run { step, loss in bar.update(Double(step + 1) / Double(o.steps), text: stepText("fp32", step + 1, o.steps, loss)) }
@@ -52,20 +69,19 @@ struct Deploy: ParsableCommand {
     }
     let ev = DeploymentEvaluator(model: model, task: task, isa: chosenISA, threads: threads, calibrationSequences: calibration)
     var rows: [DeploymentResult] = []
-    for tier in DeploymentTier.standard {
+    var bar = ProgressBar(enabled: !quiet)
+    for (k, tier) in DeploymentTier.standard.enumerated() {
+      bar.update(Double(k) / Double(DeploymentTier.standard.count), text: "\(tier)")
       rows.append(try ev.evaluate(tier))
-      if !quiet { FileHandle.standardError.write(Data("\(tier) done\n".utf8)) }
     }
+    bar.finish(keep: false)
     let base = rows.first { $0.tier == .fp32 }!
     if json {
       for r in rows {
-        let obj: [String: Any] = [
-          "tier": r.tier.description, "metric": task.metricName, "accuracy": r.metric, "heldOutLoss": r.loss,
-          "deltaVsFP32": r.metric - base.metric, "modelBytes": r.modelBytes, "linearBytes": r.linearBytes,
-          "compression": Double(base.modelBytes) / Double(r.modelBytes),
-        ]
-        let d = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
-        print(String(decoding: d, as: UTF8.self))
+        try JSONLines.print(Row(
+          tier: r.tier.description, metric: task.metricName, accuracy: r.metric, heldOutLoss: r.loss,
+          deltaVsFP32: r.metric - base.metric, modelBytes: r.modelBytes, linearBytes: r.linearBytes,
+          compression: Double(base.modelBytes) / Double(r.modelBytes)))
       }
       return
     }

@@ -16,15 +16,22 @@ struct Dequant: ParsableCommand {
   @Option(help: "Output .safetensors file.") var out: String
   @Option(help: "Output element type: bf16, f16 or f32.") var to: String = "bf16"
   @Option(help: "SIMD path: auto, scalar, avx2, avx512.") var isa: String = "auto"
+  @Flag(help: "Print nothing but the result: no progress.") var quiet = false
+
+  func format() throws -> ElementFormat {
+    try Check.named(to, "--to", ["bf16", "f16", "f32"]) { n in ElementFormat(name: n).flatMap { [.bf16, .f16, .f32].contains($0) ? $0 : nil } }
+  }
+
+  func validate() throws {
+    _ = try format()
+    _ = try isaOption(isa)
+  }
 
   func run() throws {
-    guard let format = ElementFormat(name: to), [.bf16, .f16, .f32].contains(format) else {
-      throw ValidationError("--to must be bf16, f16 or f32")
-    }
-    guard let isaValue = ISA(name: isa) else { throw ValidationError("unknown --isa \(isa)") }
-    let size = (try? MappedFile(path: file).size) ?? 0
-    var bar = ProgressBar(totalBytes: size)
-    let names = try FP8Checkpoint.dequantize(input: file, output: out, to: format, isa: isaValue) { bar.update($0, $1) }
+    let format = try format()
+    let size = (try? InputFile(path: file).size) ?? 0
+    var bar = ProgressBar(totalBytes: size, quiet: quiet)
+    let names = try FP8Checkpoint.dequantize(input: file, output: out, to: format, isa: try isaOption(isa)) { bar.update($0, $1) }
     print("dequantised \(names.count) FP8 tensors to \(format); wrote \(out)")
   }
 }

@@ -11,14 +11,7 @@ struct Copy: ParsableCommand {
   @Option(help: "Output .safetensors file.") var out: String
 
   func run() throws {
-    let f = try SafetensorsFile(path: file)
-    let w = try SafetensorsWriter(
-      path: out, entries: f.tensors.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape) }, metadata: f.metadata)
-    for t in f.tensors {
-      let src = f.bytes(of: t)
-      if src.count > 0 { try w.buffer(for: t.name).copyMemory(from: src) }
-    }
-    try w.commit()
+    try TensorExchange.copy(input: file, output: out)
   }
 }
 
@@ -35,27 +28,7 @@ struct Export: ParsableCommand {
   @Option(help: "Output .npy file.") var out: String
 
   func run() throws {
-    let f = try SafetensorsFile(path: file)
-    guard let t = f.info(tensor) else { throw SafetensorsError.tensorNotFound(tensor) }
-    let bytes = Array(f.bytes(of: t))
-    let array: NpyArray
-    switch t.dtype {
-    case .f32: array = try NpyArray(dtype: .f32, shape: t.shape, data: bytes)
-    case .f16: array = try NpyArray(dtype: .f16, shape: t.shape, data: bytes)
-    case .u8: array = try NpyArray(dtype: .u8, shape: t.shape, data: bytes)
-    case .i8: array = try NpyArray(dtype: .i8, shape: t.shape, data: bytes)
-    case .f64: array = try NpyArray(dtype: .f64, shape: t.shape, data: bytes)
-    case .i32: array = try NpyArray(dtype: .i32, shape: t.shape, data: bytes)
-    case .bf16:
-      let v = (0..<t.elementCount).map { Float(bitPattern: UInt32(bytes[2 * $0]) << 16 | UInt32(bytes[2 * $0 + 1]) << 24) }
-      array = try NpyArray(floats: v, shape: t.shape)
-    default:
-      guard let fmt = t.dtype.elementFormat, fmt.isFP8 else {
-        throw ValidationError("cannot export \(t.dtype) to .npy")
-      }
-      array = try NpyArray(floats: try FP8Conversion.decode(bytes, from: fmt), shape: t.shape)
-    }
-    try Npy.write(array, path: out)
+    try TensorExchange.exportNpy(input: file, tensor: tensor, output: out)
   }
 }
 
@@ -67,23 +40,26 @@ struct Import: ParsableCommand {
   @Argument(help: "NAME=FILE.npy pairs.") var arrays: [String]
   @Option(help: "Output .safetensors file.") var out: String
 
-  func run() throws {
-    var tensors: [(entry: SafetensorsWriter.Entry, bytes: [UInt8])] = []
+  /// The NAME=FILE pairs, checked: a name, a file, each name once.
+  func pairs() throws -> [(name: String, path: String)] {
+    var out: [(name: String, path: String)] = []
     for a in arrays {
-      guard let eq = a.firstIndex(of: "=") else { throw ValidationError("expected NAME=FILE.npy, got \(a)") }
-      let name = String(a[..<eq]), path = String(a[a.index(after: eq)...])
-      let npy = try Npy.read(path: path)
-      let dtype: SafetensorsDType
-      switch npy.dtype {
-      case .f32: dtype = .f32
-      case .f16: dtype = .f16
-      case .u8: dtype = .u8
-      case .i8: dtype = .i8
-      case .f64: dtype = .f64
-      case .i32: dtype = .i32
+      guard let eq = a.firstIndex(of: "="), eq != a.startIndex, a.index(after: eq) != a.endIndex else {
+        throw Check.fail("expected NAME=FILE.npy, got \"\(escapedForTerminal(a))\"")
       }
-      tensors.append((.init(name: name, dtype: dtype, shape: npy.shape), npy.cOrderData()))
+      let name = String(a[..<eq])
+      guard name != "__metadata__" else { throw Check.fail("a tensor cannot be named __metadata__") }
+      guard !out.contains(where: { $0.name == name }) else { throw Check.fail("the tensor name \(quoted(name)) is given twice") }
+      out.append((name, String(a[a.index(after: eq)...])))
     }
-    try SafetensorsWriter.write(path: out, tensors: tensors, metadata: nil)
+    return out
+  }
+
+  func validate() throws {
+    _ = try pairs()
+  }
+
+  func run() throws {
+    try TensorExchange.importNpy(try pairs(), output: out)
   }
 }

@@ -6,6 +6,7 @@ struct FP8Emu: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "fp8emu",
     abstract: "Bit-exact FP8 arithmetic and NVIDIA tensor-core numerics on a CPU.",
+    version: "fp8emu \(FP8EmuVersion.current)",
     subcommands: [
       Train.self, Verify.self, Convert.self, Validate.self, Inspect.self, Dequant.self, Quantize.self,
       Gemm.self, Copy.self, Export.self, Import.self, Info.self,

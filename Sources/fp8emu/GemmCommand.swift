@@ -22,100 +22,164 @@ struct Gemm: ParsableCommand {
   @Option(help: "A (M × K): .npy, float32 values or uint8 FP8 bit patterns.") var a: String
   @Option(help: "B (K × N): .npy, float32 values or uint8 FP8 bit patterns.") var b: String?
   @Option(help: "Starting accumulator C (M × N, float32 .npy): D = A·B + C as a wgmma chain.") var c: String?
-  @Option(help: "Element format of both operands: e4m3, e5m2, f16, bf16, tf32.") var format: String = "e4m3"
+  @Option(help: "Element format of both operands: e4m3, e5m2, f16, bf16, tf32. (default: e4m3)") var format: String?
   @Option(name: .customLong("a-format"), help: "Element format of A (overrides --format).") var aFormat: String?
   @Option(name: .customLong("b-format"), help: "Element format of B (overrides --format).") var bFormat: String?
   @Option(help: "Safetensors checkpoint holding the weight (instead of --b).") var weights: String?
   @Option(help: "Name of the FP8 weight tensor in --weights (out × in).") var tensor: String?
   @Option(help: "GPU preset: \(GPUArchitecture.presets.map(\.name).joined(separator: ", ")).") var gpu: String = "H100"
-  @Option(help: "fast | promoted[=N] | ideal | exact") var accumulation: String = "promoted"
+  @Option(help: "The tensor core's accumulation: fast | promoted[=N] | ideal | exact.") var accumulation: String = "promoted"
   @Option(help: "Quantise float32 operands that the format cannot represent, with this preset (cuda-satfinite, cuda-nosat, ml-dtypes, pytorch).")
   var quantize: String?
   @Option(help: "Write D (float32 .npy) here.") var out: String?
   @Option(help: "SIMD path: scalar, avx2, avx512, neon, auto.") var isa: String = "auto"
   @Option(help: "Threads (0: all).") var threads: Int = 0
+  @Flag(help: "Print the result as one JSON object.") var json = false
+  @OptionGroup var memory: MemoryOption
+
+  static let formatNames = ["e4m3", "e5m2", "f16", "bf16", "tf32"]
+
+  struct Plan {
+    var gpu: GPUArchitecture, accumulation: Accumulation, preset: OverflowPreset?, isa: ISA
+    var aInput: TensorCoreInput, bInput: TensorCoreInput
+  }
+
+  func plan() throws -> Plan {
+    try Check.conflict(b != nil, "--b", weights != nil, "--weights")
+    try Check.requires(b == nil && weights == nil, "gemm", false, "--b FILE or --weights FILE --tensor NAME")
+    try Check.requires(weights != nil, "--weights", tensor != nil, "--tensor NAME")
+    try Check.requires(tensor != nil, "--tensor", weights != nil, "--weights FILE")
+    for (given, name) in [(format != nil, "--format"), (aFormat != nil, "--a-format"), (bFormat != nil, "--b-format"),
+                          (quantize != nil, "--quantize")] {
+      try Check.applies(given, name, when: weights == nil, "to .npy operands (a checkpoint's weight has its own format)")
+    }
+    let gpuValue = try Check.named(gpu, "--gpu", GPUArchitecture.presets.map(\.name)) { GPUArchitecture.named($0) }
+    let acc = try Check.named(accumulation, "--accumulation", ["fast", "promoted", "promoted=N (N ≥ 1)", "ideal", "exact"]) {
+      Accumulation(name: $0)
+    }
+    if case .promoted(let n) = acc { try Check.inRange(n, 1...1 << 20, "--accumulation promoted=N") }
+    let preset = try quantize.map { try Check.named($0, "--quantize", OverflowPreset.allCases.map(\.rawValue)) { OverflowPreset(rawValue: $0) } }
+    func input(_ name: String, _ option: String) throws -> TensorCoreInput {
+      try Check.named(name, option, Gemm.formatNames) { TensorCoreInput(name: $0) }
+    }
+    let fa = try input(aFormat ?? format ?? "e4m3", aFormat != nil ? "--a-format" : "--format")
+    let fb = try input(bFormat ?? format ?? "e4m3", bFormat != nil ? "--b-format" : "--format")
+    try Check.applies(preset != nil, "--quantize", when: fa.isFP8 || fb.isFP8, "to FP8 operands")
+    try Check.inRange(threads, 0...4096, "--threads")
+    return Plan(gpu: gpuValue, accumulation: acc, preset: preset, isa: try isaOption(isa), aInput: fa, bInput: fb)
+  }
+
+  func validate() throws {
+    _ = try plan()
+  }
+
+  /// The result as --json prints it.
+  struct Report: Encodable {
+    var m: Int, n: Int, k: Int, aFormat: String, bFormat: String, numerics: String, scaling: String?
+    var seconds: Double, gflops: Double
+    var compared: Int, maxRelativeError: Double, meanRelativeError: Double, maxAbsoluteError: Double
+    var ulpHistogram: [Int], nanOutputs: Int, infiniteOutputs: Int, nanMismatches: Int, infiniteMismatches: Int
+    var out: String?
+  }
 
   func run() throws {
-    guard let isa = ISA(name: isa), isa.isSupported else { throw ValidationError("unknown or unsupported ISA \(self.isa)") }
-    guard let gpu = GPUArchitecture.named(gpu) else {
-      throw ValidationError("unknown GPU \(gpu); presets: \(GPUArchitecture.presets.map(\.name).joined(separator: ", "))")
-    }
-    guard let accumulation = Accumulation(name: accumulation) else {
-      throw ValidationError("unknown accumulation \(accumulation): fast, promoted, promoted=N, ideal, exact")
-    }
-    let preset = try quantize.map { name throws -> OverflowPreset in
-      guard let p = OverflowPreset(rawValue: name) else {
-        throw ValidationError("unknown preset \(name): \(OverflowPreset.allCases.map(\.rawValue).joined(separator: ", "))")
+    let p = try plan()
+    let inputs = [a, b, c, weights].compactMap { $0 }
+    try checkOutputsWritable([out], inputs: inputs)
+    // Shapes from the headers first: the memory is estimated before any operand is read.
+    let headerA = try Npy.header(path: a)
+    guard headerA.shape.count == 2 else { throw Failure("\(quotedPath(a)): A must be 2-D, its shape is \(headerA.shape)", .dataError) }
+    var estimate = MemoryEstimate()
+    // each .npy operand: its bytes, its values as float32, and the operand built from them
+    estimate.add("A", shape: headerA.shape, elementBytes: headerA.dtype.itemSize + 8)
+    let (m, k) = (headerA.shape[0], headerA.shape[1])
+    var n = 0
+    if let b {
+      let h = try Npy.header(path: b)
+      guard h.shape.count == 2, h.shape[0] == k else {
+        throw Failure("\(quotedPath(b)): B must be \(k) × N for A of \(m) × \(k), its shape is \(h.shape)", .dataError)
       }
-      return p
+      n = h.shape[1]
+      estimate.add("B", shape: h.shape, elementBytes: h.dtype.itemSize + 8)
+    } else if let weights, let tensor {
+      let file = try SafetensorsFile(path: weights)
+      guard let w = file.info(tensor) else { throw CheckpointError.missingTensor(tensor, file: weights) }
+      n = w.shape.first ?? 0
+      estimate.add("weight", shape: w.shape, elementBytes: 2)
+      estimate.add("quantised A", shape: headerA.shape, elementBytes: 2)
     }
+    if let c {
+      let h = try Npy.header(path: c)
+      guard h.dtype == .f32, h.shape == [m, n] else {
+        throw Failure("\(quotedPath(c)): C must be a float32 \(m)×\(n) array, it is \(h.dtype.rawValue) \(h.shape)", .dataError)
+      }
+      estimate.add("C", shape: h.shape, elementBytes: 8)
+    }
+    estimate.add("exact D", shape: [m, n], elementBytes: 4)
+    estimate.add(TensorCoreGEMM.memoryEstimate(m: m, n: n, k: k, fp8: p.aInput.isFP8))
+    try memory.budget.check(estimate, for: "D = A·B of \(m)×\(k) · \(k)×\(n)")
+
     let arrayA = try Npy.read(path: a)
-    // The product under some numerics (D = op(A)·op(B) + C), its shape and what the scaling is.
+    // The product under some numerics (D = op(A)·op(B) + C) and what the scaling is.
     let product: (Numerics, [Float]?) throws -> [Float]
-    let (m, n, k): (Int, Int, Int)
     let formats: (ElementFormat, ElementFormat)
     var note: String? = nil
-    if let weights {
-      guard b == nil else { throw ValidationError("give either --b or --weights, not both") }
-      guard let tensor else { throw ValidationError("--weights needs --tensor NAME") }
+    if let weights, let tensor {
       let layer = try CheckpointLinear(file: try SafetensorsFile(path: weights), tensor: tensor)
-      (n, k) = (layer.weight.rows, layer.weight.cols)
-      guard arrayA.dtype == .f32, arrayA.shape.count == 2, arrayA.shape[1] == k else {
-        throw ValidationError("activations must be float32 M×\(k) for \(tensor) (\(n)×\(k)), got \(arrayA.dtype.rawValue) \(arrayA.shape)")
+      guard arrayA.dtype == .f32, layer.weight.cols == k else {
+        throw Failure("\(quotedPath(a)): the activations must be float32 M×\(layer.weight.cols) for \(quoted(tensor)) (\(layer.weight.rows)×\(layer.weight.cols)), they are \(arrayA.dtype.rawValue) \(arrayA.shape)", .dataError)
       }
-      m = arrayA.shape[0]
       let x = try layer.quantizeActivations(arrayA.floatsCOrder(), rows: m)
       product = { numerics, acc in
-        try TensorCoreGEMM.matmul(x, transposedB: layer.weight, accumulator: acc, numerics: numerics, isa: isa, threads: threads)
+        try TensorCoreGEMM.matmul(x, transposedB: layer.weight, accumulator: acc, numerics: numerics, isa: p.isa, threads: threads)
       }
       formats = (x.format, layer.weight.format)
       note = layer.scalingDescription
     } else {
-      guard let b else { throw ValidationError("missing --b (or --weights with --tensor)") }
-      let fa = try input(aFormat ?? format), fb = try input(bFormat ?? format)
-      let opA = try operand(arrayA, fa, preset: preset, name: "A")
-      let opB = try operand(try Npy.read(path: b), fb, preset: preset, name: "B")
-      (m, n, k) = (opA.rows, opB.cols, opA.cols)
+      let opA = try operand(arrayA, p.aInput, preset: p.preset, file: a, name: "A")
+      let opB = try operand(try Npy.read(path: b!), p.bInput, preset: p.preset, file: b!, name: "B")
       product = { numerics, acc in
-        try TensorCoreGEMM.matmul(opA, opB, accumulator: acc, numerics: numerics, isa: isa, threads: threads)
+        try TensorCoreGEMM.matmul(opA, opB, accumulator: acc, numerics: numerics, isa: p.isa, threads: threads)
       }
       formats = (opA.format, opB.format)
     }
-    var accumulator: [Float]? = nil
-    if let c {
-      let arrayC = try Npy.read(path: c)
-      guard arrayC.dtype == .f32, arrayC.shape == [m, n] else {
-        throw ValidationError("C must be a float32 \(m)×\(n) array, got \(arrayC.dtype.rawValue) \(arrayC.shape)")
-      }
-      accumulator = arrayC.floatsCOrder()
-    }
-    let numerics = Numerics.gpu(gpu, accumulation: accumulation)
+    let accumulator = try c.map { try Npy.read(path: $0).floatsCOrder() }
+    let numerics = Numerics.gpu(p.gpu, accumulation: p.accumulation)
     let start = Date()
     let d = try product(numerics, accumulator)
     let seconds = Date().timeIntervalSince(start)
     let exact = try product(.exact, accumulator)
-    if let out { try Npy.write(try NpyArray(floats: d, shape: [m, n]), path: out) }
+    if let out { try Npy.write(try NpyArray(floats: d, shape: [m, n]), path: out, inputs: inputs) }
+    let report = ErrorReport(result: d, reference: exact)
+    let gflops = 2 * Double(m) * Double(n) * Double(k) / max(seconds, 1e-9) / 1e9
+    if json {
+      try JSONLines.print(Report(
+        m: m, n: n, k: k, aFormat: "\(formats.0)", bFormat: "\(formats.1)", numerics: "\(numerics)", scaling: note,
+        seconds: seconds, gflops: gflops, compared: report.compared, maxRelativeError: report.maxRelativeError,
+        meanRelativeError: report.meanRelativeError, maxAbsoluteError: report.maxAbsoluteError,
+        ulpHistogram: report.ulpHistogram, nanOutputs: report.nanOutputs, infiniteOutputs: report.infiniteOutputs,
+        nanMismatches: report.nanMismatches, infiniteMismatches: report.infiniteMismatches, out: out))
+      return
+    }
     print("D = A·B\(c == nil ? "" : " + C"): \(m)×\(k) · \(k)×\(n), \(formats.0) × \(formats.1), \(numerics)"
           + (note.map { ", \($0)" } ?? ""))
-    print(String(format: "%.3f s, %.2f GFLOP/s", seconds, 2 * Double(m * n * k) / max(seconds, 1e-9) / 1e9))
+    print(String(format: "%.3f s, %.2f GFLOP/s", seconds, gflops))
     print("error against the exact product (FP64 sum rounded once to FP32):")
-    print(ErrorReport(result: d, reference: exact))
+    print(report)
     if let out { print("wrote \(out)") }
-  }
-
-  private func input(_ name: String) throws -> TensorCoreInput {
-    guard let i = TensorCoreInput(name: name) else { throw ValidationError("unknown format \(name): e4m3, e5m2, f16, bf16, tf32") }
-    return i
   }
 
   /// A 2-D .npy as an operand: uint8 arrays are FP8 bit patterns, float32 arrays must be exact in
   /// the format unless a quantisation preset is given.
-  private func operand(_ x: NpyArray, _ input: TensorCoreInput, preset: OverflowPreset?, name: String) throws -> TensorCoreOperand {
-    guard x.shape.count == 2 else { throw ValidationError("\(name) must be 2-D, got shape \(x.shape)") }
+  private func operand(_ x: NpyArray, _ input: TensorCoreInput, preset: OverflowPreset?, file: String, name: String) throws
+    -> TensorCoreOperand
+  {
     let (rows, cols) = (x.shape[0], x.shape[1])
     switch x.dtype {
     case .u8:
-      guard input == .e4m3 || input == .e5m2 else { throw ValidationError("\(name) holds uint8 bit patterns: its format must be e4m3 or e5m2") }
+      guard input == .e4m3 || input == .e5m2 else {
+        throw Failure("\(quotedPath(file)): \(name) holds uint8 bit patterns, so its format must be e4m3 or e5m2 (not \(input))", .dataError)
+      }
       return try TensorCoreOperand(storage: .bytes(x.cOrderData()), format: input.elementFormat, rows: rows, cols: cols)
     case .f32:
       var values = x.floatsCOrder()
@@ -123,10 +187,10 @@ struct Gemm: ParsableCommand {
         values = try FP8Conversion.decode(FP8Conversion.encode(values, to: input.elementFormat, preset: preset), from: input.elementFormat)
       }
       do { return try TensorCoreOperand(values: values, input: input, rows: rows, cols: cols) } catch let e {
-        throw ValidationError("\(name): \(e)" + (preset == nil ? " (pass --quantize PRESET to round it)" : ""))
+        throw Failure("\(quotedPath(file)): \(name): \(e)" + (preset == nil ? " (--quantize PRESET rounds it)" : ""), .dataError)
       }
     default:
-      throw ValidationError("\(name) must be float32 or uint8, got \(x.dtype.rawValue)")
+      throw Failure("\(quotedPath(file)): \(name) must be float32 or uint8, it is \(x.dtype.rawValue)", .dataError)
     }
   }
 }

@@ -14,6 +14,7 @@ struct Inspect: ParsableCommand {
   @Argument(help: "A .safetensors file.") var file: String
   @Flag(help: "Print one JSON document instead of a table.") var json = false
   @Flag(help: "Skip the statistics (reads only the header).") var noStats = false
+  @Flag(help: "Print nothing but the result: no progress.") var quiet = false
 
   struct Row: Codable {
     var name: String
@@ -37,15 +38,15 @@ struct Inspect: ParsableCommand {
 
   func run() throws {
     let f = try SafetensorsFile(path: file)
-    let pairs = try FP8Checkpoint.pairings(f)
-    var bar = ProgressBar(totalBytes: f.mapping.size)
-    let total = Double(max(1, f.mapping.size - f.header.dataStart))
+    let pairs = try FP8Checkpoint.pairings(f, strict: false)
+    var bar = ProgressBar(totalBytes: f.size, quiet: quiet)
+    let total = Double(max(1, f.dataSize))
     var done = 0.0
     var rows: [Row] = []
     for t in f.tensors {
       bar.update(done / total, t.name)
       let p = pairs[t.name]
-      let s = noStats ? nil : FP8Checkpoint.statistics(t, bytes: f.bytes(of: t))
+      let s = noStats ? nil : try FP8Checkpoint.statistics(t, in: f)
       rows.append(
         Row(
           name: t.name, dtype: t.dtype.rawValue, shape: t.shape, bytes: t.byteCount, scale: p?.scale,
@@ -55,22 +56,19 @@ struct Inspect: ParsableCommand {
     }
     bar.update(1, "")
     if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-      let data = try enc.encode(Report(file: file, metadata: f.metadata, tensors: rows))
-      print(String(decoding: data, as: UTF8.self))
+      try JSONLines.print(Report(file: file, metadata: f.metadata, tensors: rows))
       return
     }
+    // names and metadata come from the file: escaped, so that they cannot drive the terminal
     if let m = f.metadata, !m.isEmpty {
-      print("metadata: " + m.keys.sorted().map { "\($0)=\(m[$0]!)" }.joined(separator: ", "))
+      print("metadata: " + m.keys.sorted().map { "\(escapedForTerminal($0))=\(escapedForTerminal(m[$0]!))" }.joined(separator: ", "))
     }
     let header = ["name", "dtype", "shape", "bytes", "scale", "granularity", "amax", "nan", "sat", "zero"]
     var table = [header]
     func pct(_ x: Double?) -> String { x.map { String(format: "%.3g%%", $0 * 100) } ?? "-" }
     for r in rows {
       table.append([
-        r.name, r.dtype, "[" + r.shape.map(String.init).joined(separator: ",") + "]", String(r.bytes), r.scale ?? "-",
+        escapedForTerminal(r.name), r.dtype, "[" + r.shape.map(String.init).joined(separator: ",") + "]", String(r.bytes), r.scale.map { escapedForTerminal($0) } ?? "-",
         r.granularity ?? "-", r.amax.map { String(format: "%.6g", $0) } ?? "-", pct(r.nanFraction),
         pct(r.saturatedFraction), pct(r.zeroFraction),
       ])
@@ -79,6 +77,6 @@ struct Inspect: ParsableCommand {
     for row in table {
       print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
     }
-    print("\(rows.count) tensors, \(f.mapping.size) bytes, \(pairs.count) FP8 tensors with scales")
+    print("\(rows.count) tensors, \(f.size) bytes, \(pairs.count) FP8 tensors with scales")
   }
 }

@@ -19,46 +19,46 @@ struct Quantize: ParsableCommand {
   @Argument(help: "Input .safetensors file.") var file: String
   @Option(help: "Output .safetensors file.") var out: String
   @Option(help: "per-tensor, per-channel, block128 or mxfp8.") var recipe: String?
-  @Option(help: "e4m3 or e5m2.") var format: String?
-  @Option(help: "deepseek-v3, fp8-per-tensor, fp8-per-channel, mxfp8, mxfp8-te.") var preset: String?
-  @Option(help: "MXFP8 scale rule: ocp or round-up.") var mxRule: String?
+  @Option(help: "e4m3 or e5m2. (default: e4m3)") var format: String?
+  @Option(help: "deepseek-v3, fp8-per-tensor, fp8-per-channel, mxfp8, mxfp8-te (instead of --recipe).") var preset: String?
+  @Option(help: "MXFP8 scale rule: ocp or round-up. (default: ocp)") var mxRule: String?
   @Flag(help: "Quantise every float tensor, not only 2-D \"*weight\" tensors.") var all = false
   @Option(help: "SIMD path: auto, scalar, avx2, avx512.") var isa: String = "auto"
+  @Flag(help: "Print nothing but the result: no progress.") var quiet = false
+
+  /// The quantiser the options describe, checked.
+  func quantizer() throws -> Quantizer {
+    try Check.conflict(recipe != nil, "--recipe", preset != nil, "--preset")
+    try Check.requires(recipe == nil && preset == nil, "quantize", false, "--recipe or --preset")
+    let presets: [String: (ScaleGranularity, MXScaleRule)] = [
+      "deepseek-v3": (.block128, .ocpFloor), "fp8-per-tensor": (.perTensor, .ocpFloor), "fp8-per-channel": (.perChannel, .ocpFloor),
+      "mxfp8": (.mxfp8, .ocpFloor), "mxfp8-te": (.mxfp8, .roundUp),
+    ]
+    var (granularity, rule) = try preset.map { try Check.named($0, "--preset", presets.keys.sorted()) { presets[$0] } }
+      ?? (ScaleGranularity.perTensor, .ocpFloor)
+    if let recipe {
+      granularity = try Check.named(recipe, "--recipe", FP8Checkpoint.weightGranularities.map(\.rawValue)) { n in
+        ScaleGranularity(rawValue: n).flatMap { FP8Checkpoint.weightGranularities.contains($0) ? $0 : nil }
+      }
+    }
+    try Check.applies(mxRule != nil, "--mx-rule", when: granularity == .mxfp8, "to the mxfp8 recipe")
+    try Check.applies(mxRule != nil && preset != nil, "--mx-rule", when: false, "with --recipe mxfp8 (the preset sets the rule)")
+    if let mxRule { rule = try Check.named(mxRule, "--mx-rule", ["ocp", "round-up"]) { MXScaleRule(rawValue: $0) } }
+    let fmt = try Check.named(format ?? "e4m3", "--format", ["e4m3", "e5m2"]) { n in
+      ElementFormat(name: n).flatMap { $0 == .e4m3 || $0 == .e5m2 ? $0 : nil }
+    }
+    return Quantizer(format: fmt, granularity: granularity, mxRule: rule, isa: try isaOption(isa))
+  }
+
+  func validate() throws {
+    _ = try quantizer()
+  }
 
   func run() throws {
-    var granularity: ScaleGranularity?
-    var fmt = ElementFormat.e4m3
-    var rule = MXScaleRule.ocpFloor
-    if let preset {
-      switch preset {
-      case "deepseek-v3": granularity = .block128
-      case "fp8-per-tensor": granularity = .perTensor
-      case "fp8-per-channel": granularity = .perChannel
-      case "mxfp8": granularity = .mxfp8
-      case "mxfp8-te": granularity = .mxfp8; rule = .roundUp
-      default: throw ValidationError("unknown --preset \(preset)")
-      }
-    }
-    if let recipe {
-      guard let g = ScaleGranularity(rawValue: recipe), FP8Checkpoint.weightGranularities.contains(g) else {
-        throw ValidationError("unknown --recipe \(recipe)")
-      }
-      granularity = g
-    }
-    guard let granularity else { throw ValidationError("give --recipe or --preset") }
-    if let format {
-      guard let f = ElementFormat(name: format), f == .e4m3 || f == .e5m2 else { throw ValidationError("--format must be e4m3 or e5m2") }
-      fmt = f
-    }
-    if let mxRule {
-      guard let r = MXScaleRule(rawValue: mxRule) else { throw ValidationError("--mx-rule must be ocp or round-up") }
-      rule = r
-    }
-    guard let isaValue = ISA(name: isa) else { throw ValidationError("unknown --isa \(isa)") }
-    let q = Quantizer(format: fmt, granularity: granularity, mxRule: rule, isa: isaValue)
-    let size = (try? MappedFile(path: file).size) ?? 0
-    var bar = ProgressBar(totalBytes: size)
+    let q = try quantizer()
+    let size = (try? InputFile(path: file).size) ?? 0
+    var bar = ProgressBar(totalBytes: size, quiet: quiet)
     let names = try FP8Checkpoint.quantize(input: file, output: out, quantizer: q, all: all) { bar.update($0, $1) }
-    print("quantised \(names.count) tensors to \(fmt) (\(granularity)); wrote \(out)")
+    print("quantised \(names.count) tensors to \(q.format) (\(q.granularity)); wrote \(out)")
   }
 }

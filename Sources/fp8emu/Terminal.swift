@@ -1,22 +1,27 @@
+import FP8IO
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
+/// Whether stderr is a terminal: progress is drawn only there, so that logs and pipes get the
+/// result alone.
+let stderrIsTerminal = isatty(2) != 0
+
 /// The commands' one progress line on stderr, `[##########....................] text`, redrawn
-/// in place (and only when its text changes).
+/// in place (and only when its text changes), and only when stderr is a terminal.
 struct ProgressBar {
   let enabled: Bool
   private var last = ""
 
-  init(enabled: Bool) { self.enabled = enabled }
+  init(enabled: Bool) { self.enabled = enabled && stderrIsTerminal }
 
-  /// Shown only for inputs of at least 64 MiB (the checkpoint commands).
-  init(totalBytes: Int) { self.init(enabled: totalBytes >= 64 << 20) }
+  /// Shown only for inputs of at least 64 MiB (the checkpoint commands), unless `quiet`.
+  init(totalBytes: Int, quiet: Bool = false) { self.init(enabled: totalBytes >= 64 << 20 && !quiet) }
 
-  /// Shown only when stderr is a terminal, so that logs get the closing summary alone.
-  static var onTerminal: ProgressBar { ProgressBar(enabled: isatty(2) != 0) }
+  static var onTerminal: ProgressBar { ProgressBar(enabled: true) }
 
   mutating func update(_ fraction: Double, text: String) {
     guard enabled else { return }
@@ -29,7 +34,7 @@ struct ProgressBar {
 
   /// Percent done and a label; the line ends at 100%.
   mutating func update(_ fraction: Double, _ label: String) {
-    update(fraction, text: "\(Int(fraction * 100))% \(label.prefix(40))")
+    update(fraction, text: "\(Int(fraction * 100))% \(escapedForTerminal(String(label.prefix(40))))")
     if fraction >= 1 { finish() }
   }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataParallel
 import FP8
+import FP8IO
 import Foundation
 import MixedPrecision
 
@@ -17,39 +18,41 @@ struct Train: ParsableCommand {
       """)
 
   @Option(help: "One recipe to train (instead of --compare).") var recipe: String?
-  @Option(help: "Comma-separated recipes to compare; RECIPE@GPU runs one on another GPU (e.g. delayed@h100-fast).")
-  var compare: String = "fp32,delayed,current,blockwise,delayed@h100-fast"
+  @Option(help: "Comma-separated recipes to compare; RECIPE@GPU runs one on another GPU (e.g. delayed@h100-fast). (default: fp32,delayed,current,blockwise,delayed@h100-fast)")
+  var compare: String?
   @Option(help: "GPU whose FP8 numerics to emulate (default: h100 when the engine has it, else ideal).") var gpu: String?
-  @Option(help: "Micro-batches per optimiser step (gradient accumulation).") var accumulation: Int = 4
+  @Option(help: "Micro-batches per optimiser step (gradient accumulation). (default: 4)") var gradAccumulation: Int?
+  @Option(name: .customLong("accumulation"), help: ArgumentHelp("Deprecated spelling of --grad-accumulation.", visibility: .hidden))
+  var deprecatedAccumulation: Int?
   @Option(help: "Sequences per micro-batch (default: 6 of 32 characters for wordchain and text, 16 for addition).") var microBatch: Int?
   @Option(help: "Optimiser steps.") var steps: Int = 300
   @Option(help: "Random seed (initialisation and data).") var seed: UInt64 = 1
   @Option(help: "Peak learning rate.") var lr: Float = 3e-3
   @Option(help: "Learning-rate warm-up steps (linear), followed by cosine decay.") var warmup: Int = 60
   @Option(help: "Learning rate at the last step, as a fraction of the peak.") var finalLrFraction: Float = 0.3
-  @Option(help: "Model width d.") var width: Int = 64
+  @Option(help: "Model width d (a multiple of --heads).") var width: Int = 64
   @Option(help: "Transformer blocks.") var layers: Int = 2
   @Option(help: "Attention heads.") var heads: Int = 4
   @Option(help: "Standard deviation of the initial weights and embeddings.") var initStd: Double = 0.1
-  @Option(help: "Built-in task: wordchain (character-level language model on a synthetic word Markov chain; bits/char) or addition (exact match).") var task: String = "wordchain"
-  @Option(help: "Digits of the built-in addition task.") var digits: Int = 2
-  @Option(help: "Addition task: probability that a training answer digit is replaced by a random one.") var labelNoise: Double = 0.1
-  @Option(help: "Train a character-level model on this text file instead (metric: bits per character).") var text: String?
+  @Option(help: "Built-in task: wordchain (character-level language model on a synthetic word Markov chain; bits/char) or addition (exact match). (default: wordchain)") var task: String?
+  @Option(help: "Addition task: digits of each operand, 1 to 9. (default: 2)") var digits: Int?
+  @Option(help: "Addition task: probability that a training answer digit is replaced by a random one. (default: 0.1)") var labelNoise: Double?
+  @Option(help: "Train a character-level model on this UTF-8 text file instead (metric: bits per character).") var text: String?
   @Option(help: "Per-step monitor log: .csv or JSON lines.") var log: String?
   @Flag(help: "Print the result table as JSON lines (one object per recipe).") var json = false
   @Option(help: "Write an SVG plot of the loss curves.") var svg: String?
   @Option(help: "Evaluate the held-out loss every N steps (0: off); 'steps to FP32 loss' then uses these evaluations.") var evalEvery: Int = 10
   @Option(help: "Write every recipe's result with its full loss and evaluation curves as JSON lines.") var curves: String?
-  @Option(help: "Delayed scaling: amax history length.") var amaxHistory: Int = 1024
-  @Option(help: "Delayed scaling: max or most_recent.") var amaxAlgo: String = "max"
-  @Option(help: "Delayed scaling: margin (scale divided by 2^margin).") var margin: Int = 0
+  @Option(help: "Delayed scaling: amax history length. (default: 1024)") var amaxHistory: Int?
+  @Option(help: "Delayed scaling: max or most_recent. (default: max)") var amaxAlgo: String?
+  @Option(help: "Delayed scaling: margin (scale divided by 2^margin). (default: 0)") var margin: Int?
   @Flag(help: "Round current/rowwise/blockwise scales down to powers of two.") var pow2Scales = false
   @Option(help: "Gradient format: e5m2 (HYBRID) or e4m3 (default: e4m3 for blockwise, e5m2 otherwise).") var gradFormat: String?
   @Option(help: "Clip gradients element-wise to +-VALUE (e.g. 6).") var clipValue: Float?
   @Option(help: "Clip the global gradient norm (0: off).") var clipNorm: Float = 1
   @Option(help: "Re-calibrate weight scales every N steps (delayed).") var recalibrateEvery: Int?
   @Flag(help: "Fake quantisation (QAT): quantise-dequantise forward, straight-through gradients.") var fakeQuant = false
-  @Option(help: "Comma-separated linear layers kept in FP32 (names: blockN.qkv|proj|fc1|fc2, head; 'none').") var highPrecision: String = "head"
+  @Option(help: "Comma-separated linear layers kept in FP32 (names: blockN.qkv|proj|fc1|fc2, head; 'none'). (default: head)") var highPrecision: String?
   @Option(help: "Progressive schedule: step from which weights are FP8.") var fp8WeightsFrom: Int = 0
   @Option(help: "Progressive schedule: step from which activations are FP8.") var fp8ActivationsFrom: Int = 0
   @Option(help: "Progressive schedule: step from which gradients are FP8.") var fp8GradientsFrom: Int = 0
@@ -63,60 +66,138 @@ struct Train: ParsableCommand {
   @Option(help: "Under mpirun: seconds a rank waits for the others in one exchange before the job is aborted.")
   var collectiveTimeout: Double = 300
   @Option(help: "Also save the checkpoint every N steps (with --save-checkpoint).") var checkpointEvery: Int?
-  @Flag(help: "No progress bar.") var quiet = false
+  @Flag(help: "Print nothing but the result: no progress, no notes.") var quiet = false
   @Option(help: "OpenMP threads of each FP8 product (0: the runtime's default; the bits do not depend on it).") var threads: Int = 1
+  @OptionGroup var memory: MemoryOption
 
-  func options(for r: Recipe, gpu g: TrainingGPU, task: any TrainingTask) throws -> TrainingOptions {
+  /// What the options ask for, checked: the runs (recipe and GPU, FP32 first) and the options of
+  /// each. Built by `validate()` before anything runs, and again by `run()`.
+  struct Plan {
+    var runs: [(recipe: Recipe, gpu: TrainingGPU)]
+    var gpu: TrainingGPU
+    var task: BuiltInTask?
+    var base: TrainingOptions
+    var exchange: ExchangeFormat
+  }
+
+  /// Every option's check, in one place (each a usage error naming the option and the value). A
+  /// new option gets its line here, and its own check of when it applies.
+  func plan() throws -> Plan {
+    try Check.conflict(recipe != nil, "--recipe", compare != nil, "--compare")
+    try Check.conflict(gradAccumulation != nil, "--grad-accumulation", deprecatedAccumulation != nil, "--accumulation")
+    let names = recipe.map { [$0] } ?? (compare ?? "fp32,delayed,current,blockwise,delayed@h100-fast").split(
+      separator: ",", omittingEmptySubsequences: false).map(String.init)
+    let gpuNames = TrainingGPU.allCases.map(\.rawValue)
+    let chosenGPU = try gpu.map { try Check.named($0, "--gpu", gpuNames) { TrainingGPU(name: $0) } } ?? .h100
+    var runs: [(recipe: Recipe, gpu: TrainingGPU)] = []
+    for n in names {
+      let parts = n.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
+      guard !n.isEmpty, parts.count <= 2 else { throw Check.fail("\(recipe != nil ? "--recipe" : "--compare"): \"\(n)\" is not RECIPE or RECIPE@GPU") }
+      let r = try Check.named(parts[0], recipe != nil ? "--recipe" : "--compare", Recipe.allCases.map(\.rawValue)) { Recipe(rawValue: $0) }
+      let g = try parts.count > 1 ? Check.named(parts[1], "--compare", gpuNames) { TrainingGPU(name: $0) } : chosenGPU
+      guard !runs.contains(where: { $0.recipe == r && $0.gpu == g }) else { throw Check.fail("--compare names \(n) twice") }
+      runs.append((r, g))
+    }
+    // FP32 first: its final held-out loss is the target the other runs are timed against.
+    runs = runs.filter { $0.recipe == .fp32 } + runs.filter { $0.recipe != .fp32 }
+    let fp8 = runs.contains { $0.recipe.isFP8 }, delayed = runs.contains { $0.recipe == .delayed }
+    let checkpointed = resume != nil || saveCheckpoint != nil
+    if checkpointed && runs.count != 1 { throw Check.fail("--resume and --save-checkpoint need a single --recipe") }
+
+    try Check.inRange(steps, 1...1_000_000_000, "--steps")
+    let accumulation = gradAccumulation ?? deprecatedAccumulation ?? 4
+    try Check.inRange(accumulation, 1...1 << 20, gradAccumulation == nil && deprecatedAccumulation != nil ? "--accumulation" : "--grad-accumulation")
+    if let microBatch { try Check.inRange(microBatch, 1...1 << 20, "--micro-batch") }
+    try Check.positive(lr, "--lr")
+    try Check.inRange(warmup, 0...1_000_000_000, "--warmup")
+    try Check.finite(finalLrFraction, "--final-lr-fraction", in: 0...1)
+    try Check.inRange(width, 1...65536, "--width")
+    try Check.inRange(layers, 1...1024, "--layers")
+    try Check.inRange(heads, 1...width, "--heads")
+    guard width % heads == 0 else { throw Check.fail("--heads \(heads) does not divide --width \(width)") }
+    try Check.positive(initStd, "--init-std")
+    try Check.conflict(text != nil, "--text", task != nil, "--task")
+    let builtIn = try text == nil ? Check.named(task ?? "wordchain", "--task", BuiltInTask.allCases.map(\.rawValue)) { BuiltInTask(rawValue: $0) } : nil
+    try Check.applies(digits != nil, "--digits", when: builtIn == .addition, "to --task addition")
+    try Check.applies(labelNoise != nil, "--label-noise", when: builtIn == .addition, "to --task addition")
+    if let digits { try Check.inRange(digits, 1...9, "--digits") }
+    if let labelNoise { try Check.finite(labelNoise, "--label-noise", in: 0...1) }
+    try Check.inRange(evalEvery, 0...1_000_000_000, "--eval-every")
+    for (given, name) in [(amaxHistory != nil, "--amax-history"), (amaxAlgo != nil, "--amax-algo"), (margin != nil, "--margin"),
+                          (recalibrateEvery != nil, "--recalibrate-every")] {
+      try Check.applies(given, name, when: delayed, "to the delayed recipe")
+    }
+    try Check.applies(pow2Scales, "--pow2-scales", when: runs.contains { [.current, .rowwise, .blockwise].contains($0.recipe) },
+                      "to the current, rowwise and blockwise recipes")
+    for (given, name) in [(gradFormat != nil, "--grad-format"), (fakeQuant, "--fake-quant"), (highPrecision != nil, "--high-precision"),
+                          (fp8WeightsFrom != 0, "--fp8-weights-from"), (fp8ActivationsFrom != 0, "--fp8-activations-from"),
+                          (fp8GradientsFrom != 0, "--fp8-gradients-from"), (sqnrThreshold != nil, "--sqnr-threshold")] {
+      try Check.applies(given, name, when: fp8, "to FP8 recipes")
+    }
     var o = TrainingOptions()
-    o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatch ?? task.defaultMicroBatch
-    o.accumulation = accumulation; o.seed = seed; o.threads = threads
-    guard steps >= 0, o.microBatch > 0, accumulation > 0 else {
-      throw ValidationError("--steps must be 0 or more, --micro-batch and --accumulation 1 or more")
-    }
-    o.learningRate = lr; o.warmupSteps = warmup; o.finalLRFraction = finalLrFraction; o.amaxHistoryLength = amaxHistory
-    guard let algo = AmaxAlgorithm(rawValue: amaxAlgo) else { throw ValidationError("--amax-algo: max or most_recent") }
-    o.amaxAlgorithm = algo; o.margin = margin; o.powerOfTwoScales = pow2Scales
+    o.steps = steps; o.accumulation = accumulation; o.seed = seed; o.threads = threads
+    o.learningRate = lr; o.warmupSteps = warmup; o.finalLRFraction = finalLrFraction
+    if let amaxHistory { try Check.inRange(amaxHistory, 1...1 << 20, "--amax-history"); o.amaxHistoryLength = amaxHistory }
+    if let amaxAlgo { o.amaxAlgorithm = try Check.named(amaxAlgo, "--amax-algo", ["max", "most_recent"]) { AmaxAlgorithm(rawValue: $0) } }
+    if let margin { try Check.inRange(margin, -64...64, "--margin"); o.margin = margin }
+    o.powerOfTwoScales = pow2Scales
     if let gradFormat {
-      guard let f = ElementFormat(name: gradFormat), f == .e4m3 || f == .e5m2 else { throw ValidationError("--grad-format: e4m3 or e5m2") }
-      o.gradientFormat = f
+      o.gradientFormat = try Check.named(gradFormat, "--grad-format", ["e4m3", "e5m2"]) { n in
+        ElementFormat(name: n).flatMap { $0 == .e4m3 || $0 == .e5m2 ? $0 : nil }
+      }
     }
-    o.clipValue = clipValue; o.clipNorm = clipNorm > 0 ? clipNorm : nil; o.weightRecalibrationInterval = recalibrateEvery
+    if let clipValue { try Check.positive(clipValue, "--clip-value") }
+    try Check.finite(clipNorm, "--clip-norm", in: 0...Float.greatestFiniteMagnitude)
+    o.clipValue = clipValue; o.clipNorm = clipNorm > 0 ? clipNorm : nil
+    if let recalibrateEvery { try Check.atLeast(recalibrateEvery, 1, "--recalibrate-every") }
+    o.weightRecalibrationInterval = recalibrateEvery
     o.fakeQuantization = fakeQuant
-    o.highPrecisionLayers = highPrecision == "none" ? [] : highPrecision.split(separator: ",").map(String.init)
+    let linearNames = TransformerConfig(vocab: 1, maxSeq: 1, d: width, heads: heads, layers: layers).linearNames
+    let kept = highPrecision ?? "head"
+    o.highPrecisionLayers = kept == "none" ? [] : kept.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    for name in o.highPrecisionLayers where !linearNames.contains(name) {
+      throw Check.fail("--high-precision: no linear layer \"\(escapedForTerminal(name))\" (with --layers \(layers): block0.qkv ... block\(layers - 1).fc2, head, or none)")
+    }
+    for (v, name) in [(fp8WeightsFrom, "--fp8-weights-from"), (fp8ActivationsFrom, "--fp8-activations-from"), (fp8GradientsFrom, "--fp8-gradients-from")] {
+      try Check.atLeast(v, 0, name)
+    }
     o.fp8WeightsFrom = fp8WeightsFrom; o.fp8ActivationsFrom = fp8ActivationsFrom; o.fp8GradientsFrom = fp8GradientsFrom
+    if let sqnrThreshold { try Check.finite(sqnrThreshold, "--sqnr-threshold") }
     o.sqnrThresholdDB = sqnrThreshold
     func onOff(_ s: String?, _ name: String) throws -> Bool? {
-      guard let s else { return nil }
-      switch s { case "on": return true; case "off": return false; default: throw ValidationError("\(name): on or off") }
+      try s.map { try Check.named($0, name, ["on", "off"]) { $0 == "on" ? true : $0 == "off" ? false : nil } }
     }
     o.fp16Schedule = try onOff(fp16Schedule, "--fp16-schedule")
     o.dynamicLossScaling = try onOff(lossScaling, "--loss-scaling")
-    return o
+    try Check.inRange(threads, 0...4096, "--threads")
+    let format = try Check.named(exchange, "--exchange", ExchangeFormat.allCases.map(\.rawValue)) { ExchangeFormat(rawValue: $0) }
+    try Check.finite(collectiveTimeout, "--collective-timeout", in: 0.001...1e9)
+    if let checkpointEvery {
+      try Check.atLeast(checkpointEvery, 1, "--checkpoint-every")
+      try Check.applies(true, "--checkpoint-every", when: saveCheckpoint != nil, "with --save-checkpoint")
+    }
+    return Plan(runs: runs, gpu: chosenGPU, task: builtIn, base: o, exchange: format)
   }
 
-  func makeTask() throws -> any TrainingTask {
+  func validate() throws {
+    _ = try plan()
+  }
+
+  func makeTask(_ plan: Plan) throws -> any TrainingTask {
     if let text { return try TextTask(file: text) }
-    guard let t = BuiltInTask(rawValue: task) else {
-      throw ValidationError("--task: \(BuiltInTask.allCases.map(\.rawValue).joined(separator: " or "))")
-    }
-    return try t.make(digits: digits, labelNoise: labelNoise)
+    return try plan.task!.make(digits: digits ?? 2, labelNoise: labelNoise ?? 0.1)
   }
 
   func run() throws {
-    guard let format = ExchangeFormat(rawValue: exchange) else {
-      throw ValidationError("--exchange: \(ExchangeFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
-    if checkpointEvery != nil && (saveCheckpoint == nil || (checkpointEvery ?? 0) <= 0) {
-      throw ValidationError("--checkpoint-every needs a positive N and --save-checkpoint")
-    }
+    let plan = try plan()
     let comm: MPICommunicator?
     do { comm = try Launch.communicator(timeout: collectiveTimeout) } catch {
-      FileHandle.standardError.write(Data("fp8emu: \(error)\n".utf8))
+      writeStderr("fp8emu: \(error)\n")
       throw ExitCode(error.exitCode)
     }
-    guard let comm else { return try train(DataParallelRun(comm: nil, exchange: format)) }
+    guard let comm else { return try train(plan, DataParallelRun(comm: nil, exchange: plan.exchange)) }
     // A rank that fails must end the job, or the others would wait for it.
-    do { try train(DataParallelRun(comm: comm, exchange: format)) } catch let e as ValidationError {
+    do { try train(plan, DataParallelRun(comm: comm, exchange: plan.exchange)) } catch let e as ValidationError {
       comm.abort(e.message, code: 64)
     } catch {
       comm.abort("\(error)", code: DataParallelRun.exitCode(error))
@@ -125,49 +206,44 @@ struct Train: ParsableCommand {
   }
 
   /// Trains on this rank; rank 0 alone prints and writes files.
-  func train(_ dp: DataParallelRun) throws {
+  func train(_ plan: Plan, _ dp: DataParallelRun) throws {
     let quiet = self.quiet || !dp.isRoot
+    if deprecatedAccumulation != nil && dp.isRoot { writeStderr("warning: --accumulation is deprecated; use --grad-accumulation\n") }
+    // Everything that can be checked before minutes of training: the outputs can be created (none
+    // of them the checkpoint to resume), the inputs read, the model fits in memory.
+    if dp.isRoot { try checkOutputsWritable([log, svg, curves, saveCheckpoint], inputs: [resume, text].compactMap { $0 }) }
+    let task = try makeTask(plan)
+    let config = modelConfig(task)
+    let microBatch = self.microBatch ?? task.defaultMicroBatch
+    try memory.budget.check(
+      config.trainingMemoryEstimate(microBatch: microBatch, sequenceLength: task.sequenceLength,
+                                    evaluationSequences: task.evaluationSequences),
+      for: "training this model (--width \(width), --layers \(layers), --micro-batch \(microBatch))")
     if let comm = dp.comm {
       let hosts = try comm.hosts()
-      if dp.isRoot {
-        let per = accumulation / max(comm.size, 1)
-        FileHandle.standardError.write(Data("data parallel: \(Launch.placement(hosts)); exchange \(dp.exchange); \(accumulation) micro-batches per step, \(per) per rank\n".utf8))
+      if dp.isRoot && !self.quiet {
+        let per = plan.base.accumulation / max(comm.size, 1)
+        writeStderr("data parallel: \(Launch.placement(hosts)); exchange \(dp.exchange); \(plan.base.accumulation) micro-batches per step, \(per) per rank\n")
       }
     }
     // The engine every matrix product goes through: the tensor-core model for FP8 products
     // (H100 / B200 / A100 numerics), the ideal FP32 engine otherwise.
     let engine: any MatmulEngine = TensorCoreMatmulEngine(threads: threads)
-    let task = try makeTask()
-    let names = recipe.map { [$0] } ?? compare.split(separator: ",").map(String.init)
-    let defaultGPU: TrainingGPU = engine.supports(TrainingGPU.h100.numerics) ? .h100 : .ideal
-    let chosenGPU = try gpu.map { name throws -> TrainingGPU in
-      guard let g = TrainingGPU(name: name) else { throw ValidationError("unknown GPU '\(name)'") }
-      return g
-    } ?? defaultGPU
-    var recipes: [(Recipe, TrainingGPU)] = []
-    // FP32 first: its final held-out loss is the target the other runs are timed against.
-    for n in names.filter({ $0 == "fp32" }) + names.filter({ $0 != "fp32" }) {
-      let parts = n.split(separator: "@").map(String.init)
-      guard let r = Recipe(rawValue: parts[0]) else { throw ValidationError("unknown recipe '\(n)' (\(Recipe.allCases.map(\.rawValue).joined(separator: ", ")))") }
-      guard let g = parts.count > 1 ? TrainingGPU(name: parts[1]) : chosenGPU else { throw ValidationError("unknown GPU '\(parts[1])'") }
-      recipes.append((r, g))
-    }
     let checkpointed = resume != nil || saveCheckpoint != nil
-    if checkpointed && recipes.count != 1 { throw ValidationError("--resume and --save-checkpoint need a single --recipe") }
-    if gpu == nil && chosenGPU == .ideal && !quiet {
-      FileHandle.standardError.write(Data("note: this build's engine computes ideal FP32 numerics only; tensor-core numerics (--gpu h100, ...) are not available yet\n".utf8))
-    }
     let monitor = dp.isRoot ? try log.map { try MonitorLog(path: $0) } : nil
     let store = SafetensorsCheckpointStore()
+    // Rank 0 reads the checkpoint and sends it to the others.
+    let checkpoint = try resume.map { try dp.loadCheckpoint($0, store: store) }
     var results: [RunResult] = []
-    for (r, g) in recipes {
-      let o = try options(for: r, gpu: g, task: task)
-      let t = try Trainer(options: o, task: task, engine: engine, model: modelConfig(task))
+    for (r, g) in plan.runs {
+      var o = plan.base
+      o.recipe = r; o.gpu = g; o.microBatch = microBatch
+      let t = try Trainer(options: o, task: task, engine: engine, model: config)
       t.reducer = try dp.reducer(options: o)(t)
-      if let resume { try t.restore(try dp.loadCheckpoint(resume, store: store)) }
+      if let checkpoint { try t.restore(checkpoint) }
       // Written whole or not at all (temporary file, then rename), by rank 0 only.
       func save(_ t: Trainer) throws(TrainingError) { if let saveCheckpoint, dp.isRoot { try store.save(t.checkpoint(), to: saveCheckpoint) } }
-      var bar = ProgressBar(enabled: !quiet)
+      var bar = ProgressBar(enabled: !quiet && stderrIsTerminal)
       // Runs that save or resume a checkpoint take no held-out evaluations along the way.
       let result = try t.run(evalEvery: checkpointed ? 0 : evalEvery, reachTarget: Comparison.fp32Target(results), log: monitor,
                              progress: { step, loss in
@@ -183,31 +259,20 @@ struct Train: ParsableCommand {
     }
     Comparison.relate(&results)
     guard dp.isRoot else { return }
-    if let curves {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-      let lines = try results.map { String(decoding: try enc.encode($0), as: UTF8.self) }
-      try (lines.joined(separator: "\n") + "\n").write(toFile: curves, atomically: true, encoding: .utf8)
-    }
+    try monitor?.commit()
+    if let curves { try OutputFile.write(Array(try results.map { try JSONLines.line($0) + "\n" }.joined().utf8), to: curves) }
+    if let svg { try OutputFile.write(Array(SVGPlot.comparison(results, title: task.name).utf8), to: svg) }
     if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
       for var r in results {
         r.losses = []
-        print(String(decoding: try enc.encode(r), as: UTF8.self))
+        try JSONLines.print(r)
       }
     } else {
-      print("task: \(task.name), \(steps) steps x \(accumulation) micro-batches of \(microBatch ?? task.defaultMicroBatch), seed \(seed), gpu \(chosenGPU)")
+      print("task: \(task.name), \(steps) steps x \(plan.base.accumulation) micro-batches of \(microBatch), seed \(seed), gpu \(plan.gpu)")
       if let floor = (task as? TextTask)?.entropyFloorBits {
         print("source entropy: \(String(format: "%.3f", floor)) bits/char (the floor of bits/char)")
       }
       print(Comparison.table(results))
-    }
-    if let svg {
-      let plot = SVGPlot.comparison(results, title: task.name)
-      try plot.write(toFile: svg, atomically: true, encoding: .utf8)
     }
   }
 

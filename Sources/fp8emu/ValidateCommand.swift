@@ -23,11 +23,17 @@ struct Validate: ParsableCommand {
   @Flag(help: "One JSON object per row instead of a table.")
   var json = false
 
+  func validate() throws {
+    _ = try isaOption(isa)
+  }
+
   func run() throws {
-    guard let isa = ISA(name: isa), isa.isSupported else { throw ValidationError("unknown or unsupported ISA \(self.isa)") }
+    let isa = try isaOption(isa)
     var folders = try TensorCoreVectors.folders(in: vectors)
     if let gpu { folders = folders.filter { $0.gpu.lowercased() == gpu.lowercased() } }
-    if folders.isEmpty { throw ValidationError("no <GPU>/<format> folders under \(vectors)" + (gpu.map { " for \($0)" } ?? "")) }
+    if folders.isEmpty {
+      throw Failure("\(quotedPath(vectors)): no <GPU>/<format> folders" + (gpu.map { " for \(escapedForTerminal($0))" } ?? ""), .noInput)
+    }
     var failed = false
     if !json {
       print("GPU      preset  input  acc   bit-exact / rows  note")
@@ -67,7 +73,7 @@ struct Validate: ParsableCommand {
       }
     } else {
       let m = matched.map { "\($0)" } ?? "-"
-      print("\(gpu.padding(8)) \(preset.padding(7)) \(input.padding(6)) \(acc.padding(5)) \((m + " / \(rows)").padding(17)) \(note)")
+      print("\(escapedForTerminal(gpu).padding(8)) \(preset.padding(7)) \(escapedForTerminal(input).padding(6)) \(acc.padding(5)) \((m + " / \(rows)").padding(17)) \(note)")
     }
   }
 }

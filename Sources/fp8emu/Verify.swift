@@ -28,14 +28,27 @@ struct Verify: ParsableCommand {
   @Flag(help: "One JSON object per row on stdout.")
   var json = false
 
-  func run() throws {
-    var srcs: [ElementFormat] = []
-    for name in sources.split(separator: ",") {
-      guard let f = ElementFormat(name: String(name)), [.f32, .f16, .bf16].contains(f) else {
-        throw ValidationError("unknown source format '\(name)' (f32, f16, bf16)")
+  func sourceFormats() throws -> [ElementFormat] {
+    var out: [ElementFormat] = []
+    for name in sources.split(separator: ",", omittingEmptySubsequences: false) {
+      let f = try Check.named(String(name), "--sources", ["f32", "f16", "bf16"]) { n in
+        ElementFormat(name: n).flatMap { [.f32, .f16, .bf16].contains($0) ? $0 : nil }
       }
-      srcs.append(f)
+      guard !out.contains(f) else { throw Check.fail("--sources names \(f) twice") }
+      out.append(f)
     }
+    return out
+  }
+
+  func validate() throws {
+    let srcs = try sourceFormats()
+    try Check.inRange(f32Stride, 1...256, "--f32-stride")
+    try Check.applies(f32Stride != 1, "--f32-stride", when: srcs.contains(.f32) || e8m0F32, "to FP32 sweeps")
+    try Check.inRange(threads, 0...4096, "--threads")
+  }
+
+  func run() throws {
+    let srcs = try sourceFormats()
     let groups = ConversionVerifier.groups(sources: srcs, includeE8M0F32: e8m0F32)
     let totalInputs = groups.reduce(UInt64(0)) { $0 + $1.inputs }
     var doneInputs: UInt64 = 0

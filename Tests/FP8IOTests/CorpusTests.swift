@@ -10,8 +10,9 @@ import _TestSupport
   static let dir = packageRoot() + "/Tests/FP8IOTests/Corpus"
 
   static func kind(_ e: SafetensorsError) -> String {
-    switch e {
-    case .io: return "io"
+    switch e.defect {
+    case .file: return "file"
+    case .inFile: return "inFile"
     case .truncated: return "truncated"
     case .headerTooLarge: return "headerTooLarge"
     case .headerBeyondFile: return "headerBeyondFile"
@@ -61,10 +62,11 @@ import _TestSupport
       switch (expected, error) {
       case (.safetensors(.invalidJSON(_, let offset)), let e as SafetensorsError):
         // The parser's own words are its business; where it stopped is the file's.
-        guard case .invalidJSON(_, let at) = e else { Issue.record("\(file): got \(e)"); return }
+        guard case .inFile(path, .invalidJSON(_, let at)) = e else { Issue.record("\(file): got \(e)"); return }
         #expect(at == offset, "\(file): got \(e)")
-      case (.safetensors(let want), let e as SafetensorsError): #expect(e == want, "\(file): got \(e)")
-      case (.npy(let want), let e as NpyError): #expect(e == want, "\(file): got \(e)")
+      // the defect, and the file it was found in
+      case (.safetensors(let want), let e as SafetensorsError): #expect(e == .inFile(path, want), "\(file): got \(e)")
+      case (.npy(let want), let e as NpyError): #expect(e == .inFile(path, want), "\(file): got \(e)")
       case (.kind(let kind, let word), let e as SafetensorsError):
         #expect(Self.kind(e) == kind && e.description.contains(word), "\(file): got \"\(e)\", want \(kind) naming \(word)")
       case (.kind(let kind, let word), let e as NpyError):
@@ -116,8 +118,9 @@ import _TestSupport
   }
 
   static func kind(_ e: NpyError) -> String {
-    switch e {
-    case .io: return "io"
+    switch e.defect {
+    case .file: return "file"
+    case .inFile: return "inFile"
     case .truncatedHeader: return "truncatedHeader"
     case .badMagic: return "badMagic"
     case .unsupportedVersion: return "unsupportedVersion"

@@ -55,7 +55,7 @@ import _TestSupport
     let path = Self.tempPath("abandoned.safetensors")
     do {
       let w = try SafetensorsWriter(path: path, entries: [.init(name: "x", dtype: .u8, shape: [4])], metadata: nil)
-      _ = try w.buffer(for: "x")
+      try [UInt8](repeating: 7, count: 2).withUnsafeBytes { try w.write($0, tensor: "x") }
     }
     #expect(!FileManager.default.fileExists(atPath: path))
   }

@@ -144,7 +144,9 @@ private func tensorCoreLosses(_ o: TrainingOptions, task: any TrainingTask = Add
     defer { try? FileManager.default.removeItem(atPath: csv) }
     do {
       let log = try MonitorLog(path: csv)
-      log.write(r, recipe: "current")
+      try log.write(r, recipe: "current")
+      #expect(!FileManager.default.fileExists(atPath: csv))  // whole or not at all: in place at commit
+      try log.commit()
     }
     let text = try String(contentsOfFile: csv, encoding: .utf8)
     let lines = text.split(separator: "\n")

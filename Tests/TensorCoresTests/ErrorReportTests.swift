@@ -18,4 +18,16 @@ struct ErrorReportTests {
     #expect(r.nonFiniteMismatches == 0)
     #expect(ErrorReport(result: [.nan], reference: [1]).nonFiniteMismatches == 1)
   }
+
+  /// NaN and Inf are counted and named; a score over the finite elements says it skipped some.
+  @Test func nonFiniteOutputsAreCountedNotHidden() {
+    let r = ErrorReport(result: [1, .nan, .nan, .infinity, 2], reference: [1, .nan, 3, .infinity, -.infinity])
+    #expect(r.compared == 1 && r.nanOutputs == 2 && r.infiniteOutputs == 1)
+    #expect(r.nanMismatches == 1 && r.infiniteMismatches == 1)
+    #expect(r.description.hasPrefix("over the 1 of 5 elements that are finite in both"))
+    #expect(r.description.contains("2 NaN and 1 infinite outputs, 1 NaN and 1 infinite where the reference differs"))
+    let none = ErrorReport(result: [.nan, .nan], reference: [.nan, .nan])
+    #expect(none.description.hasPrefix("no element to compare") && !none.description.contains("max rel"))
+    #expect(!ErrorReport(result: [1, 2], reference: [1, 2]).description.contains("NaN"))
+  }
 }
