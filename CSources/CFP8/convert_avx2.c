@@ -2,7 +2,7 @@
 #include "internal.h"
 #include "convert_internal.h"
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 
 #define T CFP8_TARGET_AVX2
 

@@ -6,9 +6,7 @@
 /* Self-contained (no libc headers) so that convert_neon.c compiles freestanding for aarch64;
  * the other kernel files include internal.h before this header. */
 #include "cfp8.h"
-#if defined(__aarch64__) && !defined(CFP8_ARM64)
-#define CFP8_ARM64 1
-#endif
+#include "arch.h"
 
 /* Everything an encode kernel needs, resolved once per call. */
 typedef struct cfp8_enc_plan {

@@ -2,7 +2,7 @@
  * Decode uses the scalar table loop (returns 0). */
 #include "convert_internal.h"
 #if defined(CFP8_ARM64)
-#include <arm_neon.h>
+#include "simd.h"
 
 /* Right shift by a per-lane count 0..63 (counts >= 32 give 0). */
 static inline uint32x4_t srlv(uint32x4_t x, uint32x4_t c) {

@@ -3,7 +3,7 @@
  * vpmaddubsw is avoided: it saturates its 16-bit pair sums. */
 #include "int8_internal.h"
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 
 CFP8_TARGET_AVX2
 void cfp8_i8_kernel_avx2(int64_t kp, const int16_t *a, int64_t lda, const int16_t *b, int32_t *tile, int load) {

@@ -3,7 +3,7 @@
  * saturation. The driver subtracts 128·colsum(B). */
 #include "int8_internal.h"
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 
 CFP8_TARGET_AVX512VNNI
 void cfp8_i8_kernel_vnni(int64_t kp, const uint8_t *a, int64_t lda, const int8_t *b, int32_t *tile, int load) {

@@ -3,7 +3,7 @@
  * pairs into int32 lanes. Works on the unpacked operands, one dot product per output. */
 #include "int8_internal.h"
 #if defined(CFP8_ARM64)
-#include <arm_neon.h>
+#include "simd.h"
 
 void cfp8_i8_rows_neon(int64_t i0, int64_t i1, int64_t n, int64_t k, const int8_t *a, int64_t lda, const int8_t *b,
                        int64_t ldb, int32_t *c, int64_t ldc) {

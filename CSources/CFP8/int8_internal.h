@@ -5,14 +5,7 @@
 /* Only the public headers (so that the NEON file can be syntax-checked freestanding); int8_gemm.c
  * includes internal.h first. */
 #include "cfp8.h"
-#if (defined(__x86_64__) || defined(_M_X64)) && !defined(CFP8_X86)
-#define CFP8_X86 1
-#define CFP8_TARGET_AVX2 __attribute__((target("avx2,fma,f16c,bmi2")))
-#define CFP8_TARGET_AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,bmi2,fma,f16c")))
-#endif
-#if defined(__aarch64__) && !defined(CFP8_ARM64)
-#define CFP8_ARM64 1
-#endif
+#include "arch.h"
 
 /* VNNI: 8 rows × 32 columns, K in steps of 4. Packed B panel: for each k4, 32 columns × 4 bytes.
  * Packed A: (a ^ 0x80) as unsigned bytes, rows of kp bytes. */

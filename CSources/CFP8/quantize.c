@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 #endif
 
 /* ---- helpers ---------------------------------------------------------------------------------- */

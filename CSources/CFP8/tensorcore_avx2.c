@@ -5,7 +5,7 @@
 #include "tensorcore_internal.h"
 
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 #include <string.h>
 
 #define EXP_NONE (-5000)

@@ -20,7 +20,7 @@
 #include "tensorcore_internal.h"
 
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 
 #define EXP_NONE (-5000)
 #define R 4

@@ -3,6 +3,7 @@
 #define CFP8_TENSORCORE_INTERNAL_H
 
 #include "cfp8_tensorcore.h"
+#include "arch.h"
 
 #define CFP8_TC_MAX_BLOCK 64
 #define CFP8_TC_ZERO_EXP (-1000000) /* exponent of a zero term: takes no part in the alignment */

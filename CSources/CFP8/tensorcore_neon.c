@@ -5,12 +5,9 @@
 /* internal.h is not included: it pulls in libc headers, and this file must also compile
  * freestanding for aarch64 (clang --target=aarch64-linux-gnu -ffreestanding -fsyntax-only). */
 #include "tensorcore_internal.h"
-#if defined(__aarch64__) && !defined(CFP8_ARM64)
-#define CFP8_ARM64 1
-#endif
 
 #if defined(CFP8_ARM64)
-#include <arm_neon.h>
+#include "simd.h"
 
 #define EXP_NONE (-5000)
 
