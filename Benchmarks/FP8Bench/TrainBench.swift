@@ -27,12 +27,15 @@ struct TrainBench: ParsableCommand {
     guard let builtIn = BuiltInTask(rawValue: self.task) else {
       throw ValidationError("--task: \(BuiltInTask.allCases.map(\.rawValue).joined(separator: " or "))")
     }
+    guard let trainingGPU = TrainingGPU(name: gpu) else {
+      throw ValidationError("--gpu: \(TrainingGPU.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
     let task = try builtIn.make()
     var rows: [Row] = []
     for name in recipes.split(separator: ",") {
       guard let r = Recipe(rawValue: String(name)) else { throw ValidationError("unknown recipe \(name)") }
       var o = TrainingOptions()
-      o.recipe = r; o.gpu = gpu; o.steps = steps + 2; o.microBatch = task.defaultMicroBatch
+      o.recipe = r; o.gpu = trainingGPU; o.steps = steps + 2; o.microBatch = task.defaultMicroBatch
       let t = try Trainer(options: o, task: task, engine: TensorCoreMatmulEngine())
       for _ in 0..<2 { try t.trainStep() }
       var times: [Double] = []

@@ -58,7 +58,7 @@ public struct AdditionTask: TrainingTask {
   var limit: Int { Int(pow(10.0, Double(digits))) }
 
   /// Whether the pair (a, b) is held out.
-  public func isHeldOut(_ a: Int, _ b: Int) -> Bool {
+  func isHeldOut(_ a: Int, _ b: Int) -> Bool {
     var z = UInt64(a &* 1_000_003 &+ b) &+ 0x9E37_79B9_7F4A_7C15
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
@@ -66,7 +66,7 @@ public struct AdditionTask: TrainingTask {
   }
 
   /// The full token sequence of a + b (length sequenceLength + 1).
-  public func sequence(_ a: Int, _ b: Int) -> [Int] {
+  func sequence(_ a: Int, _ b: Int) -> [Int] {
     func digitsOf(_ x: Int, _ n: Int) -> [Int] { (0..<n).reversed().map { (x / Int(pow(10.0, Double($0)))) % 10 } }
     let s = a + b
     return digitsOf(a, digits) + [10] + digitsOf(b, digits) + [11] + Array(digitsOf(s, digits + 1).reversed())
@@ -97,7 +97,7 @@ public struct AdditionTask: TrainingTask {
   }
 
   /// The first `evalCount` held-out pairs in a fixed order.
-  public var heldOut: [(Int, Int)] {
+  var heldOut: [(Int, Int)] {
     var out: [(Int, Int)] = []
     var i = 0
     let stride = 7919  // visit pairs in a scrambled but fixed order
@@ -150,10 +150,10 @@ public struct AdditionTask: TrainingTask {
 /// characters; the first 90% trains, the last 10% is held out; the metric is bits per character
 /// (held-out cross-entropy / ln 2).
 public struct TextTask: TrainingTask {
-  public let chars: [Character]
-  public let ids: [Int]
+  let chars: [Character]
+  let ids: [Int]
   public let sequenceLength: Int
-  public let split: Int
+  let split: Int
   /// "text" for a file, "wordchain" for the built-in synthetic language.
   public var name = "text"
   /// The source's entropy rate in bits per character when it is known (synthetic text): the

@@ -1,3 +1,5 @@
+import FP8
+
 /// The block-FMA model of one tensor-core operation, `d = c + Σ_{i<L} a_i·b_i` as a single fused
 /// step (Khattak & Mikaitis, "Accurate Models of NVIDIA Tensor Cores", arXiv:2512.07004; MMA-Sim,
 /// arXiv:2511.10909):

@@ -1,3 +1,5 @@
+import FP8
+
 /// Checks the model against rows measured on real GPUs (`d = a·b + c` per row), running each
 /// row as a 1×K·K×1 tensor-core product through a chosen SIMD path, so that the vectors prove the
 /// same kernels that users run.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import DataParallel
+import FP8
 import Foundation
 import MixedPrecision
 
@@ -56,16 +58,28 @@ struct Train: ParsableCommand {
   @Option(help: "Override dynamic loss scaling: on or off (default: on except fp32).") var lossScaling: String?
   @Option(help: "Save a safetensors checkpoint of the (single-recipe) run at the end.") var saveCheckpoint: String?
   @Option(help: "Resume the (single-recipe) run from this checkpoint.") var resume: String?
+  @Option(help: "Under mpirun: the format gradients are exchanged in: fp32, bf16, e5m2 (per-tensor scale from the ranks' amax) or e4m3-blockwise (1x128 tiles).")
+  var exchange: String = "fp32"
+  @Option(help: "Under mpirun: seconds a rank waits for the others in one exchange before the job is aborted.")
+  var collectiveTimeout: Double = 300
+  @Option(help: "Also save the checkpoint every N steps (with --save-checkpoint).") var checkpointEvery: Int?
   @Flag(help: "No progress bar.") var quiet = false
   @Option(help: "OpenMP threads of each FP8 product (0: the runtime's default; the bits do not depend on it).") var threads: Int = 1
 
-  func options(for r: Recipe, gpu g: String, task: any TrainingTask) throws -> TrainingOptions {
+  func options(for r: Recipe, gpu g: TrainingGPU, task: any TrainingTask) throws -> TrainingOptions {
     var o = TrainingOptions()
     o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatch ?? task.defaultMicroBatch
     o.accumulation = accumulation; o.seed = seed
+    guard steps >= 0, o.microBatch > 0, accumulation > 0 else {
+      throw ValidationError("--steps must be 0 or more, --micro-batch and --accumulation 1 or more")
+    }
     o.learningRate = lr; o.warmupSteps = warmup; o.finalLRFraction = finalLrFraction; o.amaxHistoryLength = amaxHistory
     guard let algo = AmaxAlgorithm(rawValue: amaxAlgo) else { throw ValidationError("--amax-algo: max or most_recent") }
-    o.amaxAlgorithm = algo; o.margin = margin; o.powerOfTwoScales = pow2Scales; o.gradientFormat = gradFormat
+    o.amaxAlgorithm = algo; o.margin = margin; o.powerOfTwoScales = pow2Scales
+    if let gradFormat {
+      guard let f = ElementFormat(name: gradFormat), f == .e4m3 || f == .e5m2 else { throw ValidationError("--grad-format: e4m3 or e5m2") }
+      o.gradientFormat = f
+    }
     o.clipValue = clipValue; o.clipNorm = clipNorm > 0 ? clipNorm : nil; o.weightRecalibrationInterval = recalibrateEvery
     o.fakeQuantization = fakeQuant
     o.highPrecisionLayers = highPrecision == "none" ? [] : highPrecision.split(separator: ",").map(String.init)
@@ -89,43 +103,86 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
+    guard let format = ExchangeFormat(rawValue: exchange) else {
+      throw ValidationError("--exchange: \(ExchangeFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    if checkpointEvery != nil && (saveCheckpoint == nil || (checkpointEvery ?? 0) <= 0) {
+      throw ValidationError("--checkpoint-every needs a positive N and --save-checkpoint")
+    }
+    let comm: MPICommunicator?
+    do { comm = try Launch.communicator(timeout: collectiveTimeout) } catch {
+      FileHandle.standardError.write(Data("fp8emu: \(error)\n".utf8))
+      throw ExitCode(error.exitCode)
+    }
+    guard let comm else { return try train(DataParallelRun(comm: nil, exchange: format)) }
+    // A rank that fails must end the job, or the others would wait for it.
+    do { try train(DataParallelRun(comm: comm, exchange: format)) } catch let e as ValidationError {
+      comm.abort(e.message, code: 64)
+    } catch {
+      comm.abort("\(error)", code: DataParallelRun.exitCode(error))
+    }
+    comm.finalize()
+  }
+
+  /// Trains on this rank; rank 0 alone prints and writes files.
+  func train(_ dp: DataParallelRun) throws {
+    let quiet = self.quiet || !dp.isRoot
+    if let comm = dp.comm {
+      let hosts = try comm.hosts()
+      if dp.isRoot {
+        let per = accumulation / max(comm.size, 1)
+        FileHandle.standardError.write(Data("data parallel: \(Launch.placement(hosts)); exchange \(dp.exchange); \(accumulation) micro-batches per step, \(per) per rank\n".utf8))
+      }
+    }
     // The engine every matrix product goes through: the tensor-core model for FP8 products
     // (H100 / B200 / A100 numerics), the ideal FP32 engine otherwise.
     let engine: any MatmulEngine = TensorCoreMatmulEngine(threads: threads)
     let task = try makeTask()
     let names = recipe.map { [$0] } ?? compare.split(separator: ",").map(String.init)
-    let gpuName = gpu ?? (engine.supports(TrainingGPU.h100.numerics) ? "h100" : "ideal")
-    var recipes: [(Recipe, String)] = []
+    let defaultGPU: TrainingGPU = engine.supports(TrainingGPU.h100.numerics) ? .h100 : .ideal
+    let chosenGPU = try gpu.map { name throws -> TrainingGPU in
+      guard let g = TrainingGPU(name: name) else { throw ValidationError("unknown GPU '\(name)'") }
+      return g
+    } ?? defaultGPU
+    var recipes: [(Recipe, TrainingGPU)] = []
     // FP32 first: its final held-out loss is the target the other runs are timed against.
     for n in names.filter({ $0 == "fp32" }) + names.filter({ $0 != "fp32" }) {
       let parts = n.split(separator: "@").map(String.init)
       guard let r = Recipe(rawValue: parts[0]) else { throw ValidationError("unknown recipe '\(n)' (\(Recipe.allCases.map(\.rawValue).joined(separator: ", ")))") }
-      let g = parts.count > 1 ? parts[1] : gpuName
-      guard TrainingGPU(name: g) != nil else { throw ValidationError("unknown GPU '\(g)'") }
+      guard let g = parts.count > 1 ? TrainingGPU(name: parts[1]) : chosenGPU else { throw ValidationError("unknown GPU '\(parts[1])'") }
       recipes.append((r, g))
     }
-    guard TrainingGPU(name: gpuName) != nil else { throw ValidationError("unknown GPU '\(gpuName)'") }
-    if gpu == nil && gpuName == "ideal" && !quiet {
+    let checkpointed = resume != nil || saveCheckpoint != nil
+    if checkpointed && recipes.count != 1 { throw ValidationError("--resume and --save-checkpoint need a single --recipe") }
+    if gpu == nil && chosenGPU == .ideal && !quiet {
       FileHandle.standardError.write(Data("note: this build's engine computes ideal FP32 numerics only; tensor-core numerics (--gpu h100, ...) are not available yet\n".utf8))
     }
-    let monitor = try log.map { try MonitorLog(path: $0) }
+    let monitor = dp.isRoot ? try log.map { try MonitorLog(path: $0) } : nil
+    let store = SafetensorsCheckpointStore()
     var results: [RunResult] = []
     for (r, g) in recipes {
       let o = try options(for: r, gpu: g, task: task)
-      let result: RunResult
-      if (resume != nil || saveCheckpoint != nil) {
-        guard recipes.count == 1 else { throw ValidationError("--resume and --save-checkpoint need a single --recipe") }
-        result = try runWithCheckpoint(o, task: task, engine: engine, monitor: monitor)
-      } else {
-        result = try Comparison.run(o, task: task, engine: engine, model: modelConfig(task), evalEvery: evalEvery,
-                                    reachTarget: Comparison.fp32Target(results), log: monitor) { step, loss in
-          if !quiet { progressBar(r.rawValue, step + 1, o.steps, loss) }
-        }
-      }
-      if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+      let t = try Trainer(options: o, task: task, engine: engine, model: modelConfig(task))
+      t.reducer = try dp.reducer(options: o)(t)
+      if let resume { try t.restore(try dp.loadCheckpoint(resume, store: store)) }
+      // Written whole or not at all (temporary file, then rename), by rank 0 only.
+      func save(_ t: Trainer) throws(TrainingError) { if let saveCheckpoint, dp.isRoot { try store.save(t.checkpoint(), to: saveCheckpoint) } }
+      var bar = ProgressBar(enabled: !quiet)
+      // Runs that save or resume a checkpoint take no held-out evaluations along the way.
+      let result = try t.run(evalEvery: checkpointed ? 0 : evalEvery, reachTarget: Comparison.fp32Target(results), log: monitor,
+                             progress: { step, loss in
+                               bar.update(Double(step + 1) / Double(o.steps), text: stepText(r.rawValue, step + 1, o.steps, loss))
+                               if checkpointed && self.quiet && dp.isRoot && !json { print("step \(step) loss \(loss)") }
+                             },
+                             afterStep: { (t) throws(TrainingError) in
+                               if let every = checkpointEvery, t.step % every == 0, t.step < o.steps { try save(t) }
+                             })
+      try save(t)
+      bar.finish()
       results.append(result)
     }
     Comparison.relate(&results)
+    guard dp.isRoot else { return }
     if let curves {
       let enc = JSONEncoder()
       enc.outputFormatting = [.sortedKeys]
@@ -142,7 +199,7 @@ struct Train: ParsableCommand {
         print(String(decoding: try enc.encode(r), as: UTF8.self))
       }
     } else {
-      print("task: \(task.name), \(steps) steps x \(accumulation) micro-batches of \(microBatch ?? task.defaultMicroBatch), seed \(seed), gpu \(gpuName)")
+      print("task: \(task.name), \(steps) steps x \(accumulation) micro-batches of \(microBatch ?? task.defaultMicroBatch), seed \(seed), gpu \(chosenGPU)")
       if let floor = (task as? TextTask)?.entropyFloorBits {
         print("source entropy: \(String(format: "%.3f", floor)) bits/char (the floor of bits/char)")
       }
@@ -159,36 +216,9 @@ struct Train: ParsableCommand {
     c.initStd = initStd
     return c
   }
-
-  func runWithCheckpoint(_ o: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine, monitor: MonitorLog?) throws -> RunResult {
-    let t = try Trainer(options: o, task: task, engine: engine, model: modelConfig(task))
-    let store = SafetensorsCheckpointStore()
-    if let resume { try t.restore(try store.load(from: resume)) }
-    var losses: [Float] = []
-    let start = Date()
-    while t.step < o.steps {
-      let rec = try t.trainStep()
-      losses.append(rec.loss)
-      monitor?.write(rec, recipe: o.recipe.rawValue)
-      if !quiet { progressBar(o.recipe.rawValue, rec.step + 1, o.steps, rec.loss) }
-      if !json && quiet { print("step \(rec.step) loss \(rec.loss)") }
-    }
-    if let saveCheckpoint { try store.save(t.checkpoint(), to: saveCheckpoint) }
-    let secs = Date().timeIntervalSince(start)
-    let (metric, held) = try t.evaluate()
-    return RunResult(recipe: o.recipe.rawValue, gpu: o.gpu, numerics: o.recipe.isFP8 ? o.numerics.description : "fp32", losses: losses,
-                     finalLoss: Comparison.finalLoss(losses), relativeToFP32: nil, metricName: task.metricName, metric: metric,
-                     heldOutLoss: held, stepsToFP32Loss: nil,
-                     tokensPerSecond: Double(losses.count * o.accumulation * o.microBatch * task.sequenceLength) / max(secs, 1e-9),
-                     bytesFP8: t.bytesFP8, bytesFP32: t.bytesFP32, skippedSteps: t.scaler.skippedSteps, seconds: secs)
-  }
 }
 
-/// `[#####.....] recipe 120/300 loss 1.2345` on stderr, redrawn in place.
-func progressBar(_ name: String, _ done: Int, _ total: Int, _ loss: Float) {
-  let width = 30
-  let filled = total > 0 ? width * done / total : width
-  let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-  let line = "\r[\(bar)] \(name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(done)/\(total) loss \(String(format: "%.4f", loss))"
-  FileHandle.standardError.write(Data(line.utf8))
+/// The progress text of a training step: `recipe 120/300 loss 1.2345`.
+func stepText(_ name: String, _ done: Int, _ total: Int, _ loss: Float) -> String {
+  "\(name.padding(10)) \(done)/\(total) loss \(String(format: "%.4f", loss))"
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FP8
 import FP8IO
 import Foundation
 import TensorCores
@@ -71,6 +72,3 @@ struct Validate: ParsableCommand {
   }
 }
 
-extension String {
-  fileprivate func padding(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
-}

@@ -1,6 +1,7 @@
 // Every row of every real-GPU vector file, bit for bit, through the scalar path and every SIMD
 // path this CPU runs. The folder is ../shared/tensorcore-vectors (or FP8EMU_VECTORS); without it
 // these tests are reported as skipped.
+import FP8
 import FP8IO
 import Foundation
 import TensorCores
