@@ -107,4 +107,7 @@ int cfp8_tc_task_neon(const cfp8_tc_job *job, int64_t i, int64_t p) {
   }
   return 1;
 }
+
+void cfp8_tc_init_neon(cfp8_tc_kernels *k) { k->task_row = cfp8_tc_task_neon; }
+
 #endif
