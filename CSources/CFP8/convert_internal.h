@@ -72,14 +72,11 @@ typedef struct cfp8_convert_kernels {
   cfp8_sweep_ref_fn sweep_reference;
 } cfp8_convert_kernels;
 
+/* Each ISA's registration (convert_<isa>.c; defined on its platform only). vbmi: the CPU has
+ * AVX-512 VBMI (byte permutes for the 16-bit decode). */
 void cfp8_convert_init_scalar(cfp8_convert_kernels *k);
-#if defined(CFP8_X86)
 void cfp8_convert_init_avx2(cfp8_convert_kernels *k);
-/* vbmi: the CPU has AVX-512 VBMI (byte permutes for the 16-bit decode) */
 void cfp8_convert_init_avx512(cfp8_convert_kernels *k, int vbmi);
-#endif
-#if defined(CFP8_ARM64)
 void cfp8_convert_init_neon(cfp8_convert_kernels *k);
-#endif
 
 #endif

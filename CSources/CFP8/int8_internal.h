@@ -32,13 +32,10 @@ typedef struct cfp8_int8_kernels {
   cfp8_i8_kernel_i16 avx2;
 } cfp8_int8_kernels;
 
+/* Each ISA's registration (int8_gemm_<isa>.c; defined on its platform only). */
 void cfp8_int8_init_scalar(cfp8_int8_kernels *k);
-#if defined(CFP8_X86)
 void cfp8_int8_init_avx2(cfp8_int8_kernels *k);
 void cfp8_int8_init_vnni(cfp8_int8_kernels *k);
-#endif
-#if defined(CFP8_ARM64)
 void cfp8_int8_init_neon(cfp8_int8_kernels *k);
-#endif
 
 #endif

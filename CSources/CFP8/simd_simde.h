@@ -58,16 +58,6 @@ CFP8_SHIM simde__mmask8 cfp8_simde_mm256_fpclass_ps_mask(simde__m256 a, int imm8
 
 /* ---- VGETEXPPS/PD: floor(log2|x|) (denormals normalised, MXCSR.DAZ clear); ±0 → -Inf, ±Inf →
  * +Inf, NaN → the quiet NaN of x ---------------------------------------------------------------- */
-CFP8_SHIM float cfp8_simde_getexp_f32(float x) {
-  uint32_t u; __builtin_memcpy(&u, &x, 4);
-  if ((u & 0x7F800000u) == 0x7F800000u) {
-    if (u & 0x7FFFFFu) { u |= 0x400000u; __builtin_memcpy(&x, &u, 4); return x; }
-    return __builtin_inff();
-  }
-  if (!(u & 0x7FFFFFFFu)) return -__builtin_inff();
-  int e; (void)__builtin_frexpf(x, &e);
-  return (float)(e - 1);
-}
 CFP8_SHIM double cfp8_simde_getexp_f64(double x) {
   uint64_t u; __builtin_memcpy(&u, &x, 8);
   if ((u & 0x7FF0000000000000ull) == 0x7FF0000000000000ull) {
@@ -78,9 +68,10 @@ CFP8_SHIM double cfp8_simde_getexp_f64(double x) {
   int e; (void)__builtin_frexp(x, &e);
   return (double)(e - 1);
 }
+/* FP32 through FP64: exact, denormals become normal, and a NaN keeps its payload (quieted) both ways */
 CFP8_SHIM simde__m512 cfp8_simde_mm512_getexp_ps(simde__m512 a) {
   CFP8_V(float, x, 16, a);
-  for (int j = 0; j < 16; j++) x[j] = cfp8_simde_getexp_f32(x[j]);
+  for (int j = 0; j < 16; j++) x[j] = (float)cfp8_simde_getexp_f64((double)x[j]);
   return CFP8_R(simde__m512, x);
 }
 CFP8_SHIM simde__m512d cfp8_simde_mm512_getexp_pd(simde__m512d a) {

@@ -71,13 +71,10 @@ typedef struct cfp8_tc_kernels {
   int (*task_rows)(const cfp8_tc_job *job, int64_t i0, int64_t p);
   int (*task_row)(const cfp8_tc_job *job, int64_t i, int64_t p);
 } cfp8_tc_kernels;
-#if defined(CFP8_X86)
+/* Each ISA's registration (tensorcore_<isa>.c; defined on its platform only). */
 void cfp8_tc_init_avx2(cfp8_tc_kernels *k);
 void cfp8_tc_init_avx512(cfp8_tc_kernels *k);
-#endif
-#if defined(CFP8_ARM64)
 void cfp8_tc_init_neon(cfp8_tc_kernels *k);
-#endif
 /* Which SIMD path is exact for this job: 0 none (scalar), CFP8_TC_SIMD_F32 (IDEAL, or FP8
  * inputs with F small enough that L+1 terms sum exactly in FP32), CFP8_TC_SIMD_F64 (F >= 23:
  * every input format; FP32 accumulator with c fused or added after, FP16 accumulator fused). */
