@@ -38,19 +38,22 @@ for t in convert quantize gemm; do
     "$BIN/clang" -fsanitize=fuzzer,address,undefined -fuse-ld=lld "$OUT/obj/fuzz_$t.main.o" "${objs[@]}" -o "$OUT/fuzz_$t" -lomp5 -lm
   fi
 done
-# The Swift parsers: Sources/FP8 and the FP8IO reader files compiled into one module with the
-# fuzz entry point (a module map names the C header; -package-name opens the `package` API).
+# The Swift parsers: Sources/FP8 as module FP8, then the FP8IO reader files and the fuzz entry
+# point as one module that imports it, both instrumented (a module map names the C headers;
+# -package-name opens the `package` API).
 if newer "$OUT/fuzz_swift" Fuzz/swift Sources/FP8 Sources/FP8IO CSources/CFP8 CSources/CTempFiles; then
   printf 'module CFP8 {\n  header "%s/CSources/CFP8/include/cfp8.h"\n  export *\n}\nmodule CTempFiles {\n  header "%s/CSources/CTempFiles/include/tempfiles.h"\n  export *\n}\n' "$PWD" "$PWD" > "$OUT/mm/module.modulemap"
   # swiftc leaves module files (FuzzParsers-1.swiftmodule, ...) in its working directory: run it in
   # the scratch folder, never in the repository root.
   root=$PWD
   objs_abs=("${objs[@]/#/$root/}")
-  (cd "$OUT" && "$BIN/swiftc" -sanitize=fuzzer,address -parse-as-library -O -wmo -g -package-name fp8emu -module-name FuzzParsers \
-    -I "$root/$OUT/mm" -Xlinker -fuse-ld=lld \
-    "$root"/Sources/FP8/*.swift "$root"/Sources/FP8/CKernels/*.swift \
+  SWIFTC=("$BIN/swiftc" -sanitize=fuzzer,address -parse-as-library -O -wmo -g -package-name fp8emu -I "$root/$OUT/mm")
+  mkdir -p "$OUT/swiftmods"
+  (cd "$OUT" && "${SWIFTC[@]}" -module-name FP8 -emit-module -emit-module-path "$root/$OUT/swiftmods/FP8.swiftmodule" \
+    -c -o "$root/$OUT/obj/FP8.swift.o" "$root"/Sources/FP8/*.swift "$root"/Sources/FP8/CKernels/*.swift)
+  (cd "$OUT" && "${SWIFTC[@]}" -module-name FuzzParsers -I "$root/$OUT/swiftmods" -Xlinker -fuse-ld=lld \
     "$root"/Sources/FP8IO/{Safetensors,SafetensorsDType,SafetensorsError,StrictJSON,InputFile,OutputFile,FileError,ByteBuffers,Npy,TensorCoreVectors}.swift \
-    "$root/Fuzz/swift/FuzzParsers.swift" "${objs_abs[@]}" "$root/$tempfiles_obj" -lomp5 -lm -o "$root/$OUT/fuzz_swift")
+    "$root/Fuzz/swift/FuzzParsers.swift" "$root/$OUT/obj/FP8.swift.o" "${objs_abs[@]}" "$root/$tempfiles_obj" -lomp5 -lm -o "$root/$OUT/fuzz_swift")
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

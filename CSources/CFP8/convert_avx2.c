@@ -2,7 +2,7 @@
 #include "internal.h"
 #include "convert_internal.h"
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 
 #define T CFP8_TARGET_AVX2
 
@@ -205,7 +205,7 @@ static T void enc_loop(const void *src, int32_t src_format, uint8_t *dst, size_t
   }
 }
 
-T int cfp8_encode_avx2(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p) {
+static T int encode_avx2(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p) {
   switch (p->rounding) {
   case CFP8_ROUND_NEAREST_EVEN: enc_loop_fast(src, src_format, dst, n, p, CFP8_ROUND_NEAREST_EVEN); return 1;
   case CFP8_ROUND_TOWARD_ZERO: enc_loop_fast(src, src_format, dst, n, p, CFP8_ROUND_TOWARD_ZERO); return 1;
@@ -214,7 +214,7 @@ T int cfp8_encode_avx2(const void *src, int32_t src_format, uint8_t *dst, size_t
   }
 }
 
-T int cfp8_decode_avx2(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n) {
+static T int decode_avx2(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n) {
   const uint32_t *t32 = cfp8_dec_table_u32(src_format);
   size_t i = 0;
   if (dst_format == CFP8_FORMAT_F32) {
@@ -231,6 +231,11 @@ T int cfp8_decode_avx2(const uint8_t *src, int32_t src_format, void *dst, int32_
   uint16_t *y = (uint16_t *)dst;
   for (; i < n; i++) y[i] = t16[src[i]];
   return 1;
+}
+
+void cfp8_convert_init_avx2(cfp8_convert_kernels *k) {
+  k->encode = encode_avx2;
+  k->decode = decode_avx2;
 }
 
 #endif

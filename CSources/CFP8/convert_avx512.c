@@ -6,7 +6,7 @@
 #include "internal.h"
 #include "convert_internal.h"
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 
 #define T CFP8_TARGET_AVX512
 #define TV CFP8_TARGET_AVX512VBMI
@@ -306,7 +306,7 @@ static T void enc_loop(const void *src, int32_t src_format, uint8_t *dst, size_t
   }
 }
 
-T int cfp8_encode_avx512(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p) {
+static T int encode_avx512(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p) {
   if (ocp_fast_ok(p) && (p->rounding == CFP8_ROUND_NEAREST_EVEN || p->rounding == CFP8_ROUND_TOWARD_ZERO) &&
       (p->m_bits == 2 || p->m_bits == 3)) {
     enc_ocp(src, src_format, dst, n, p);
@@ -380,16 +380,23 @@ static T void dec_f32_gather(const uint8_t *src, const uint32_t *table, uint32_t
   for (; i < n; i++) dst[i] = table[src[i]];
 }
 
-T int cfp8_decode_avx512(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n) {
-  const int vbmi = cfp8_cpu_has_avx512vbmi();
-  if (dst_format == CFP8_FORMAT_F32) {
-    const uint32_t *t = cfp8_dec_table_u32(src_format);
-    if (vbmi) dec_f32_vbmi(src, t, (uint32_t *)dst, n); else dec_f32_gather(src, t, (uint32_t *)dst, n);
-    return 1;
-  }
-  if (!vbmi) return 0;
-  dec_u16_vbmi(src, cfp8_dec_table_u16(src_format, dst_format), (uint16_t *)dst, n);
+static TV int decode_avx512_vbmi(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n) {
+  if (dst_format == CFP8_FORMAT_F32) dec_f32_vbmi(src, cfp8_dec_table_u32(src_format), (uint32_t *)dst, n);
+  else dec_u16_vbmi(src, cfp8_dec_table_u16(src_format, dst_format), (uint16_t *)dst, n);
   return 1;
+}
+
+/* Without VBMI: gathers for FP32, the scalar tables for 16 bits. */
+static T int decode_avx512(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n) {
+  if (dst_format != CFP8_FORMAT_F32) return 0;
+  dec_f32_gather(src, cfp8_dec_table_u32(src_format), (uint32_t *)dst, n);
+  return 1;
+}
+
+void cfp8_convert_init_avx512(cfp8_convert_kernels *k, int vbmi) {
+  k->encode = encode_avx512;
+  k->decode = vbmi ? decode_avx512_vbmi : decode_avx512;
+  k->sweep_reference = cfp8_sweep_reference_f32_avx512;
 }
 
 #endif

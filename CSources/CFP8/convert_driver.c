@@ -1,23 +1,16 @@
-/* Bulk conversion driver: argument checks, ISA dispatch, OpenMP split above a size threshold,
- * and the exhaustive sweep that compares every SIMD path with the scalar reference. */
+/* Bulk conversion driver: argument checks, the ISA's kernels (convert_<isa>.c), OpenMP split
+ * above a size threshold, and the exhaustive sweep that compares every SIMD path with the scalar
+ * reference. */
 #include "internal.h"
-#include "convert_internal.h"
+#include "kernels.h"
 #include <stdlib.h>
 
 static int src_ok(int32_t f) { return f == CFP8_FORMAT_F32 || f == CFP8_FORMAT_F16 || f == CFP8_FORMAT_BF16; }
 
 /* One contiguous piece on one thread: s and d point at element index0 of the call. */
-static void encode_piece(const void *s, int32_t src_format, uint8_t *d, size_t n, size_t index0, int32_t isa,
-                         int32_t preset, const cfp8_enc_plan *p) {
-  int done = 0;
-  if (p->dst_format != CFP8_FORMAT_E8M0) {
-#if defined(CFP8_X86)
-    if (isa == CFP8_ISA_AVX512) done = cfp8_encode_avx512(s, src_format, d, n, index0, p);
-    else if (isa == CFP8_ISA_AVX2) done = cfp8_encode_avx2(s, src_format, d, n, index0, p);
-#elif defined(CFP8_ARM64)
-    if (isa == CFP8_ISA_NEON) done = cfp8_encode_neon(s, src_format, d, n, index0, p);
-#endif
-  }
+static void encode_piece(const void *s, int32_t src_format, uint8_t *d, size_t n, size_t index0,
+                         const cfp8_convert_kernels *k, int32_t preset, const cfp8_enc_plan *p) {
+  const int done = p->dst_format != CFP8_FORMAT_E8M0 && k->encode && k->encode(s, src_format, d, n, index0, p);
   if (!done) cfp8_enc_scalar(s, src_format, d, n, index0, preset, p);
 }
 
@@ -33,9 +26,10 @@ cfp8_status cfp8_encode(const void *src, int32_t src_format, uint8_t *dst, int32
   }
   if (options->preset < 0 || options->preset > 3) return CFP8_ERR_BAD_PRESET;
   if (n > SIZE_MAX / 4) return CFP8_ERR_SIZE_OVERFLOW;
-  int32_t isa;
-  cfp8_status st = cfp8_isa_resolve(options->isa, &isa);
+  const cfp8_kernels *kern;
+  cfp8_status st = cfp8_kernels_resolve(options->isa, &kern);
   if (st != CFP8_OK) return st;
+  const cfp8_convert_kernels *k = &kern->convert;
   cfp8_enc_plan p;
   if (dst_format == CFP8_FORMAT_E8M0) {
     p = (cfp8_enc_plan){.dst_format = dst_format, .rounding = r};
@@ -43,7 +37,7 @@ cfp8_status cfp8_encode(const void *src, int32_t src_format, uint8_t *dst, int32
     cfp8_enc_plan_init(&p, dst_format, r, options->preset, options->seed, options->random_bits);
   }
   if (n < CFP8_PARALLEL_THRESHOLD || options->threads == 1) {
-    encode_piece(src, src_format, dst, n, 0, isa, options->preset, &p);
+    encode_piece(src, src_format, dst, n, 0, k, options->preset, &p);
     return CFP8_OK;
   }
   const size_t es = (size_t)cfp8_format_size(src_format);
@@ -53,29 +47,14 @@ cfp8_status cfp8_encode(const void *src, int32_t src_format, uint8_t *dst, int32
 #pragma omp parallel for schedule(static) num_threads(cfp8_threads(options->threads))
   for (size_t b = 0; b < blocks; b++) {
     const size_t i0 = b * block, len = n - i0 < block ? n - i0 : block;
-    encode_piece((const char *)src + i0 * es, src_format, dst + i0, len, i0, isa, preset, &p);
+    encode_piece((const char *)src + i0 * es, src_format, dst + i0, len, i0, k, preset, &p);
   }
   return CFP8_OK;
 }
 
-static void decode_piece(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n, int32_t isa) {
-  int done = 0;
-#if defined(CFP8_X86)
-  if (isa == CFP8_ISA_AVX512) done = cfp8_decode_avx512(src, src_format, dst, dst_format, n);
-  else if (isa == CFP8_ISA_AVX2) done = cfp8_decode_avx2(src, src_format, dst, dst_format, n);
-#elif defined(CFP8_ARM64)
-  if (isa == CFP8_ISA_NEON) done = cfp8_decode_neon(src, src_format, dst, dst_format, n);
-#endif
-  if (done) return;
-  if (dst_format == CFP8_FORMAT_F32) {
-    const uint32_t *t = cfp8_dec_table_u32(src_format);
-    uint32_t *y = (uint32_t *)dst;
-    for (size_t i = 0; i < n; i++) y[i] = t[src[i]];
-  } else {
-    const uint16_t *t = cfp8_dec_table_u16(src_format, dst_format);
-    uint16_t *y = (uint16_t *)dst;
-    for (size_t i = 0; i < n; i++) y[i] = t[src[i]];
-  }
+static void decode_piece(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n,
+                         const cfp8_convert_kernels *k) {
+  if (!(k->decode && k->decode(src, src_format, dst, dst_format, n))) cfp8_dec_scalar(src, src_format, dst, dst_format, n);
 }
 
 cfp8_status cfp8_decode(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n,
@@ -83,12 +62,13 @@ cfp8_status cfp8_decode(const uint8_t *src, int32_t src_format, void *dst, int32
   if (n && (!src || !dst)) return CFP8_ERR_NULL_POINTER;
   if (!cfp8_format_is_fp8(src_format) || !src_ok(dst_format)) return CFP8_ERR_BAD_FORMAT;
   if (n > SIZE_MAX / 4) return CFP8_ERR_SIZE_OVERFLOW;
-  int32_t r;
-  cfp8_status st = cfp8_isa_resolve(isa, &r);
+  const cfp8_kernels *kern;
+  cfp8_status st = cfp8_kernels_resolve(isa, &kern);
   if (st != CFP8_OK) return st;
+  const cfp8_convert_kernels *k = &kern->convert;
   const size_t es = (size_t)cfp8_format_size(dst_format);
   if (n < CFP8_PARALLEL_THRESHOLD || threads == 1) {
-    decode_piece(src, src_format, dst, dst_format, n, r);
+    decode_piece(src, src_format, dst, dst_format, n, k);
     return CFP8_OK;
   }
   const size_t block = 1 << 16;
@@ -96,7 +76,7 @@ cfp8_status cfp8_decode(const uint8_t *src, int32_t src_format, void *dst, int32
 #pragma omp parallel for schedule(static) num_threads(cfp8_threads(threads))
   for (size_t b = 0; b < blocks; b++) {
     const size_t i0 = b * block, len = n - i0 < block ? n - i0 : block;
-    decode_piece(src + i0, src_format, (char *)dst + i0 * es, dst_format, len, r);
+    decode_piece(src + i0, src_format, (char *)dst + i0 * es, dst_format, len, k);
   }
   return CFP8_OK;
 }
@@ -130,7 +110,13 @@ cfp8_status cfp8_sweep_compare(int32_t src_format, int32_t dst_format, int32_t r
   if (isa_count < 1 || isa_count > 8 || (preset_mask & 0xF) == 0 || preset_mask > 0xF) return CFP8_ERR_BAD_ARGUMENT;
   const uint64_t limit = src_format == CFP8_FORMAT_F32 ? (1ull << 32) : (1ull << 16);
   if (begin > end || end > limit) return CFP8_ERR_BAD_ARGUMENT;
-  for (int k = 0; k < isa_count; k++) if (!cfp8_isa_supported(isas[k])) return CFP8_ERR_UNSUPPORTED_ISA;
+  const cfp8_convert_kernels *paths[8];
+  for (int k = 0; k < isa_count; k++) {
+    const cfp8_kernels *kern;
+    if (isas[k] == CFP8_ISA_AUTO || cfp8_kernels_resolve(isas[k], &kern) != CFP8_OK) return CFP8_ERR_UNSUPPORTED_ISA;
+    paths[k] = &kern->convert;
+  }
+  const cfp8_sweep_ref_fn reference = cfp8_kernels_best()->convert.sweep_reference;
   if (dst_format == CFP8_FORMAT_E8M0) {
     if (rounding != CFP8_ROUND_NEAREST_EVEN && rounding != CFP8_ROUND_TOWARD_ZERO && rounding != CFP8_ROUND_UP)
       return CFP8_ERR_BAD_ROUNDING;
@@ -175,7 +161,7 @@ cfp8_status cfp8_sweep_compare(int32_t src_format, int32_t dst_format, int32_t r
         if (dst_format == CFP8_FORMAT_E8M0) rp = (cfp8_enc_plan){.dst_format = dst_format, .rounding = rounding};
         else cfp8_enc_plan_init(&rp, dst_format, rounding, first_preset, 0, rnd);
         rp.random_bits = rnd;
-        if (fast_ref) cfp8_sweep_reference_f32((const uint32_t *)in, ref, len, (size_t)b0, dst_format, rounding, first_preset, key, rnd);
+        if (fast_ref) reference((const uint32_t *)in, ref, len, (size_t)b0, dst_format, rounding, first_preset, key, rnd);
         else cfp8_enc_scalar(in, src_format, ref, len, 0, first_preset, &rp);
         for (int pr = first_preset; pr < 4; pr++) {
           if (!(preset_mask & (1u << pr))) continue;
@@ -189,8 +175,7 @@ cfp8_status cfp8_sweep_compare(int32_t src_format, int32_t dst_format, int32_t r
             const int below_all = src_format != CFP8_FORMAT_F16 && pattern_abs_f32(src_format, b0 + len - 1) < thr;
             if (!below_all && fast_ref) {
               /* the whole chunk again with this preset (rnd already holds the bits) */
-              cfp8_sweep_reference_f32((const uint32_t *)in, ref_p, len, (size_t)b0, dst_format,
-                                       rounding, pr, key, rnd);
+              reference((const uint32_t *)in, ref_p, len, (size_t)b0, dst_format, rounding, pr, key, rnd);
               want = ref_p;
             } else if (!below_all) {
               memcpy(ref_p, ref, len);
@@ -204,7 +189,7 @@ cfp8_status cfp8_sweep_compare(int32_t src_format, int32_t dst_format, int32_t r
             /* The path computes its own bits from the seed, with the element index = the pattern. */
             cfp8_enc_plan xp;
             if (dst_format == CFP8_FORMAT_E8M0) xp = rp; else cfp8_enc_plan_init(&xp, dst_format, rounding, pr, seed, NULL);
-            encode_piece(in, src_format, out, len, (size_t)b0, isas[k], pr, &xp);
+            encode_piece(in, src_format, out, len, (size_t)b0, paths[k], pr, &xp);
             const int slot = pr * isa_count + k;
             if (memcmp(out, want, len) == 0) continue;
             for (size_t i = 0; i < len; i++) {

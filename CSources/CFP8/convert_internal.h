@@ -6,9 +6,7 @@
 /* Self-contained (no libc headers) so that convert_neon.c compiles freestanding for aarch64;
  * the other kernel files include internal.h before this header. */
 #include "cfp8.h"
-#if defined(__aarch64__) && !defined(CFP8_ARM64)
-#define CFP8_ARM64 1
-#endif
+#include "arch.h"
 
 /* Everything an encode kernel needs, resolved once per call. */
 typedef struct cfp8_enc_plan {
@@ -48,25 +46,37 @@ void cfp8_enc_scalar(const void *src, int32_t src_format, uint8_t *dst, size_t n
                      const cfp8_enc_plan *p);
 
 /* The sweep's FP32 reference for one (format, rounding, preset): encode_f32_core on n inputs,
- * the same C source as cfp8_enc_scalar, compiled for AVX-512 where the CPU has it (see
- * convert_scalar.c). Stochastic rounding: fills random[i] = cfp8_sr_bits(key, index0 + i) and uses it. */
+ * the same C source as cfp8_enc_scalar (convert_scalar.c), also compiled for AVX-512 so that the
+ * sweep's reference runs at the CPU's speed. Stochastic rounding: fills
+ * random[i] = cfp8_sr_bits(key, index0 + i) and uses it. */
+typedef void (*cfp8_sweep_ref_fn)(const uint32_t *x, uint8_t *dst, size_t n, size_t index0, int32_t fmt, int32_t rnd,
+                                  int32_t preset, uint32_t key, uint32_t *random);
 void cfp8_sweep_reference_f32(const uint32_t *x, uint8_t *dst, size_t n, size_t index0, int32_t fmt, int32_t rnd,
                               int32_t preset, uint32_t key, uint32_t *random);
+#if defined(CFP8_X86)
+void cfp8_sweep_reference_f32_avx512(const uint32_t *x, uint8_t *dst, size_t n, size_t index0, int32_t fmt,
+                                     int32_t rnd, int32_t preset, uint32_t key, uint32_t *random);
+#endif
 
 /* Decode tables: 256 entries of F32 bits / F16 bits / BF16 bits (static, built once). */
 const uint32_t *cfp8_dec_table_u32(int32_t src_format);
 const uint16_t *cfp8_dec_table_u16(int32_t src_format, int32_t dst_format);
+/* The scalar decoder: table lookups. */
+void cfp8_dec_scalar(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n);
 
-#if defined(CFP8_X86)
-/* Return 0 when they do not handle the case (caller falls back to the scalar kernel). */
-int cfp8_encode_avx2(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p);
-int cfp8_encode_avx512(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p);
-int cfp8_decode_avx2(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n);
-int cfp8_decode_avx512(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n);
-#endif
-#if defined(CFP8_ARM64)
-int cfp8_encode_neon(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p);
-int cfp8_decode_neon(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n);
-#endif
+/* One ISA's conversion kernels. encode and decode return 0 when they do not handle the case (the
+ * scalar encoder or decoder runs instead); NULL: the ISA has none. */
+typedef struct cfp8_convert_kernels {
+  int (*encode)(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p);
+  int (*decode)(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n);
+  cfp8_sweep_ref_fn sweep_reference;
+} cfp8_convert_kernels;
+
+/* Each ISA's registration (convert_<isa>.c; defined on its platform only). vbmi: the CPU has
+ * AVX-512 VBMI (byte permutes for the 16-bit decode). */
+void cfp8_convert_init_scalar(cfp8_convert_kernels *k);
+void cfp8_convert_init_avx2(cfp8_convert_kernels *k);
+void cfp8_convert_init_avx512(cfp8_convert_kernels *k, int vbmi);
+void cfp8_convert_init_neon(cfp8_convert_kernels *k);
 
 #endif

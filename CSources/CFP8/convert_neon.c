@@ -1,8 +1,8 @@
 /* NEON (AArch64) conversions: the integer encode algorithm of convert_avx512.c on 4 lanes.
- * Decode uses the scalar table loop (returns 0). */
+ * Decoding is the scalar table loop. */
 #include "convert_internal.h"
 #if defined(CFP8_ARM64)
-#include <arm_neon.h>
+#include "simd.h"
 
 /* Right shift by a per-lane count 0..63 (counts >= 32 give 0). */
 static inline uint32x4_t srlv(uint32x4_t x, uint32x4_t c) {
@@ -55,7 +55,7 @@ static inline uint32x4_t load4(const void *src, int32_t src_format, size_t i) {
   return vreinterpretq_u32_f32(vcvt_f32_f16(vreinterpret_f16_u16(h))); /* exact */
 }
 
-int cfp8_encode_neon(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p) {
+static int encode_neon(const void *src, int32_t src_format, uint8_t *dst, size_t n, size_t index0, const cfp8_enc_plan *p) {
   const int rounding = p->rounding;
   if (rounding < 0 || rounding > 2) return 0;
   size_t i = 0;
@@ -85,9 +85,7 @@ int cfp8_encode_neon(const void *src, int32_t src_format, uint8_t *dst, size_t n
   return 1;
 }
 
-int cfp8_decode_neon(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n) {
-  (void)src; (void)src_format; (void)dst; (void)dst_format; (void)n;
-  return 0;
-}
+/* Decoding is table lookups on every ISA (the scalar decoder). */
+void cfp8_convert_init_neon(cfp8_convert_kernels *k) { k->encode = encode_neon; }
 
 #endif

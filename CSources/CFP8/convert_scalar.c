@@ -295,28 +295,18 @@ void cfp8_enc_scalar(const void *src, int32_t src_format, uint8_t *dst, size_t n
   else                                                                                              \
     for (size_t i = 0; i < n; i++) dst[i] = encode_f32_core(x[i], &fp, &sp, CFP8_ROUND_STOCHASTIC, random[i]);
 
-static void sweep_ref_plain(const uint32_t *x, uint8_t *dst, size_t n, size_t index0, int32_t fmt, int32_t rnd,
-                            int32_t preset, uint32_t key, uint32_t *random) {
+void cfp8_sweep_reference_f32(const uint32_t *x, uint8_t *dst, size_t n, size_t index0, int32_t fmt, int32_t rnd,
+                              int32_t preset, uint32_t key, uint32_t *random) {
   CFP8_SWEEP_REF_BODY
 }
 #if defined(CFP8_X86)
-static CFP8_TARGET_AVX512 void sweep_ref_avx512(const uint32_t *x, uint8_t *dst, size_t n, size_t index0, int32_t fmt,
-                                                int32_t rnd, int32_t preset, uint32_t key, uint32_t *random) {
+CFP8_TARGET_AVX512 void cfp8_sweep_reference_f32_avx512(const uint32_t *x, uint8_t *dst, size_t n, size_t index0,
+                                                         int32_t fmt, int32_t rnd, int32_t preset, uint32_t key,
+                                                         uint32_t *random) {
   CFP8_SWEEP_REF_BODY
 }
 #endif
 #undef CFP8_SWEEP_REF_BODY
-
-void cfp8_sweep_reference_f32(const uint32_t *x, uint8_t *dst, size_t n, size_t index0, int32_t fmt, int32_t rnd,
-                              int32_t preset, uint32_t key, uint32_t *random) {
-#if defined(CFP8_X86)
-  if (cfp8_isa_supported(CFP8_ISA_AVX512)) {
-    sweep_ref_avx512(x, dst, n, index0, fmt, rnd, preset, key, random);
-    return;
-  }
-#endif
-  sweep_ref_plain(x, dst, n, index0, fmt, rnd, preset, key, random);
-}
 
 /* ---- Decode tables ------------------------------------------------------------------------ */
 
@@ -368,3 +358,18 @@ const uint16_t *cfp8_dec_table_u16(int32_t src_format, int32_t dst_format) {
   if (dst_format == CFP8_FORMAT_BF16) return tb16[src_format];
   return NULL;
 }
+
+void cfp8_dec_scalar(const uint8_t *src, int32_t src_format, void *dst, int32_t dst_format, size_t n) {
+  if (dst_format == CFP8_FORMAT_F32) {
+    const uint32_t *t = cfp8_dec_table_u32(src_format);
+    uint32_t *y = (uint32_t *)dst;
+    for (size_t i = 0; i < n; i++) y[i] = t[src[i]];
+  } else {
+    const uint16_t *t = cfp8_dec_table_u16(src_format, dst_format);
+    uint16_t *y = (uint16_t *)dst;
+    for (size_t i = 0; i < n; i++) y[i] = t[src[i]];
+  }
+}
+
+/* The scalar ISA has no kernels of its own: the drivers run cfp8_enc_scalar and cfp8_dec_scalar. */
+void cfp8_convert_init_scalar(cfp8_convert_kernels *k) { k->sweep_reference = cfp8_sweep_reference_f32; }

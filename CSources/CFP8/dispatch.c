@@ -30,6 +30,13 @@ static void detect(void) {
                                __builtin_cpu_supports("avx512dq");
   has_vbmi = supported[CFP8_ISA_AVX512] && __builtin_cpu_supports("avx512vbmi");
   has_vnni = supported[CFP8_ISA_AVX512] && __builtin_cpu_supports("avx512vnni");
+#if defined(CFP8_AVX512_VIA_SIMDE)
+  /* The AVX-512 kernels run on SIMDe's implementations, which need only the AVX2 the build
+   * assumes. CFP8_SIMDE_NO_VBMI_VNNI=1 leaves VBMI and VNNI out (as on Skylake-X), so that the
+   * AVX-512 paths for such CPUs run too. */
+  supported[CFP8_ISA_AVX512] = supported[CFP8_ISA_AVX2];
+  has_vbmi = has_vnni = supported[CFP8_ISA_AVX512] && !getenv("CFP8_SIMDE_NO_VBMI_VNNI");
+#endif
 #elif defined(CFP8_ARM64)
   supported[CFP8_ISA_NEON] = 1; /* Advanced SIMD is mandatory on AArch64. */
 #endif

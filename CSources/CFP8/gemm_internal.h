@@ -5,12 +5,7 @@
 /* Includes only the public headers (so that the NEON file can be syntax-checked freestanding);
  * the other gemm files include internal.h first. */
 #include "cfp8.h"
-#if defined(__x86_64__) || defined(_M_X64)
-#define CFP8_X86 1
-#endif
-#if defined(__aarch64__)
-#define CFP8_ARM64 1
-#endif
+#include "arch.h"
 
 /* K blocks of the block-scaled mode; the packing block KC is a multiple of it. */
 #define CFP8_GEMM_SCALE_BLOCK 128

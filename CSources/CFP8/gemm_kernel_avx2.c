@@ -2,7 +2,7 @@
 #include "internal.h"
 #include "gemm_internal.h"
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 
 enum { VMR = 6, VNR = 16 };
 

@@ -4,7 +4,7 @@
 #include "internal.h"
 #include "gemm_internal.h"
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 #include <pthread.h>
 
 enum { AMR = 14, ANR = 32 };

@@ -1,7 +1,7 @@
 /* NEON micro-kernel: 6×16 (24 float32x4 accumulators; NR divides the 128-wide scale blocks), the scalar kernel's FMA chains. */
 #include "gemm_internal.h"
 #if defined(CFP8_ARM64)
-#include <arm_neon.h>
+#include "simd.h"
 
 enum { NMR = 6, NNR = 16 };
 

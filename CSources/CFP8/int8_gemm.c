@@ -1,7 +1,7 @@
-/* INT8 GEMM driver (validation, packing, OpenMP over M/N blocks), the scalar reference path, the
- * requantisation epilogue and symmetric INT8 quantisation. */
+/* INT8 GEMM driver (validation, packing, OpenMP over M/N blocks around the ISA's kernel,
+ * int8_gemm_<isa>.c), the requantisation epilogue and symmetric INT8 quantisation. */
 #include "internal.h"
-#include "int8_internal.h"
+#include "kernels.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -14,17 +14,6 @@ static cfp8_status check_mul(int64_t x, int64_t y, int64_t *out) {
   return CFP8_OK;
 }
 
-static void gemm_scalar(int64_t i0, int64_t i1, int64_t n, int64_t k, const int8_t *a, int64_t lda,
-                        const int8_t *b, int64_t ldb, int32_t *c, int64_t ldc) {
-  for (int64_t i = i0; i < i1; i++)
-    for (int64_t j = 0; j < n; j++) {
-      int32_t s = 0;
-      for (int64_t p = 0; p < k; p++) s += (int32_t)a[i * lda + p] * (int32_t)b[j * ldb + p];
-      c[i * ldc + j] = s;
-    }
-}
-
-#if defined(CFP8_X86)
 /* VNNI packing: panel of 32 columns; for each k4, column c's 4 bytes at [c*4]. Zero padding. */
 static void pack_b_vnni(int64_t n, int64_t k, int64_t kp, const int8_t *b, int64_t ldb, int8_t *pb, int32_t *colsum,
                         int nt) {
@@ -57,7 +46,6 @@ static void pack_b_avx2(int64_t n, int64_t k, int64_t kp, const int8_t *b, int64
     }
   }
 }
-#endif
 
 cfp8_status cfp8_int8_gemm(int64_t m, int64_t n, int64_t k, const int8_t *a, int64_t lda, const int8_t *b,
                            int64_t ldb, int32_t *c, int64_t ldc, int32_t isa, int32_t threads) {
@@ -69,34 +57,24 @@ cfp8_status cfp8_int8_gemm(int64_t m, int64_t n, int64_t k, const int8_t *a, int
   cfp8_status st = check_mul(m, ldc, &tmp);
   if (st) return st;
   if (k > 0 && ((st = check_mul(m, lda, &tmp)) || (st = check_mul(n, ldb, &tmp)))) return st;
-  int32_t resolved;
-  if ((st = cfp8_isa_resolve(isa, &resolved))) return st;
+  const cfp8_kernels *kern;
+  if ((st = cfp8_kernels_resolve(isa, &kern))) return st;
+  const cfp8_int8_kernels *ik = &kern->int8;
   int nt = cfp8_threads(threads);
   if (k == 0) {
     for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * 4);
     return CFP8_OK;
   }
   int64_t mblocks = (m + I8_MB - 1) / I8_MB, nblocks = (n + I8_NB - 1) / I8_NB;
-  if (resolved == CFP8_ISA_SCALAR) {
+  if (ik->rows) {
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
     for (int64_t bi = 0; bi < mblocks; bi++) {
       int64_t i1 = (bi + 1) * I8_MB < m ? (bi + 1) * I8_MB : m;
-      gemm_scalar(bi * I8_MB, i1, n, k, a, lda, b, ldb, c, ldc);
+      ik->rows(bi * I8_MB, i1, n, k, a, lda, b, ldb, c, ldc);
     }
     return CFP8_OK;
   }
-#if defined(CFP8_ARM64)
-  if (resolved == CFP8_ISA_NEON) {
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-    for (int64_t bi = 0; bi < mblocks; bi++) {
-      int64_t i1 = (bi + 1) * I8_MB < m ? (bi + 1) * I8_MB : m;
-      cfp8_i8_rows_neon(bi * I8_MB, i1, n, k, a, lda, b, ldb, c, ldc);
-    }
-    return CFP8_OK;
-  }
-#endif
-#if defined(CFP8_X86)
-  int vnni = resolved == CFP8_ISA_AVX512 && cfp8_cpu_has_avx512vnni();
+  const int vnni = ik->vnni != NULL;
   int mr = vnni ? CFP8_I8_VNNI_MR : CFP8_I8_AVX2_MR, nr = vnni ? CFP8_I8_VNNI_NR : CFP8_I8_AVX2_NR;
   int64_t kp = (k + 3) & ~(int64_t)3;
   int64_t npad = (n + nr - 1) / nr * nr, mpad = (m + mr - 1) / mr * mr;
@@ -131,11 +109,11 @@ cfp8_status cfp8_int8_gemm(int64_t m, int64_t n, int64_t k, const int8_t *a, int
           for (int64_t i0 = bi * I8_MB; i0 < i1; i0 += mr) {
             int32_t *tile = acc + (i0 - bi * I8_MB) * nr;
             if (vnni)
-              cfp8_i8_kernel_vnni(kc, (const uint8_t *)pa + i0 * kp + k0, kp, (const int8_t *)pb + (j0 / nr) * kp * nr + k0 * nr,
-                                  tile, k0 > 0);
+              ik->vnni(kc, (const uint8_t *)pa + i0 * kp + k0, kp, (const int8_t *)pb + (j0 / nr) * kp * nr + k0 * nr,
+                       tile, k0 > 0);
             else
-              cfp8_i8_kernel_avx2(kc, (const int16_t *)pa + i0 * kp + k0, kp,
-                                  (const int16_t *)pb + (j0 / nr) * kp * nr + k0 * nr, tile, k0 > 0);
+              ik->avx2(kc, (const int16_t *)pa + i0 * kp + k0, kp, (const int16_t *)pb + (j0 / nr) * kp * nr + k0 * nr,
+                       tile, k0 > 0);
           }
         }
         int64_t cj = j1 - j0 < nr ? j1 - j0 : nr;
@@ -152,9 +130,6 @@ cfp8_status cfp8_int8_gemm(int64_t m, int64_t n, int64_t k, const int8_t *a, int
     }
   free(pb); free(pa); free(colsum);
   return CFP8_OK;
-#else
-  return CFP8_ERR_UNSUPPORTED_ISA;
-#endif
 }
 
 cfp8_status cfp8_int8_requantize(int64_t m, int64_t n, const int32_t *c, int64_t ldc, float a_scale,

@@ -3,10 +3,10 @@
  * vpmaddubsw is avoided: it saturates its 16-bit pair sums. */
 #include "int8_internal.h"
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 
 CFP8_TARGET_AVX2
-void cfp8_i8_kernel_avx2(int64_t kp, const int16_t *a, int64_t lda, const int16_t *b, int32_t *tile, int load) {
+static void kernel_avx2(int64_t kp, const int16_t *a, int64_t lda, const int16_t *b, int32_t *tile, int load) {
 #define CFP8_INIT(i) (load ? _mm256_loadu_si256((const __m256i *)tile + (i)) : _mm256_setzero_si256())
   __m256i c00 = CFP8_INIT(0), c01 = CFP8_INIT(1), c10 = CFP8_INIT(2), c11 = CFP8_INIT(3);
   __m256i c20 = CFP8_INIT(4), c21 = CFP8_INIT(5), c30 = CFP8_INIT(6), c31 = CFP8_INIT(7);
@@ -36,4 +36,6 @@ void cfp8_i8_kernel_avx2(int64_t kp, const int16_t *a, int64_t lda, const int16_
   _mm256_storeu_si256(t + 8, c40); _mm256_storeu_si256(t + 9, c41);
   _mm256_storeu_si256(t + 10, c50); _mm256_storeu_si256(t + 11, c51);
 }
+
+void cfp8_int8_init_avx2(cfp8_int8_kernels *k) { k->avx2 = kernel_avx2; }
 #endif

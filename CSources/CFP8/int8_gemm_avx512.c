@@ -3,10 +3,10 @@
  * saturation. The driver subtracts 128·colsum(B). */
 #include "int8_internal.h"
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 
 CFP8_TARGET_AVX512VNNI
-void cfp8_i8_kernel_vnni(int64_t kp, const uint8_t *a, int64_t lda, const int8_t *b, int32_t *tile, int load) {
+static void kernel_vnni(int64_t kp, const uint8_t *a, int64_t lda, const int8_t *b, int32_t *tile, int load) {
 #define CFP8_INIT(i) (load ? _mm512_loadu_si512(tile + 16 * (i)) : _mm512_setzero_si512())
   __m512i c00 = CFP8_INIT(0), c01 = CFP8_INIT(1), c10 = CFP8_INIT(2), c11 = CFP8_INIT(3);
   __m512i c20 = CFP8_INIT(4), c21 = CFP8_INIT(5), c30 = CFP8_INIT(6), c31 = CFP8_INIT(7);
@@ -39,4 +39,6 @@ void cfp8_i8_kernel_vnni(int64_t kp, const uint8_t *a, int64_t lda, const int8_t
   _mm512_storeu_si512(tile + 192, c60); _mm512_storeu_si512(tile + 208, c61);
   _mm512_storeu_si512(tile + 224, c70); _mm512_storeu_si512(tile + 240, c71);
 }
+
+void cfp8_int8_init_vnni(cfp8_int8_kernels *k) { k->vnni = kernel_vnni; }
 #endif

@@ -3,10 +3,10 @@
  * pairs into int32 lanes. Works on the unpacked operands, one dot product per output. */
 #include "int8_internal.h"
 #if defined(CFP8_ARM64)
-#include <arm_neon.h>
+#include "simd.h"
 
-void cfp8_i8_rows_neon(int64_t i0, int64_t i1, int64_t n, int64_t k, const int8_t *a, int64_t lda, const int8_t *b,
-                       int64_t ldb, int32_t *c, int64_t ldc) {
+static void rows_neon(int64_t i0, int64_t i1, int64_t n, int64_t k, const int8_t *a, int64_t lda, const int8_t *b,
+                      int64_t ldb, int32_t *c, int64_t ldc) {
   for (int64_t i = i0; i < i1; i++) {
     const int8_t *ar = a + i * lda;
     for (int64_t j = 0; j < n; j++) {
@@ -24,4 +24,6 @@ void cfp8_i8_rows_neon(int64_t i0, int64_t i1, int64_t n, int64_t k, const int8_
     }
   }
 }
+
+void cfp8_int8_init_neon(cfp8_int8_kernels *k) { k->rows = rows_neon; }
 #endif

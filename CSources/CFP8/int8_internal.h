@@ -5,14 +5,7 @@
 /* Only the public headers (so that the NEON file can be syntax-checked freestanding); int8_gemm.c
  * includes internal.h first. */
 #include "cfp8.h"
-#if (defined(__x86_64__) || defined(_M_X64)) && !defined(CFP8_X86)
-#define CFP8_X86 1
-#define CFP8_TARGET_AVX2 __attribute__((target("avx2,fma,f16c,bmi2")))
-#define CFP8_TARGET_AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,bmi2,fma,f16c")))
-#endif
-#if defined(__aarch64__) && !defined(CFP8_ARM64)
-#define CFP8_ARM64 1
-#endif
+#include "arch.h"
 
 /* VNNI: 8 rows × 32 columns, K in steps of 4. Packed B panel: for each k4, 32 columns × 4 bytes.
  * Packed A: (a ^ 0x80) as unsigned bytes, rows of kp bytes. */
@@ -25,10 +18,24 @@
 
 /* tile[MR][NR] (+)= Σ over kp of the packed panels (raw accumulators, before any correction);
  * load = 0 starts from zero, 1 adds to the tile (K blocks after the first). */
-void cfp8_i8_kernel_vnni(int64_t kp, const uint8_t *a, int64_t lda, const int8_t *b, int32_t *tile, int load);
-void cfp8_i8_kernel_avx2(int64_t kp, const int16_t *a, int64_t lda, const int16_t *b, int32_t *tile, int load);
+typedef void (*cfp8_i8_kernel_u8)(int64_t kp, const uint8_t *a, int64_t lda, const int8_t *b, int32_t *tile, int load);
+typedef void (*cfp8_i8_kernel_i16)(int64_t kp, const int16_t *a, int64_t lda, const int16_t *b, int32_t *tile, int load);
 /* C rows [i0, i1) of A·Bᵀ on unpacked operands. */
-void cfp8_i8_rows_neon(int64_t i0, int64_t i1, int64_t n, int64_t k, const int8_t *a, int64_t lda, const int8_t *b,
-                       int64_t ldb, int32_t *c, int64_t ldc);
+typedef void (*cfp8_i8_rows)(int64_t i0, int64_t i1, int64_t n, int64_t k, const int8_t *a, int64_t lda,
+                             const int8_t *b, int64_t ldb, int32_t *c, int64_t ldc);
+
+/* One ISA's INT8 GEMM: exactly one of the three is set. rows works on the operands as they are
+ * (scalar, NEON); vnni and avx2 on the packed panels above. */
+typedef struct cfp8_int8_kernels {
+  cfp8_i8_rows rows;
+  cfp8_i8_kernel_u8 vnni;
+  cfp8_i8_kernel_i16 avx2;
+} cfp8_int8_kernels;
+
+/* Each ISA's registration (int8_gemm_<isa>.c; defined on its platform only). */
+void cfp8_int8_init_scalar(cfp8_int8_kernels *k);
+void cfp8_int8_init_avx2(cfp8_int8_kernels *k);
+void cfp8_int8_init_vnni(cfp8_int8_kernels *k);
+void cfp8_int8_init_neon(cfp8_int8_kernels *k);
 
 #endif

@@ -3,7 +3,7 @@
 #include "internal.h"
 #include "nn_internal.h"
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 #include <math.h>
 
 #pragma STDC FP_CONTRACT OFF
@@ -387,5 +387,5 @@ T static void k_adamw(float *param, float *m, float *v, const float *grad, int64
   }
 }
 
-void cfp8_nn_kernels_avx2(cfp8_nn_kernels *k) { CFP8_NN_FILL_TABLE(k); }
+void cfp8_nn_init_avx2(cfp8_nn_kernels *k) { CFP8_NN_FILL_TABLE(k); }
 #endif

@@ -3,7 +3,7 @@
 #include "internal.h"
 #include "nn_internal.h"
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 #include <math.h>
 
 #pragma STDC FP_CONTRACT OFF
@@ -330,5 +330,5 @@ T static void k_adamw(float *param, float *m, float *v, const float *grad, int64
   }
 }
 
-void cfp8_nn_kernels_avx512(cfp8_nn_kernels *k) { CFP8_NN_FILL_TABLE(k); }
+void cfp8_nn_init_avx512(cfp8_nn_kernels *k) { CFP8_NN_FILL_TABLE(k); }
 #endif

@@ -2,6 +2,7 @@
  * independent pieces only (element ranges, rows, 32-row blocks), so that the bits never depend on
  * the thread count. Sums over rows are block partials combined in a fixed pairwise tree. */
 #include "internal.h"
+#include "kernels.h"
 #include "nn_internal.h"
 #include <math.h>
 #include <stdlib.h>
@@ -13,19 +14,10 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 static cfp8_status prologue(int32_t isa, int32_t threads, cfp8_nn_kernels *k) {
   if (threads < 0) return CFP8_ERR_BAD_ARGUMENT;
-  int32_t r;
-  const cfp8_status st = cfp8_isa_resolve(isa, &r);
+  const cfp8_kernels *t;
+  const cfp8_status st = cfp8_kernels_resolve(isa, &t);
   if (st) return st;
-  switch (r) {
-#if defined(CFP8_X86)
-  case CFP8_ISA_AVX512: cfp8_nn_kernels_avx512(k); break;
-  case CFP8_ISA_AVX2: cfp8_nn_kernels_avx2(k); break;
-#endif
-#if defined(CFP8_ARM64)
-  case CFP8_ISA_NEON: cfp8_nn_kernels_neon(k); break;
-#endif
-  default: cfp8_nn_kernels_scalar(k); break;
-  }
+  *k = t->nn;
   return CFP8_OK;
 }
 

@@ -118,13 +118,13 @@ typedef struct cfp8_nn_kernels {
     (k)->adamw = k_adamw;                                                                            \
   } while (0)
 
-void cfp8_nn_kernels_scalar(cfp8_nn_kernels *k);
+void cfp8_nn_init_scalar(cfp8_nn_kernels *k);
 #if defined(CFP8_X86)
-void cfp8_nn_kernels_avx2(cfp8_nn_kernels *k);
-void cfp8_nn_kernels_avx512(cfp8_nn_kernels *k);
+void cfp8_nn_init_avx2(cfp8_nn_kernels *k);
+void cfp8_nn_init_avx512(cfp8_nn_kernels *k);
 #endif
 #if defined(CFP8_ARM64)
-void cfp8_nn_kernels_neon(cfp8_nn_kernels *k);
+void cfp8_nn_init_neon(cfp8_nn_kernels *k);
 #endif
 
 /* The natural logarithm of the cross-entropy (one call per row, the same scalar code for every

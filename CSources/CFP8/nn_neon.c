@@ -3,7 +3,7 @@
  * 16-element buffer. */
 #include "nn_internal.h"
 #if defined(CFP8_ARM64)
-#include <arm_neon.h>
+#include "simd.h"
 
 #pragma STDC FP_CONTRACT OFF
 
@@ -415,5 +415,5 @@ static void k_adamw(float *param, float *m, float *v, const float *grad, int64_t
   }
 }
 
-void cfp8_nn_kernels_neon(cfp8_nn_kernels *k) { CFP8_NN_FILL_TABLE(k); }
+void cfp8_nn_init_neon(cfp8_nn_kernels *k) { CFP8_NN_FILL_TABLE(k); }
 #endif

@@ -325,4 +325,4 @@ float cfp8_nn_logf(float x) {
   return kf * CFP8_NN_LN2_HI + (kf * CFP8_NN_LN2_LO + lm);
 }
 
-void cfp8_nn_kernels_scalar(cfp8_nn_kernels *k) { CFP8_NN_FILL_TABLE(k); }
+void cfp8_nn_init_scalar(cfp8_nn_kernels *k) { CFP8_NN_FILL_TABLE(k); }

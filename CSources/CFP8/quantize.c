@@ -1,59 +1,11 @@
-/* Scaled quantisation and dequantisation (see cfp8_quantize.h). The scalar code is the reference;
- * the AVX-512 paths of the amax reduction and of the dequantiser give the same bits (max and a
- * single FP32 multiply are exact operations on the same inputs). */
+/* Scaled quantisation and dequantisation (see cfp8_quantize.h): argument checks, scale groups,
+ * OpenMP over rows around the ISA's kernels (quantize_<isa>.c). */
 #include "internal.h"
+#include "kernels.h"
 #include "cfp8_quantize.h"
 #include "cfp8_convert.h"
 #include <math.h>
 #include <stdlib.h>
-
-#if defined(CFP8_X86)
-#include <immintrin.h>
-#endif
-
-/* ---- helpers ---------------------------------------------------------------------------------- */
-
-static float f16_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-  uint32_t e = (h >> 10) & 0x1F, m = h & 0x3FF;
-  if (e == 0x1F) return cfp8_bits_f32(sign | 0x7F800000u | (m << 13));
-  if (e == 0) { /* zero or subnormal: m * 2^-24, exact in FP32 */
-    float v = (float)m * 0x1p-24f;
-    return sign ? -v : v;
-  }
-  return cfp8_bits_f32(sign | ((e + 112) << 23) | (m << 13));
-}
-
-static inline float load_f32(const void *x, int32_t fmt, size_t i) {
-  switch (fmt) {
-  case CFP8_FORMAT_F32: return ((const float *)x)[i];
-  case CFP8_FORMAT_BF16: return cfp8_bits_f32((uint32_t)((const uint16_t *)x)[i] << 16);
-  default: return f16_to_f32(((const uint16_t *)x)[i]);
-  }
-}
-
-uint16_t cfp8_f32_to_bf16_rne(float x) {
-  uint32_t u = cfp8_f32_bits(x);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)(((u >> 16) & 0x8000u) | 0x7FC0u);
-  u += 0x7FFFu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-
-/* RNE FP32 -> F16 (IEEE), NaN -> quiet NaN with its sign. */
-static uint16_t f32_to_f16_rne(float x) {
-  uint32_t u = cfp8_f32_bits(x);
-  uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
-  uint32_t a = u & 0x7FFFFFFFu;
-  if (a > 0x7F800000u) return sign | 0x7E00u;
-  if (a >= 0x477FF000u) return sign | 0x7C00u; /* >= 65520 rounds to Inf */
-  if (a < 0x38800000u) {                       /* below 2^-14: subnormal; exact via FP32 RNE */
-    float v = cfp8_bits_f32(a) * 0x1p24f;      /* multiple of 2^-24 -> integer count, RNE in the add */
-    float r = (v + 0x1p23f) - 0x1p23f;
-    return sign | (uint16_t)r;
-  }
-  uint32_t r = a + 0xFFFu + ((a >> 13) & 1u);
-  return sign | (uint16_t)((r - (112u << 23)) >> 13);
-}
 
 static int check_shape(int64_t rows, int64_t cols) {
   if (rows < 0 || cols < 0) return CFP8_ERR_BAD_SHAPE;
@@ -75,51 +27,6 @@ cfp8_status cfp8_scale_shape(int32_t g, int64_t rows, int64_t cols, int64_t *sr,
   }
 }
 
-/* NaN-propagating max of |x| */
-static inline float amax_step(float m, float v) {
-  float a = fabsf(v);
-  if (a != a || m != m) return NAN;
-  return a > m ? a : m;
-}
-
-/* max |x[0..n)| of one contiguous run (scalar reference). */
-static float amax_run_scalar(const void *x, int32_t fmt, size_t off, size_t n) {
-  float m = 0.0f;
-  for (size_t i = 0; i < n; i++) m = amax_step(m, load_f32(x, fmt, off + i));
-  return m;
-}
-
-#if defined(CFP8_X86)
-CFP8_TARGET_AVX512 static float amax_run_avx512(const void *x, int32_t fmt, size_t off, size_t n) {
-  if (fmt == CFP8_FORMAT_F16) return amax_run_scalar(x, fmt, off, n);
-  __m512 m = _mm512_setzero_ps();
-  __mmask16 nan = 0;
-  const __m512i absmask = _mm512_set1_epi32(0x7FFFFFFF);
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512i v;
-    if (fmt == CFP8_FORMAT_F32) v = _mm512_loadu_si512((const void *)((const float *)x + off + i));
-    else v = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)x + off + i))), 16);
-    __m512 a = _mm512_castsi512_ps(_mm512_and_si512(v, absmask));
-    nan |= _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q);
-    m = _mm512_max_ps(m, a);
-  }
-  if (nan) return NAN;
-  float r = _mm512_reduce_max_ps(m);
-  for (; i < n; i++) r = amax_step(r, load_f32(x, fmt, off + i));
-  return r;
-}
-#endif
-
-typedef float (*amax_run_fn)(const void *, int32_t, size_t, size_t);
-
-static amax_run_fn pick_amax(int32_t isa) {
-#if defined(CFP8_X86)
-  if (isa == CFP8_ISA_AVX512) return amax_run_avx512;
-#endif
-  return amax_run_scalar;
-}
-
 cfp8_status cfp8_amax(const void *x, int32_t fmt, int64_t rows, int64_t cols, int64_t ld, int32_t g, float *amax,
                       int32_t isa, int32_t threads) {
   int64_t sr, sc;
@@ -129,9 +36,9 @@ cfp8_status cfp8_amax(const void *x, int32_t fmt, int64_t rows, int64_t cols, in
   if (fmt != CFP8_FORMAT_F32 && fmt != CFP8_FORMAT_BF16 && fmt != CFP8_FORMAT_F16) return CFP8_ERR_BAD_FORMAT;
   if (ld < cols) return CFP8_ERR_BAD_STRIDE;
   if (rows > 0 && ld > 0 && (uint64_t)(rows - 1) > (uint64_t)(INT64_MAX - cols) / (uint64_t)ld) return CFP8_ERR_SIZE_OVERFLOW;
-  int32_t r;
-  if ((st = cfp8_isa_resolve(isa, &r))) return st;
-  amax_run_fn run = pick_amax(r);
+  const cfp8_kernels *kern;
+  if ((st = cfp8_kernels_resolve(isa, &kern))) return st;
+  const cfp8_amax_run_fn run = kern->quantize.amax_run;
   if (g == CFP8_GRANULARITY_TENSOR) {
     /* per-row partial maxima, combined in a fixed order: same bits for any thread count */
     float *part = (float *)malloc(sizeof(float) * (size_t)(rows > 0 ? rows : 1));
@@ -139,7 +46,7 @@ cfp8_status cfp8_amax(const void *x, int32_t fmt, int64_t rows, int64_t cols, in
 #pragma omp parallel for num_threads(cfp8_threads(threads)) schedule(static) if (rows * cols > (1 << 16))
     for (int64_t i = 0; i < rows; i++) part[i] = run(x, fmt, (size_t)(i * ld), (size_t)cols);
     float m = 0.0f;
-    for (int64_t i = 0; i < rows; i++) m = amax_step(m, part[i]);
+    for (int64_t i = 0; i < rows; i++) m = cfp8_quant_amax_step(m, part[i]);
     free(part);
     amax[0] = m;
     return CFP8_OK;
@@ -152,7 +59,7 @@ cfp8_status cfp8_amax(const void *x, int32_t fmt, int64_t rows, int64_t cols, in
       for (int64_t i = bi * 128; i < r1; i++)
         for (int64_t bj = 0; bj < sc; bj++) {
           int64_t c0 = bj * 128, n = cols - c0 < 128 ? cols - c0 : 128;
-          amax[bi * sc + bj] = amax_step(amax[bi * sc + bj], run(x, fmt, (size_t)(i * ld + c0), (size_t)n));
+          amax[bi * sc + bj] = cfp8_quant_amax_step(amax[bi * sc + bj], run(x, fmt, (size_t)(i * ld + c0), (size_t)n));
         }
     }
     return CFP8_OK;
@@ -234,7 +141,7 @@ cfp8_status cfp8_quantize(const void *x, int32_t fmt, int64_t rows, int64_t cols
         case CFP8_GRANULARITY_BLOCK128: s = amax[(i / 128) * sc + j / 128]; break;
         default: s = amax[i * sc + j / gspan]; break;
         }
-        tmp[j] = load_f32(x, fmt, (size_t)(i * cols + j)) / s;
+        tmp[j] = cfp8_quant_load_f32(x, fmt, (size_t)(i * cols + j)) / s;
       }
       cfp8_status e2 = cfp8_encode(tmp, CFP8_FORMAT_F32, q + i * cols, o->format, (size_t)cols, &eo);
       if (e2) {
@@ -250,154 +157,13 @@ cfp8_status cfp8_quantize(const void *x, int32_t fmt, int64_t rows, int64_t cols
 
 /* ---- dequantise ------------------------------------------------------------------------------- */
 
-/* One row of n elements; element j uses scale rs[j / span]. */
-typedef void (*deq_run_fn)(const uint8_t *q, const float *table, const float *rs, int64_t span, void *out,
-                           int32_t out_format, size_t n);
-
-static void deq_run_scalar(const uint8_t *q, const float *t, const float *rs, int64_t span, void *out, int32_t of,
-                           size_t n) {
-  for (size_t i0 = 0, b = 0; i0 < n; i0 += (size_t)span, b++) {
-    const size_t i1 = n - i0 > (size_t)span ? i0 + (size_t)span : n;
-    const float s = rs[b];
-    if (of == CFP8_FORMAT_F32)
-      for (size_t i = i0; i < i1; i++) ((float *)out)[i] = t[q[i]] * s;
-    else if (of == CFP8_FORMAT_BF16)
-      for (size_t i = i0; i < i1; i++) ((uint16_t *)out)[i] = cfp8_f32_to_bf16_rne(t[q[i]] * s);
-    else
-      for (size_t i = i0; i < i1; i++) ((uint16_t *)out)[i] = f32_to_f16_rne(t[q[i]] * s);
-  }
-}
-
-#if defined(CFP8_X86)
-/* 128-entry table lookup for 16 indices (bits 0..6): four 32-entry two-register permutes, then
- * blends on bits 5 and 6. */
-CFP8_TARGET_AVX512 static inline __m512 lookup128(__m512i idx, const __m512 *T) {
-  __m512 r0 = _mm512_permutex2var_ps(T[0], idx, T[1]);
-  __m512 r1 = _mm512_permutex2var_ps(T[2], idx, T[3]);
-  __m512 r2 = _mm512_permutex2var_ps(T[4], idx, T[5]);
-  __m512 r3 = _mm512_permutex2var_ps(T[6], idx, T[7]);
-  __mmask16 b5 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(32));
-  __mmask16 b6 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(64));
-  r0 = _mm512_mask_blend_ps(b5, r0, r1);
-  r2 = _mm512_mask_blend_ps(b5, r2, r3);
-  return _mm512_mask_blend_ps(b6, r0, r2);
-}
-
-CFP8_TARGET_AVX512 static inline __m256i bf16_rne16(__m512 v) {
-  __m512i u = _mm512_castps_si512(v);
-  __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF)));
-  __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-  __m512i qn = _mm512_or_si512(_mm512_and_si512(u, _mm512_set1_epi32((int)0x80000000u)), _mm512_set1_epi32(0x7FC00000));
-  r = _mm512_mask_blend_epi32(nan, r, qn);
-  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
-}
-
-/* 1 when table[i | 0x80] is table[i] with the sign bit flipped for every i < 128 (OCP E4M3 and
- * E5M2; not the FNUZ formats, whose 0x80 is NaN). */
-static int sign_symmetric(const float *t) {
-  for (int i = 0; i < 128; i++)
-    if (cfp8_f32_bits(t[i | 0x80]) != (cfp8_f32_bits(t[i]) ^ 0x80000000u)) return 0;
-  return 1;
-}
-
-CFP8_TARGET_AVX512 static void deq_run_avx512(const uint8_t *q, const float *t, const float *rs, int64_t span,
-                                              void *out, int32_t of, size_t n) {
-  if (of == CFP8_FORMAT_F16) { deq_run_scalar(q, t, rs, span, out, of, n); return; }
-  __m512 T[16];
-  for (int k = 0; k < 16; k++) T[k] = _mm512_loadu_ps(t + 16 * k);
-  const int sym = sign_symmetric(t);
-  const __m512i low7 = _mm512_set1_epi32(0x7F), sbit = _mm512_set1_epi32(0x80);
-  size_t i = 0;
-  while (i < n) {
-    size_t end = (i / (size_t)span + 1) * (size_t)span;
-    if (end > n) end = n;
-    const __m512 vs = _mm512_set1_ps(rs[i / (size_t)span]);
-    for (; i + 16 <= end; i += 16) {
-      __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + i)));
-      __m512 d;
-      if (sym) {
-        __m512 m = lookup128(_mm512_and_si512(idx, low7), T);
-        __m512i sign = _mm512_slli_epi32(_mm512_and_si512(idx, sbit), 24);
-        d = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(m), sign));
-      } else {
-        __m512 lo = lookup128(idx, T), hi = lookup128(idx, T + 8);
-        d = _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, sbit), lo, hi);
-      }
-      __m512 v = _mm512_mul_ps(d, vs);
-      if (of == CFP8_FORMAT_F32) _mm512_storeu_ps((float *)out + i, v);
-      else _mm256_storeu_si256((__m256i *)((uint16_t *)out + i), bf16_rne16(v));
-    }
-    if (i < end) { /* tail of a span: scalar, same arithmetic */
-      float s = rs[i / (size_t)span];
-      size_t bytes = of == CFP8_FORMAT_F32 ? 4 : 2;
-      deq_run_scalar(q + i, t, &s, (int64_t)(end - i), (char *)out + i * bytes, of, end - i);
-      i = end;
-    }
-  }
-}
-#endif
-
-#if defined(CFP8_X86)
-/* 16-bit output (BF16 / F16) through per-scale tables: for a scale s, out = round(t[b] * s) is a
- * function of the byte b only, so a 256-entry table (built with the scalar formula, hence the
- * same bits) split into low and high byte planes turns 64 elements into four VBMI byte permutes,
- * two blends and two interleaving permutes. Used when one scale covers >= 128 elements. */
-typedef struct { uint8_t lo[256], hi[256]; } deq_table16;
-
-static void build_table16(deq_table16 *tb, const float *t, float s, int32_t of) {
+static void build_table16(cfp8_deq_table16 *tb, const float *t, float s, int32_t of) {
   for (int b = 0; b < 256; b++) {
     float v = t[b] * s;
-    uint16_t h = of == CFP8_FORMAT_BF16 ? cfp8_f32_to_bf16_rne(v) : f32_to_f16_rne(v);
+    uint16_t h = of == CFP8_FORMAT_BF16 ? cfp8_f32_to_bf16_rne(v) : cfp8_quant_f32_to_f16_rne(v);
     tb->lo[b] = (uint8_t)h;
     tb->hi[b] = (uint8_t)(h >> 8);
   }
-}
-
-CFP8_TARGET_AVX512VBMI static void deq_row_table16(const uint8_t *q, const deq_table16 *tabs, int64_t span,
-                                                   uint16_t *out, int64_t n) {
-  uint8_t il[64], ih[64];
-  for (int k = 0; k < 32; k++) {
-    il[2 * k] = (uint8_t)k;
-    il[2 * k + 1] = (uint8_t)(64 + k);
-    ih[2 * k] = (uint8_t)(32 + k);
-    ih[2 * k + 1] = (uint8_t)(96 + k);
-  }
-  const __m512i I0 = _mm512_loadu_si512(il), I1 = _mm512_loadu_si512(ih);
-  for (int64_t c0 = 0, b = 0; c0 < n; c0 += span, b++) {
-    const deq_table16 *tb = tabs + b;
-    const __m512i L0 = _mm512_loadu_si512(tb->lo), L1 = _mm512_loadu_si512(tb->lo + 64);
-    const __m512i L2 = _mm512_loadu_si512(tb->lo + 128), L3 = _mm512_loadu_si512(tb->lo + 192);
-    const __m512i H0 = _mm512_loadu_si512(tb->hi), H1 = _mm512_loadu_si512(tb->hi + 64);
-    const __m512i H2 = _mm512_loadu_si512(tb->hi + 128), H3 = _mm512_loadu_si512(tb->hi + 192);
-    int64_t end = c0 + span < n ? c0 + span : n;
-    for (int64_t c = c0; c < end; c += 64) {
-      int64_t m = end - c < 64 ? end - c : 64;
-      __mmask64 lm = m == 64 ? ~(__mmask64)0 : (((__mmask64)1 << m) - 1);
-      __m512i x = _mm512_maskz_loadu_epi8(lm, q + c);
-      __mmask64 top = _mm512_movepi8_mask(x);
-      __m512i lo = _mm512_mask_blend_epi8(top, _mm512_permutex2var_epi8(L0, x, L1), _mm512_permutex2var_epi8(L2, x, L3));
-      __m512i hi = _mm512_mask_blend_epi8(top, _mm512_permutex2var_epi8(H0, x, H1), _mm512_permutex2var_epi8(H2, x, H3));
-      __m512i o0 = _mm512_permutex2var_epi8(lo, I0, hi), o1 = _mm512_permutex2var_epi8(lo, I1, hi);
-      if (m == 64) {
-        _mm512_storeu_si512((void *)(out + c), o0);
-        _mm512_storeu_si512((void *)(out + c + 32), o1);
-      } else {
-        __mmask32 m0 = m >= 32 ? 0xFFFFFFFFu : (((__mmask32)1 << m) - 1);
-        __mmask32 m1 = m > 32 ? (((__mmask32)1 << (m - 32)) - 1) : 0;
-        _mm512_mask_storeu_epi16(out + c, m0, o0);
-        _mm512_mask_storeu_epi16(out + c + 32, m1, o1);
-      }
-    }
-  }
-}
-#endif
-
-static deq_run_fn pick_deq(int32_t isa) {
-#if defined(CFP8_X86)
-  if (isa == CFP8_ISA_AVX512) return deq_run_avx512;
-#endif
-  return deq_run_scalar;
 }
 
 cfp8_status cfp8_dequantize(const uint8_t *q, int32_t format, int64_t rows, int64_t cols, int32_t g, const float *scales,
@@ -413,20 +179,19 @@ cfp8_status cfp8_dequantize(const uint8_t *q, int32_t format, int64_t rows, int6
   if (g != CFP8_GRANULARITY_MX32)
     for (int64_t k = 0; k < sr * sc; k++)
       if (!isfinite(scales[k])) return CFP8_ERR_BAD_SCALE;
-  int32_t r;
-  if ((st = cfp8_isa_resolve(isa, &r))) return st;
-  deq_run_fn run = pick_deq(r);
+  const cfp8_kernels *kern;
+  if ((st = cfp8_kernels_resolve(isa, &kern))) return st;
+  const cfp8_deq_run_fn run = kern->quantize.deq_run;
   const size_t osz = of == CFP8_FORMAT_F32 ? 4 : 2;
   const int64_t span = g == CFP8_GRANULARITY_TENSOR || g == CFP8_GRANULARITY_ROW ? (cols > 0 ? cols : 1)
                        : g == CFP8_GRANULARITY_BLOCK128                          ? 128
                                                                                  : 32;
   int err = 0;
-#if defined(CFP8_X86)
-  if (r == CFP8_ISA_AVX512 && cfp8_cpu_has_avx512vbmi() && of != CFP8_FORMAT_F32 &&
+  if (kern->quantize.deq_row_table16 && of != CFP8_FORMAT_F32 &&
       (g == CFP8_GRANULARITY_TENSOR || g == CFP8_GRANULARITY_BLOCK128 || (g == CFP8_GRANULARITY_ROW && cols >= 1024))) {
 #pragma omp parallel num_threads(cfp8_threads(threads)) if (rows * cols > (1 << 16))
     {
-      deq_table16 *tabs = (deq_table16 *)malloc(sizeof(deq_table16) * (size_t)(sc > 0 ? sc : 1));
+      cfp8_deq_table16 *tabs = (cfp8_deq_table16 *)malloc(sizeof(cfp8_deq_table16) * (size_t)(sc > 0 ? sc : 1));
       if (!tabs) {
 #pragma omp atomic write
         err = CFP8_ERR_NO_MEMORY;
@@ -441,13 +206,12 @@ cfp8_status cfp8_dequantize(const uint8_t *q, int32_t format, int64_t rows, int6
             build_table16(&tabs[b], t, g == CFP8_GRANULARITY_TENSOR ? scales[0] : scales[band * sc + b], of);
           band_of_tables = band;
         }
-        deq_row_table16(q + (size_t)(i * cols), tabs, span, (uint16_t *)out + (size_t)(i * cols), cols);
+        kern->quantize.deq_row_table16(q + (size_t)(i * cols), tabs, span, (uint16_t *)out + (size_t)(i * cols), cols);
       }
       free(tabs);
     }
     return err;
   }
-#endif
 #pragma omp parallel num_threads(cfp8_threads(threads)) if (rows * cols > (1 << 16))
   {
     float *rs = (float *)malloc(sizeof(float) * (size_t)(sc > 0 ? sc : 1));

@@ -5,7 +5,7 @@
 #include "tensorcore_internal.h"
 
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 #include <string.h>
 
 #define EXP_NONE (-5000)
@@ -491,4 +491,10 @@ int cfp8_tc_task_avx2_rows(const cfp8_tc_job *job, int64_t i0, int64_t p) {
   return 1;
 }
 #undef ROWS
+
+void cfp8_tc_init_avx2(cfp8_tc_kernels *k) {
+  k->task_rows = cfp8_tc_task_avx2_rows;
+  k->task_row = cfp8_tc_task_avx2;
+}
+
 #endif

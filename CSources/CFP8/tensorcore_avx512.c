@@ -20,7 +20,7 @@
 #include "tensorcore_internal.h"
 
 #if defined(CFP8_X86)
-#include <immintrin.h>
+#include "simd.h"
 
 #define EXP_NONE (-5000)
 #define R 4
@@ -330,4 +330,7 @@ int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i0, int64_t p) {
   for (int r = 0; r < nrows; r++) _mm512_storeu_ps(job->acc + rows[r] * job->ldacc + p * CFP8_TC_PANEL, acc[r]);
   return 1;
 }
+
+void cfp8_tc_init_avx512(cfp8_tc_kernels *k) { k->task_rows = cfp8_tc_task_avx512; }
+
 #endif

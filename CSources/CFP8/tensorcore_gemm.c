@@ -1,7 +1,8 @@
-/* Matrix products under the tensor-core model: argument checks, packing, the scalar reference
- * task, the OpenMP driver and the epilogue (shared by every ISA, so its bits never depend on it). */
+/* Matrix products under the tensor-core model: argument checks, packing, the OpenMP driver over
+ * tasks of the ISA's kernels (tensorcore_<isa>.c) and the epilogue (shared by every ISA, so its
+ * bits never depend on it). */
 #include "internal.h"
-#include "tensorcore_internal.h"
+#include "kernels.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -83,141 +84,6 @@ static inline void load_packed(const cfp8_operand *x, int64_t r, int64_t c, cons
 
 static int16_t mx_exp(uint8_t e) { return e == 0xFF ? INT16_MIN : (int16_t)((int)e - 127); }
 
-float cfp8_tc_job_block(const cfp8_tc_job *job, int64_t i, int64_t j, int64_t k0, int nb, float c) {
-  double p[CFP8_TC_MAX_BLOCK];
-  int pe[CFP8_TC_MAX_BLOCK];
-  int special = 0;
-  const int64_t pnl = j / CFP8_TC_PANEL, jj = j % CFP8_TC_PANEL;
-  for (int t = 0; t < nb; t++) {
-    int64_t kk = k0 + t;
-    float a = job->av[i * job->k + kk];
-    float b = job->bv[(pnl * job->k + kk) * CFP8_TC_PANEL + jj];
-    p[t] = (double)a * (double)b;
-    pe[t] = job->ae[i * job->k + kk] + job->be[(pnl * job->k + kk) * CFP8_TC_PANEL + jj];
-    if (job->scaling == CFP8_SCALING_MX) {
-      int16_t xa = job->a_mx[i * job->kb32 + kk / 32], xb = job->b_mx[(kk / 32) * job->n + j];
-      if (xa == INT16_MIN || xb == INT16_MIN) p[t] = NAN;
-      else { p[t] = ldexp(p[t], xa + xb); pe[t] += xa + xb; }
-    }
-    if (!isfinite(p[t])) special = 1;
-  }
-  return cfp8_tc_block_terms(p, pe, nb, c, job->model, special);
-}
-
-static float scaled_value(const cfp8_tc_job *job, const float *v, int64_t idx, int64_t i_or_kb, int is_a, int64_t kk, int64_t j) {
-  float x = v[idx];
-  if (job->scaling == CFP8_SCALING_MX) {
-    int16_t e = is_a ? job->a_mx[i_or_kb * job->kb32 + kk / 32] : job->b_mx[(kk / 32) * job->n + j];
-    x = e == INT16_MIN ? NAN : ldexpf(x, e);
-  }
-  return x;
-}
-
-static float block_scale(const cfp8_tc_job *job, int64_t i, int64_t j, int64_t kb) {
-  return job->blk_a[i * job->kb128 + kb] * job->blk_b[kb * job->nb128 + j / 128];
-}
-
-void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t pnl) {
-  const int64_t K = job->k;
-  const int L = job->model ? job->model->block_size : 1;
-  for (int jj = 0; jj < CFP8_TC_PANEL; jj++) {
-    int64_t j = pnl * CFP8_TC_PANEL + jj;
-    float *out = &job->acc[i * job->ldacc + j];
-    if (j >= job->n) { *out = 0.0f; continue; }
-    const float *brow = job->bv + pnl * K * CFP8_TC_PANEL + jj;
-    const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;
-    const float init = cfp8_tc_init(job, i, j);
-    float acc = init;
-    switch (job->accumulation) {
-    case CFP8_TC_ACCUM_FAST:
-      for (int64_t k0 = 0; k0 < K; k0 += L) acc = cfp8_tc_job_block(job, i, j, k0, (int)(K - k0 < L ? K - k0 : L), acc);
-      break;
-    case CFP8_TC_ACCUM_PROMOTED:
-      for (int64_t s0 = 0; s0 < K; s0 += job->interval) {
-        int64_t s1 = s0 + job->interval < K ? s0 + job->interval : K;
-        float part = 0.0f;
-        for (int64_t k0 = s0; k0 < s1; k0 += L) part = cfp8_tc_job_block(job, i, j, k0, (int)(s1 - k0 < L ? s1 - k0 : L), part);
-        acc = block_scaled ? fmaf(block_scale(job, i, j, s0 / 128), part, acc) : acc + part;
-      }
-      break;
-    case CFP8_TC_ACCUM_IDEAL:
-      for (int64_t s0 = 0; s0 < K; s0 += 128) {
-        int64_t s1 = s0 + 128 < K ? s0 + 128 : K;
-        float part = block_scaled ? 0.0f : acc;
-        for (int64_t kk = s0; kk < s1; kk++)
-          part = fmaf(scaled_value(job, job->av, i * K + kk, i, 1, kk, j),
-                      scaled_value(job, brow, kk * CFP8_TC_PANEL, kk, 0, kk, j), part);
-        acc = block_scaled ? fmaf(block_scale(job, i, j, s0 / 128), part, acc) : part;
-      }
-      break;
-    default: { /* EXACT */
-      double s = (double)init;
-      for (int64_t s0 = 0; s0 < K; s0 += 128) {
-        int64_t s1 = s0 + 128 < K ? s0 + 128 : K;
-        double part = 0.0;
-        for (int64_t kk = s0; kk < s1; kk++) {
-          double a = job->av[i * K + kk], b = brow[kk * CFP8_TC_PANEL];
-          if (job->scaling == CFP8_SCALING_MX) {
-            int16_t xa = job->a_mx[i * job->kb32 + kk / 32], xb = job->b_mx[(kk / 32) * job->n + j];
-            a = xa == INT16_MIN ? NAN : ldexp(a, xa);
-            b = xb == INT16_MIN ? NAN : ldexp(b, xb);
-          }
-          part += a * b;
-        }
-        s += block_scaled ? (double)block_scale(job, i, j, s0 / 128) * part : part;
-      }
-      acc = (float)s;
-    }
-    }
-    *out = acc;
-  }
-}
-
-int cfp8_tc_mx_nan(const cfp8_tc_job *job, int64_t i0, int64_t i1, int64_t p) {
-  if (job->scaling != CFP8_SCALING_MX) return 0;
-  if (i1 > job->m) i1 = job->m;
-  for (int64_t i = i0; i < i1; i++)
-    for (int64_t g = 0; g < job->kb32; g++) if (job->a_mx[i * job->kb32 + g] == INT16_MIN) return 1;
-  int64_t j1 = (p + 1) * CFP8_TC_PANEL < job->n ? (p + 1) * CFP8_TC_PANEL : job->n;
-  for (int64_t g = 0; g < job->kb32; g++)
-    for (int64_t j = p * CFP8_TC_PANEL; j < j1; j++) if (job->b_mx[g * job->n + j] == INT16_MIN) return 1;
-  return 0;
-}
-
-/* The EXACT reference sums init + the products in FP64 (in k order, in partials of 128); when no
- * addition rounds, any order gives its bits. E4M3 values are m·2^-9 with |m| < 2^18 (448 < 2^9,
- * smallest subnormal 2^-9), so a product is an integer multiple of 2^-18 below 2^36 units; K <=
- * 2^16 of them plus an init that is a multiple of 2^-18 with |init| <= 2^34 (2^52 units) give
- * partial sums below 2^53 units of 2^-18, in any order and grouping: every one is exact in FP64,
- * and the rounding to FP32 at the end is the only one. With K >= 1 the reference's partials start
- * from +0, so a -0 init never survives; the SIMD sums start from +0 and add init last. */
-int cfp8_tc_exact_init_ok(const cfp8_tc_job *job, int64_t i, int64_t p) {
-  if (!job->acc_init) return 1;
-  for (int64_t j = p * CFP8_TC_PANEL; j < (p + 1) * CFP8_TC_PANEL && j < job->n; j++) {
-    double v = job->acc_init[i * job->n + j], u = v * 0x1p18;
-    if (!(fabs(v) <= 0x1p34) || u != trunc(u)) return 0;
-  }
-  return 1;
-}
-
-int cfp8_tc_simd_model_ok(const cfp8_tc_job *job) {
-  if (job->accumulation == CFP8_TC_ACCUM_EXACT) return job->exact_e4m3 ? CFP8_TC_SIMD_EXACT : 0;
-  if (job->accumulation == CFP8_TC_ACCUM_IDEAL) return job->scaling != CFP8_SCALING_MX ? CFP8_TC_SIMD_F32 : 0;
-  if (job->accumulation != CFP8_TC_ACCUM_FAST && job->accumulation != CFP8_TC_ACCUM_PROMOTED) return 0;
-  const cfp8_tc_model *m = job->model;
-  const int F = m->fraction_bits;
-  /* MX (FP8 only): both paths fold the power-of-two scales into each term (shift or scale) */
-  /* FP16 accumulator: c fused only (FP64 lanes, or FP32 lanes for FP8 with F <= 20) */
-  if (m->accumulator == CFP8_TC_ACC_F16 && (m->c_mode != CFP8_TC_C_FUSED || (F < 23 && !job->fp8_inputs))) return 0;
-  /* FP32 lanes: FP8 products exact; terms below 2^(F+2), L+1 of them, sum exactly in FP32; with an
-     FP16 accumulator c is rounded to FP16 first and the exact FP32 result rounded once to FP16 */
-  if (job->fp8_inputs && m->c_mode == CFP8_TC_C_FUSED && F <= 20 &&
-      ((int64_t)(m->block_size + 1) << (F + 2)) <= (1 << 24)) return CFP8_TC_SIMD_F32;
-  /* FP64 lanes: products of <= 11-bit significands exact; sums below 2^52 exact */
-  if (F >= 23 && F <= 40 && ((int64_t)(m->block_size + 1) << (F + 2)) <= ((int64_t)1 << 52)) return CFP8_TC_SIMD_F64;
-  return 0;
-}
-
 /* ---- argument checks ----------------------------------------------------------------------- */
 static int mul_ok(int64_t a, int64_t b, int64_t *out) {
   if (a < 0 || b < 0) return 0;
@@ -260,8 +126,9 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
   if (accumulation < CFP8_TC_ACCUM_FAST || accumulation > CFP8_TC_ACCUM_EXACT) return CFP8_ERR_BAD_ARGUMENT;
   if (accumulation <= CFP8_TC_ACCUM_PROMOTED && (st = cfp8_tc_model_check(model))) return st;
   if (promotion_interval <= 0) promotion_interval = 128;
-  int32_t resolved;
-  if ((st = cfp8_isa_resolve(isa, &resolved))) return st;
+  const cfp8_kernels *kern;
+  if ((st = cfp8_kernels_resolve(isa, &kern))) return st;
+  const cfp8_tc_kernels *tk = &kern->tc;
   const int32_t mode = scaling ? scaling->mode : CFP8_SCALING_NONE;
   int64_t kb128 = (k + 127) / 128, nb128 = (n + 127) / 128, kb32 = (k + 31) / 32, t;
   switch (mode) {
@@ -375,20 +242,9 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
 #pragma omp parallel for schedule(static, 1) num_threads(nt)
   for (int64_t tsk = 0; tsk < tasks; tsk++) {
     int64_t p = tsk / rblocks, i0 = (tsk % rblocks) * 4; /* a B panel stays in cache across row blocks */
-    int done = 0;
-#if defined(CFP8_X86)
-    if (resolved == CFP8_ISA_AVX512) done = cfp8_tc_task_avx512(&job, i0, p);
-    else if (resolved == CFP8_ISA_AVX2) done = cfp8_tc_task_avx2_rows(&job, i0, p);
-#endif
-    for (int64_t i = i0; !done && i < i0 + 4 && i < m; i++) {
-      int row_done = 0;
-#if defined(CFP8_X86)
-      if (resolved == CFP8_ISA_AVX2) row_done = cfp8_tc_task_avx2(&job, i, p);
-#elif defined(CFP8_ARM64)
-      if (resolved == CFP8_ISA_NEON) row_done = cfp8_tc_task_neon(&job, i, p);
-#endif
-      if (!row_done) cfp8_tc_task_scalar(&job, i, p);
-    }
+    const int done = tk->task_rows && tk->task_rows(&job, i0, p);
+    for (int64_t i = i0; !done && i < i0 + 4 && i < m; i++)
+      if (!(tk->task_row && tk->task_row(&job, i, p))) cfp8_tc_task_scalar(&job, i, p);
   }
 
   /* ---- epilogue ---- */

@@ -3,6 +3,7 @@
 #define CFP8_TENSORCORE_INTERNAL_H
 
 #include "cfp8_tensorcore.h"
+#include "arch.h"
 
 #define CFP8_TC_MAX_BLOCK 64
 #define CFP8_TC_ZERO_EXP (-1000000) /* exponent of a zero term: takes no part in the alignment */
@@ -51,9 +52,10 @@ typedef struct cfp8_tc_job {
   int64_t ldacc;
 } cfp8_tc_job;
 
-/* The scalar reference for one block of element (i, j): products k0..k0+nb-1, accumulator c. */
+/* The scalar reference for one block of element (i, j): products k0..k0+nb-1, accumulator c
+ * (tensorcore_job.c). */
 float cfp8_tc_job_block(const cfp8_tc_job *job, int64_t i, int64_t j, int64_t k0, int nb, float c);
-/* The scalar reference for the task (row i, panel p). */
+/* The scalar reference for the task (row i, panel p) (tensorcore_scalar.c). */
 void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t p);
 /* SIMD tasks: return 0 when they do not take this job (the scalar task runs instead). */
 /* AVX-512: rows i0..i0+3 (those below m) of panel p. */
@@ -62,6 +64,17 @@ int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p);
 /* AVX2, rows i0..i0+3 of panel p: FP8 inputs on an FP32-lane model (FAST or PROMOTED, no MX), or IDEAL. */
 int cfp8_tc_task_avx2_rows(const cfp8_tc_job *job, int64_t i0, int64_t p);
 int cfp8_tc_task_neon(const cfp8_tc_job *job, int64_t i, int64_t p);
+
+/* One ISA's tasks (NULL: none). The driver offers each task of four rows to task_rows, and when it
+ * declines, each row to task_row, and when that declines, to the scalar task. */
+typedef struct cfp8_tc_kernels {
+  int (*task_rows)(const cfp8_tc_job *job, int64_t i0, int64_t p);
+  int (*task_row)(const cfp8_tc_job *job, int64_t i, int64_t p);
+} cfp8_tc_kernels;
+/* Each ISA's registration (tensorcore_<isa>.c; defined on its platform only). */
+void cfp8_tc_init_avx2(cfp8_tc_kernels *k);
+void cfp8_tc_init_avx512(cfp8_tc_kernels *k);
+void cfp8_tc_init_neon(cfp8_tc_kernels *k);
 /* Which SIMD path is exact for this job: 0 none (scalar), CFP8_TC_SIMD_F32 (IDEAL, or FP8
  * inputs with F small enough that L+1 terms sum exactly in FP32), CFP8_TC_SIMD_F64 (F >= 23:
  * every input format; FP32 accumulator with c fused or added after, FP16 accumulator fused). */

@@ -5,12 +5,9 @@
 /* internal.h is not included: it pulls in libc headers, and this file must also compile
  * freestanding for aarch64 (clang --target=aarch64-linux-gnu -ffreestanding -fsyntax-only). */
 #include "tensorcore_internal.h"
-#if defined(__aarch64__) && !defined(CFP8_ARM64)
-#define CFP8_ARM64 1
-#endif
 
 #if defined(CFP8_ARM64)
-#include <arm_neon.h>
+#include "simd.h"
 
 #define EXP_NONE (-5000)
 
@@ -110,4 +107,7 @@ int cfp8_tc_task_neon(const cfp8_tc_job *job, int64_t i, int64_t p) {
   }
   return 1;
 }
+
+void cfp8_tc_init_neon(cfp8_tc_kernels *k) { k->task_row = cfp8_tc_task_neon; }
+
 #endif

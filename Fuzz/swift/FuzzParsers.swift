@@ -1,8 +1,9 @@
 // libFuzzer entry point for the Swift parsers that take outside bytes. Built by scripts/fuzz.sh
-// with `swiftc -sanitize=fuzzer,address` from the parser sources themselves (Sources/FP8 and the
-// FP8IO reader files compiled into this one module, so that libFuzzer's coverage sees them); the
+// with `swiftc -sanitize=fuzzer,address` from the parser sources themselves (Sources/FP8 as module
+// FP8, the FP8IO reader files compiled into this module, so that libFuzzer's coverage sees them); the
 // C kernels are linked in, built with -fsanitize=fuzzer-no-link,address,undefined.
 // FP8_FUZZ_TARGET selects the parser: safetensors | npy | vectors | raw.
+import FP8
 import Foundation
 
 private let target: String = ProcessInfo.processInfo.environment["FP8_FUZZ_TARGET"] ?? "safetensors"

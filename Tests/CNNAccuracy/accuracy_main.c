@@ -192,13 +192,13 @@ int main(int argc, char **argv) {
   int nk = 0;
   for (int isa = 0; isa <= CFP8_ISA_NEON; isa++) {
     if (!cfp8_isa_supported(isa)) continue;
-    if (isa == CFP8_ISA_SCALAR) cfp8_nn_kernels_scalar(&ks[nk]);
+    if (isa == CFP8_ISA_SCALAR) cfp8_nn_init_scalar(&ks[nk]);
 #if defined(CFP8_X86)
-    else if (isa == CFP8_ISA_AVX2) cfp8_nn_kernels_avx2(&ks[nk]);
-    else if (isa == CFP8_ISA_AVX512) cfp8_nn_kernels_avx512(&ks[nk]);
+    else if (isa == CFP8_ISA_AVX2) cfp8_nn_init_avx2(&ks[nk]);
+    else if (isa == CFP8_ISA_AVX512) cfp8_nn_init_avx512(&ks[nk]);
 #endif
 #if defined(CFP8_ARM64)
-    else if (isa == CFP8_ISA_NEON) cfp8_nn_kernels_neon(&ks[nk]);
+    else if (isa == CFP8_ISA_NEON) cfp8_nn_init_neon(&ks[nk]);
 #endif
     names[nk++] = cfp8_isa_name(isa);
   }

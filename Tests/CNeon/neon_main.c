@@ -546,6 +546,17 @@ static void test_gemm(section *s) {
   /* K = 0 and K = 1 */
   gemm_case(s, &g, 5, 9, 0, CFP8_FORMAT_E4M3, CFP8_FORMAT_E4M3, 0, 0, CFP8_SCALING_NONE, CFP8_FORMAT_F32, 1, 0, 7);
   gemm_case(s, &g, 9, 5, 1, CFP8_FORMAT_E4M3, CFP8_FORMAT_E4M3, 0, 0, CFP8_SCALING_TENSOR, CFP8_FORMAT_F32, 1, 0, 7);
+  /* A wide A against an FP8 B with few rows (AVX-512's skinny path, B row- or column-major), N
+   * past the 64-column blocks, K past the 256-long K blocks. With an F32 A the products are
+   * inexact (F16 and BF16 times FP8 are exact in FP32), so a chain that did not fuse its
+   * multiply-adds would show: every fourth case has an F32 A and an F32 output. */
+  static const int wide[] = {CFP8_FORMAT_F32, CFP8_FORMAT_F16, CFP8_FORMAT_BF16};
+  for (int t = 0; t < 24; t++) {
+    const int64_t m = 1 + (int64_t)(rnd() % 16), n = 1 + (int64_t)(rnd() % 300), k = 1 + (int64_t)(rnd() % 600);
+    const int scaling = (int)(rnd() % 3), pad = (int)(rnd() % 3), epi = (int)(rnd() % 16);
+    const int fa = t % 4 == 0 ? CFP8_FORMAT_F32 : wide[rnd() % 3], d = t % 4 == 0 ? CFP8_FORMAT_F32 : kDFmt[rnd() % 3];
+    gemm_case(s, &g, m, n, k, fa, opf[rnd() % 4], (int)(rnd() & 1), (t / 4) & 1, scaling, d, pad, 0, epi);
+  }
 }
 
 typedef struct { const char *name; cfp8_tc_model m; int input; } tc_preset;
@@ -696,7 +707,8 @@ static void test_int8(section *s) {
   int8_case(s, 2, 2, CFP8_INT8_GEMM_MAX_K, 5, 1);
 }
 
-/* ---- quantize (encodes through the NEON converter) ------------------------------------------ */
+/* ---- quantize (encodes through the NEON converter), amax and dequantize --------------------- */
+static void test_amax_dequantize(section *s);
 static void test_quantize(section *s) {
   static const int64_t dims[] = {1, 3, 17, 33, 64, 129, 200};
   for (int t = 0; t < 80; t++) {
@@ -734,6 +746,80 @@ static void test_quantize(section *s) {
     }
     for (int r = 0; r < (have_neon ? 2 : 1); r++) { free(q[r]); free(mx[r]); free(sc[r]); }
     free(x);
+  }
+  test_amax_dequantize(s);
+}
+
+/* Compares n bytes of the scalar result ref with the path's out; returns the differing elements. */
+static uint64_t compare_run(section *s, const void *ref, const void *out, size_t n, size_t es, const char *what) {
+  size_t first = 0;
+  const uint64_t bad = diff_elems(ref, out, n, es, &first);
+  if (bad) { s->mismatches += bad; REPORT(s, "%s: %llu differ, first at %zu", what, (unsigned long long)bad, first); }
+  return bad;
+}
+
+/* cfp8_amax on every granularity (a row stride past the columns, NaN in some inputs) and
+ * cfp8_dequantize of every FP8 byte, every granularity (random finite scales over a wide range,
+ * E8M0 bytes for MX), to F32, BF16 and F16 (overflow, subnormal and NaN results included). */
+static void test_amax_dequantize(section *s) {
+  static const int64_t dims[] = {1, 15, 16, 17, 64, 129, 300, 1100};
+  static const int wides[] = {CFP8_FORMAT_F32, CFP8_FORMAT_F16, CFP8_FORMAT_BF16};
+  static const int fp8[] = {CFP8_FORMAT_E4M3, CFP8_FORMAT_E5M2, CFP8_FORMAT_E4M3FNUZ, CFP8_FORMAT_E5M2FNUZ};
+  const int runs = have_neon ? 2 : 1;
+  for (int t = 0; t < 96; t++) {
+    int64_t rows = dims[rnd() % 8], cols = dims[rnd() % 8];
+    while (rows * cols > 200000) rows = rows / 2 + 1;
+    const int gran = t % 4, wf = wides[(t / 4) % 3], pad = (int)(rnd() % 3);
+    char what[160];
+    snprintf(what, sizeof what, "case %d rows %lld cols %lld gran %d", t, (long long)rows, (long long)cols, gran);
+    int64_t sr, scn;
+    cfp8_scale_shape(gran, rows, cols, &sr, &scn);
+    const size_t ns = (size_t)(sr * scn), nq = (size_t)(rows * cols);
+    /* amax */
+    const int64_t ld = cols + pad;
+    void *x = make_operand(wf, rows, cols, ld, (t % 8 == 5) ? 30 : 0);
+    float *am[2];
+    for (int r = 0; r < runs; r++) {
+      am[r] = malloc(ns * 4 + 4);
+      if (cfp8_amax(x, wf, rows, cols, ld, gran, am[r], r ? test_isa : CFP8_ISA_SCALAR, 1 + r) != CFP8_OK) {
+        s->errors++; REPORT(s, "amax %s failed", what);
+      }
+    }
+    digest_bytes(s, am[0], ns * 4);
+    if (runs == 2) compare_run(s, am[0], am[1], ns, 4, what);
+    for (int r = 0; r < runs; r++) free(am[r]);
+    free(x);
+    /* dequantize: random bytes, scales with exponents over [-40, 40] */
+    const int fmt = fp8[rnd() % 4];
+    uint8_t *q = malloc(nq + 1), *mx = malloc(ns + 1);
+    float *sc = malloc(ns * 4 + 4);
+    for (size_t i = 0; i < nq; i++) q[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < ns; i++) {
+      sc[i] = ldexpf(1.0f + (float)(rnd() % 4096) / 4096.0f, (int)(rnd() % 81) - 40) * ((rnd() & 7) ? 1.0f : -1.0f);
+      mx[i] = (uint8_t)(87 + rnd() % 81); /* 2^-40 .. 2^40 */
+    }
+    for (int o = 0; o < 3; o++) {
+      const int of = wides[o];
+      const size_t es = (size_t)cfp8_format_size(of);
+      uint8_t *out[2];
+      for (int r = 0; r < runs; r++) {
+        out[r] = malloc(nq * es + 4);
+        memset(out[r], 0x5A, nq * es + 4);
+        if (cfp8_dequantize(q, fmt, rows, cols, gran, sc, mx, out[r], of, r ? test_isa : CFP8_ISA_SCALAR, 1 + r) != CFP8_OK) {
+          s->errors++; REPORT(s, "dequantize %s failed", what);
+        }
+      }
+      digest_bytes(s, out[0], nq * es);
+      s->cases++;
+      s->elements += nq;
+      if (runs == 2) {
+        char w2[200];
+        snprintf(w2, sizeof w2, "dequantize %s -> %s %s", fmt_name(fmt), fmt_name(of), what);
+        compare_run(s, out[0], out[1], nq, es, w2);
+      }
+      for (int r = 0; r < runs; r++) free(out[r]);
+    }
+    free(q); free(mx); free(sc);
   }
 }
 
@@ -918,9 +1004,11 @@ int main(int argc, char **argv) {
                     {"nn, gemm_batched", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0}};
   const int ns = (int)(sizeof secs / sizeof secs[0]);
   int bad = 0;
+  int only_exact = 0; /* --only=NAME: that section when NAME is a section's whole name, else every name containing it */
+  for (int i = 0; i < ns && only; i++) only_exact |= !strcmp(secs[i].name, only);
   for (int i = 0; i < ns; i++) {
     section *s = &secs[i];
-    if (only && !strstr(s->name, only)) continue;
+    if (only && (only_exact ? strcmp(s->name, only) != 0 : !strstr(s->name, only))) continue;
     rng_state = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1); /* each section's data independent of the others */
     const double t0 = now();
     switch (i) {
@@ -940,7 +1028,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
     if (s->mismatches || s->errors || !s->cases) bad = 1;
   }
-  printf(bad ? "FAIL: NEON and scalar differ (or a call failed)\n" : "OK: NEON equals scalar bit for bit\n");
+  printf(bad ? "FAIL: %s and scalar differ (or a call failed)\n" : "OK: %s equals scalar bit for bit\n", cfp8_isa_name(test_isa));
   /* the real-GPU rows on the NEON path (scalar where NEON is absent), against the GPUs' bits */
   if (vectors && tc_vectors_run(vectors, have_neon ? test_isa : CFP8_ISA_SCALAR)) bad = 1;
   return bad;
