@@ -84,13 +84,37 @@ void cfp8_gemm_decode_row(const cfp8_operand *x, int64_t r, int64_t c0, int64_t 
   else decode_strided(x->data, x->format, r * x->ld + c0, 1, count, dst, 1, 0);
 }
 
+/* FP32 operands are copied, not decoded: one pass per panel written in k order (small products
+ * spend a large share of their time here). `lines` strided `stride` apart, `count` of them, each
+ * read at [0, kc); panel[k·width + l] = line l at k, zero for l in [count, width). */
+static void pack_f32_lines(const float *src, int64_t stride, int64_t count, int64_t kc, int width, float *panel) {
+  for (int64_t l = 0; l < count; l++) {
+    const float *line = src + l * stride;
+    for (int64_t k = 0; k < kc; k++) panel[k * width + l] = line[k];
+  }
+  for (int64_t l = count; l < width; l++)
+    for (int64_t k = 0; k < kc; k++) panel[k * width + l] = 0.0f;
+}
+/* panel[k·width + l] = src[k·stride + l] for l < count, zero up to width. */
+static void pack_f32_rows(const float *src, int64_t stride, int64_t count, int64_t kc, int width, float *panel) {
+  for (int64_t k = 0; k < kc; k++) {
+    float *o = panel + k * width;
+    memcpy(o, src + k * stride, (size_t)count * sizeof(float));
+    for (int64_t l = count; l < width; l++) o[l] = 0.0f;
+  }
+}
+
 void cfp8_gemm_pack_a(const cfp8_operand *a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
                       const uint8_t *mx, int64_t mxld, int simd, float *dst) {
   const float *e8 = mx ? cfp8_decode_table_f32(CFP8_FORMAT_E8M0) : NULL;
   for (int64_t p = 0; p < mc; p += mr) {
     float *panel = dst + (p / mr) * (int64_t)mr * kc;
     const int64_t rows = mc - p < mr ? mc - p : mr;
-    if (a->transposed) {
+    if (a->format == CFP8_FORMAT_F32) {
+      const float *x = a->data;
+      if (a->transposed) pack_f32_rows(x + k0 * a->ld + i0 + p, a->ld, rows, kc, mr, panel);
+      else pack_f32_lines(x + (i0 + p) * a->ld + k0, a->ld, rows, kc, mr, panel);
+    } else if (a->transposed) {
       for (int64_t k = 0; k < kc; k++) {
         decode_strided(a->data, a->format, (k0 + k) * a->ld + i0 + p, 1, rows, panel + k * mr, 1, simd);
         for (int64_t r = rows; r < mr; r++) panel[k * mr + r] = 0.0f;
@@ -120,7 +144,11 @@ void cfp8_gemm_pack_b(const cfp8_operand *b, int64_t k0, int64_t kc, int64_t j0,
   for (int64_t q = 0; q < nc; q += nr) {
     float *panel = dst + (q / nr) * (int64_t)nr * kc;
     const int64_t cols = nc - q < nr ? nc - q : nr;
-    if (b->transposed) {
+    if (b->format == CFP8_FORMAT_F32) {
+      const float *x = b->data;
+      if (b->transposed) pack_f32_lines(x + (j0 + q) * b->ld + k0, b->ld, cols, kc, nr, panel);
+      else pack_f32_rows(x + k0 * b->ld + j0 + q, b->ld, cols, kc, nr, panel);
+    } else if (b->transposed) {
 #if defined(CFP8_X86)
       if (simd && b->format <= CFP8_FORMAT_E5M2FNUZ && nr <= 32)
         decode_transpose_fp8((const uint8_t *)b->data + (j0 + q) * b->ld + k0, b->ld, (int)cols, kc, b->format, panel, nr);

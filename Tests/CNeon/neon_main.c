@@ -18,7 +18,11 @@
  *             operands (cancelling pairs, negative zeros, extreme exponents, NaN/Inf); 200 random
  *             models in the NEON FP32-lane range with random floors and promotion intervals
  *             (a quarter with small operands under a floor of -12..0, so that the floor binds);
- *   int8      exact integers (also against an int64 reference), K up to CFP8_INT8_GEMM_MAX_K.
+ *   int8      exact integers (also against an int64 reference), K up to CFP8_INT8_GEMM_MAX_K;
+ *   nn        the layer kernels of cfp8_nn.h: GELU, its derivative, add and rounding to F16/BF16 on the
+ *             FP32 patterns of the convert sweep; softmax (causal or not, with its backward),
+ *             LayerNorm (forward, backward with dgamma/dbeta, bias gradient), cross-entropy and AdamW
+ *             on rows of odd lengths and above the threading threshold; the batched attention GEMM.
  * One line per kernel: cases, mismatches. Exit status 1 on any mismatch or failed call.
  *
  * Also prints an FNV-1a digest of every scalar output per kernel. Built natively on x86-64 (where
@@ -722,6 +726,157 @@ static void test_quantize(section *s) {
   }
 }
 
+/* ---- layer kernels (cfp8_nn.h) and the batched GEMM --------------------------------------------- */
+/* One kernel call on the scalar path and on NEON (threads 1 and 2): `run` fills out[0..count). */
+typedef cfp8_status (*nn_run)(int32_t isa, int32_t threads, void *ctx, float *out);
+static void nn_compare(section *s, const char *what, nn_run run, void *ctx, size_t count) {
+  float *ref = malloc(count * 4 + 4), *out = malloc(count * 4 + 4);
+  cfp8_status st = run(CFP8_ISA_SCALAR, 1, ctx, ref);
+  if (st != CFP8_OK) { s->errors++; REPORT(s, "scalar %s status %d", what, st); free(ref); free(out); return; }
+  digest_bytes(s, ref, count * 4);
+  s->cases++;
+  s->elements += count;
+  for (int t = 1; have_neon && t <= 2; t++) {
+    st = run(CFP8_ISA_NEON, t, ctx, out);
+    if (st != CFP8_OK) { s->errors++; REPORT(s, "neon %s status %d", what, st); continue; }
+    size_t first = 0;
+    uint64_t d = diff_elems(ref, out, count, 4, &first);
+    if (d) {
+      s->mismatches += d;
+      REPORT(s, "%s threads %d: %llu of %zu differ; first at %zu: scalar 0x%08x neon 0x%08x", what, t,
+             (unsigned long long)d, count, first, f32_bits(ref[first]), f32_bits(out[first]));
+    }
+  }
+  free(ref); free(out);
+}
+
+typedef struct nn_ctx {
+  const float *x, *y, *g, *b;
+  const int32_t *targets;
+  size_t rows, cols;
+  int round, causal;
+} nn_ctx;
+
+static cfp8_status run_gelu(int32_t isa, int32_t t, void *p, float *o) {
+  nn_ctx *c = p;
+  return cfp8_gelu(c->x, o, (int64_t)(c->rows * c->cols), isa, t);
+}
+static cfp8_status run_gelu_backward(int32_t isa, int32_t t, void *p, float *o) {
+  nn_ctx *c = p;
+  return cfp8_gelu_backward(c->y, c->x, o, (int64_t)(c->rows * c->cols), isa, t);
+}
+static cfp8_status run_add(int32_t isa, int32_t t, void *p, float *o) {
+  nn_ctx *c = p;
+  return cfp8_add(c->x, c->y, o, (int64_t)(c->rows * c->cols), c->round, isa, t);
+}
+static cfp8_status run_round(int32_t isa, int32_t t, void *p, float *o) {
+  nn_ctx *c = p;
+  memcpy(o, c->x, c->rows * c->cols * 4);
+  return cfp8_round_to_format(o, (int64_t)(c->rows * c->cols), c->round, isa, t);
+}
+static cfp8_status run_softmax(int32_t isa, int32_t t, void *p, float *o) {
+  nn_ctx *c = p;
+  cfp8_status st = cfp8_softmax(c->x, o, (int64_t)c->rows, (int64_t)c->cols, 0.125f, c->causal, c->round, isa, t);
+  if (st) return st;
+  return cfp8_softmax_backward(o, c->y, o + c->rows * c->cols, (int64_t)c->rows, (int64_t)c->cols, 0.25f, c->causal, isa, t);
+}
+static cfp8_status run_layernorm(int32_t isa, int32_t t, void *p, float *o) {
+  nn_ctx *c = p;
+  const size_t n = c->rows * c->cols;
+  float *mean = o + n, *rstd = mean + c->rows, *dx = rstd + c->rows, *dg = dx + n, *db = dg + c->cols;
+  cfp8_status st = cfp8_layernorm(c->x, c->g, c->b, (int64_t)c->rows, (int64_t)c->cols, 1e-5f, o, mean, rstd, c->round, isa, t);
+  if (st) return st;
+  for (size_t j = 0; j < c->cols; j++) dg[j] = db[j] = (float)j * 0.5f;
+  st = cfp8_layernorm_backward(c->y, c->x, mean, rstd, c->g, (int64_t)c->rows, (int64_t)c->cols, dx, dg, db, isa, t);
+  if (st) return st;
+  float *bias = db + c->cols;
+  for (size_t j = 0; j < c->cols; j++) bias[j] = 1.0f;
+  return cfp8_bias_backward(c->y, (int64_t)c->rows, (int64_t)c->cols, bias, isa, t);
+}
+static cfp8_status run_cross_entropy(int32_t isa, int32_t t, void *p, float *o) {
+  nn_ctx *c = p;
+  return cfp8_cross_entropy(c->x, (int64_t)c->rows, (int64_t)c->cols, c->targets, c->causal ? c->b : NULL, 4.0f, o, o + 1,
+                            isa, t);
+}
+static cfp8_status run_adamw(int32_t isa, int32_t t, void *p, float *o) {
+  nn_ctx *c = p;
+  const size_t n = c->rows * c->cols;
+  memcpy(o, c->x, n * 4);
+  memcpy(o + n, c->y, n * 4);
+  for (size_t i = 0; i < n; i++) o[2 * n + i] = c->y[i] * c->y[i];
+  cfp8_adamw_step st = {1e-3f, 0.9f, 0.95f, 1e-8f, c->causal ? 0.1f : 0.0f, 0.19f, 0.0975f};
+  return cfp8_adamw(o, o + n, o + 2 * n, c->g, (int64_t)n, &st, isa, t);
+}
+
+static float nn_value(void) {
+  uint64_t r = rnd();
+  static const float sp[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-40f, -3e38f, 65520.0f, -16.0f, -10.3f, 88.7f};
+  if ((r & 7) == 0) return sp[(r >> 8) % (sizeof sp / sizeof sp[0])];
+  if ((r & 7) == 1) return bits_f32((uint32_t)(r >> 32));
+  return (float)((int64_t)(r >> 20) % 2000000) / 250000.0f;
+}
+
+static void batched_attention(section *s, int64_t batch, int64_t seq, int64_t heads, int64_t dh) {
+  const int64_t d = heads * dh, w = 3 * d, count = batch * heads, nout = count * seq * seq;
+  float *qkv = malloc((size_t)(batch * seq * w) * 4), *ref = malloc((size_t)nout * 4 + 4), *out = malloc((size_t)nout * 4 + 4);
+  for (int64_t i = 0; i < batch * seq * w; i++) qkv[i] = nn_value();
+  cfp8_gemm_batch bt = {batch, heads, seq * w, dh, seq * w, dh, 0, 0, heads * seq * seq, seq * seq};
+  cfp8_operand a = {qkv, CFP8_FORMAT_F32, 0, w}, b = {qkv + d, CFP8_FORMAT_F32, 1, w};
+  for (int r = 0; r < 3; r++) {
+    const int isa = r ? CFP8_ISA_NEON : CFP8_ISA_SCALAR;
+    if (r && !have_neon) break;
+    cfp8_epilogue e = {0.25f, 0, NULL, 0, NULL, r ? out : ref, CFP8_FORMAT_F32, seq, 1, NULL};
+    cfp8_status st = cfp8_gemm_batched(&bt, seq, seq, dh, &a, &b, NULL, &e, isa, r ? r : 1);
+    if (st) { s->errors++; REPORT(s, "gemm_batched status %d", st); break; }
+    if (!r) { digest_bytes(s, ref, (size_t)nout * 4); s->cases++; s->elements += (uint64_t)nout; continue; }
+    size_t first = 0;
+    uint64_t dd = diff_elems(ref, out, (size_t)nout, 4, &first);
+    if (dd) { s->mismatches += dd; REPORT(s, "gemm_batched %lldx%lldx%lldx%lld threads %d: %llu differ", (long long)batch,
+                                          (long long)heads, (long long)seq, (long long)dh, r, (unsigned long long)dd); }
+  }
+  free(qkv); free(ref); free(out);
+}
+
+static void test_nn(section *s, uint32_t stride) {
+  /* element-wise kernels on the FP32 patterns of the convert sweep */
+  uint32_t *pat;
+  const size_t np = f32_patterns(&pat, stride);
+  float *other = malloc(np * 4);
+  for (size_t i = 0; i < np; i++) other[i] = nn_value();
+  nn_ctx e = {(const float *)pat, other, NULL, NULL, NULL, np, 1, CFP8_FORMAT_F32, 0};
+  nn_compare(s, "gelu", run_gelu, &e, np);
+  nn_compare(s, "gelu_backward", run_gelu_backward, &e, np);
+  static const int rounds[3] = {CFP8_FORMAT_F32, CFP8_FORMAT_F16, CFP8_FORMAT_BF16};
+  for (int r = 0; r < 3; r++) {
+    e.round = rounds[r];
+    nn_compare(s, "add", run_add, &e, np);
+    nn_compare(s, "round_to_format", run_round, &e, np);
+  }
+  free(pat); free(other);
+  /* row kernels: odd row lengths (tails), rows above the threading threshold */
+  static const size_t shapes[][2] = {{1, 1}, {5, 3}, {17, 17}, {33, 16}, {40, 31}, {64, 64}, {70, 70}, {300, 131}, {20, 384}};
+  for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
+    const size_t rows = shapes[q][0], cols = shapes[q][1], n = rows * cols;
+    float *x = malloc(n * 4), *y = malloc(n * 4), *g = malloc(cols * 4), *b = malloc((rows > cols ? rows : cols) * 4);
+    int32_t *targets = malloc(rows * 4);
+    for (size_t i = 0; i < n; i++) { x[i] = nn_value(); y[i] = nn_value(); }
+    for (size_t j = 0; j < cols; j++) g[j] = nn_value();
+    for (size_t j = 0; j < (rows > cols ? rows : cols); j++) b[j] = (rnd() % 3) ? (float)(rnd() % 4) : nn_value();
+    for (size_t r = 0; r < rows; r++) targets[r] = (int32_t)(rnd() % cols);
+    for (int r = 0; r < 3; r++) {
+      nn_ctx c = {x, y, g, b, targets, rows, cols, rounds[r], r != 1};
+      nn_compare(s, "softmax (+ backward)", run_softmax, &c, 2 * n);
+      nn_compare(s, "layernorm (+ backward, bias)", run_layernorm, &c, 2 * n + 2 * rows + 3 * cols);
+      if (r < 2) nn_compare(s, "cross_entropy", run_cross_entropy, &c, n + 1);
+      if (r < 2) nn_compare(s, "adamw", run_adamw, &c, 3 * n);
+    }
+    free(x); free(y); free(g); free(b); free(targets);
+  }
+  batched_attention(s, 3, 5, 2, 3);
+  batched_attention(s, 24, 32, 4, 16);
+  batched_attention(s, 1, 40, 1, 17);
+}
+
 /* ---- main ---------------------------------------------------------------------------------- */
 int main(int argc, char **argv) {
   uint32_t stride = 2039;
@@ -743,7 +898,8 @@ int main(int argc, char **argv) {
                     {"gemm", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0},
                     {"tc_gemm", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0},
                     {"int8_gemm", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0},
-                    {"quantize", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0}};
+                    {"quantize", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0},
+                    {"nn, gemm_batched", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0}};
   const int ns = (int)(sizeof secs / sizeof secs[0]);
   int bad = 0;
   for (int i = 0; i < ns; i++) {
@@ -759,6 +915,7 @@ int main(int argc, char **argv) {
     case 4: test_tc(s); test_tc_models(s); break;
     case 5: test_int8(s); break;
     case 6: test_quantize(s); break;
+    case 7: test_nn(s, stride); break;
     }
     s->seconds = now() - t0;
     printf("%-17s cases %6llu  elements %11llu  mismatches %llu  errors %llu  digest %016llx  %.1f s\n", s->name,

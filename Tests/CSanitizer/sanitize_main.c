@@ -584,6 +584,163 @@ static void test_int8(void) {
   CHECK(cfp8_fourbit_quantize(&one, INT64_MAX / 2, 4, 0, CFP8_FORMAT_F32, (uint8_t *)c, c, &one) != CFP8_OK, "fourbit huge");
 }
 
+/* ---- layer kernels (cfp8_nn.h) and the batched GEMM ------------------------------------------ */
+/* n floats at an exact allocation (element offset off), random bit patterns mixed with moderate
+ * values; NULL-free for n = 0. */
+static float *nn_buffer(size_t n, size_t off, void **base) {
+  float *p = exact_alloc(n * 4, off * 4, base);
+  for (size_t i = 0; i < n; i++) p[i] = (rnd() & 3) ? rand_finite() * 1e-3f : rand_float();
+  return p;
+}
+static float *nn_copy(const float *x, size_t n, size_t off, void **base) {
+  float *p = exact_alloc(n * 4, off * 4, base);
+  if (n) memcpy(p, x, n * 4);
+  return p;
+}
+/* Compares `count` output floats of ISA ii (ref: the scalar path's, kept by the caller). */
+static void nn_compare(const char *what, int ii, int threads, const float *ref, const float *out, size_t count,
+                       size_t a, size_t b) {
+  if (count && memcmp(ref, out, count * 4) != 0)
+    CHECK(0, "%s: isa %s threads %d (%zu, %zu) differs from scalar", what, cfp8_isa_name(isas[ii]), threads, a, b);
+}
+
+/* rows × cols through every row kernel on every ISA with 1 and 3 threads; outputs compared with the
+ * scalar path's. */
+static void nn_case(size_t rows, size_t cols, size_t off) {
+  const size_t n = rows * cols;
+  void *b1, *b2, *b3, *b4, *b5;
+  float *x = nn_buffer(n, off, &b1), *dy = nn_buffer(n, off + 1, &b2);
+  float *gamma = nn_buffer(cols, off, &b3), *beta = nn_buffer(cols, off + 2, &b4);
+  int32_t *targets = exact_alloc(rows * 4, off * 4, &b5);
+  for (size_t r = 0; r < rows; r++) targets[r] = cols ? (int32_t)(rnd() % cols) : 0;
+  float *refs[12] = {0};
+  size_t sizes[12] = {n, n, n, n, n + 2 * rows, n + 2 * cols, cols, n, n, 1 + n, 3 * n, n};
+  for (int ii = 0; ii < nisa; ii++) {
+    for (int threads = 1; threads <= 3; threads += 2) {
+      float *outs[12];
+      void *ob[12];
+      for (int q = 0; q < 12; q++) outs[q] = exact_alloc(sizes[q] * 4, off * 4, &ob[q]);
+      const int isa = isas[ii];
+      const int rf[3] = {CFP8_FORMAT_F32, CFP8_FORMAT_F16, CFP8_FORMAT_BF16};
+      const int round = rf[(rows + cols) % 3];
+      CHECK(cfp8_gelu(x, outs[0], (int64_t)n, isa, threads) == CFP8_OK, "gelu status");
+      CHECK(cfp8_gelu_backward(dy, x, outs[1], (int64_t)n, isa, threads) == CFP8_OK, "gelu_backward status");
+      if (cols) {
+        CHECK(cfp8_softmax(x, outs[2], (int64_t)rows, (int64_t)cols, 0.25f, (int)(rows & 1), round, isa, threads) == CFP8_OK,
+              "softmax status");
+        CHECK(cfp8_softmax_backward(outs[2], dy, outs[3], (int64_t)rows, (int64_t)cols, 0.5f, (int)(rows & 1), isa,
+                                    threads) == CFP8_OK, "softmax_backward status");
+        /* LayerNorm: y, then mean and rstd after it in the same exact buffer */
+        CHECK(cfp8_layernorm(x, gamma, beta, (int64_t)rows, (int64_t)cols, 1e-5f, outs[4], outs[4] + n, outs[4] + n + rows,
+                             round, isa, threads) == CFP8_OK, "layernorm status");
+        for (size_t j = 0; j < 2 * cols; j++) outs[5][n + j] = (float)j;
+        CHECK(cfp8_layernorm_backward(dy, x, outs[4] + n, outs[4] + n + rows, gamma, (int64_t)rows, (int64_t)cols,
+                                      outs[5], outs[5] + n, outs[5] + n + cols, isa, threads) == CFP8_OK,
+              "layernorm_backward status");
+        for (size_t j = 0; j < cols; j++) outs[6][j] = 1.0f;
+        CHECK(cfp8_bias_backward(dy, (int64_t)rows, (int64_t)cols, outs[6], isa, threads) == CFP8_OK, "bias status");
+        CHECK(cfp8_cross_entropy(x, (int64_t)rows, (int64_t)cols, targets, rows > 2 ? dy : NULL, 2.0f, outs[9],
+                                 outs[9] + 1, isa, threads) == CFP8_OK, "cross_entropy status");
+      } else {
+        for (int q = 2; q < 10; q++) if (sizes[q]) memset(outs[q], 0, sizes[q] * 4);
+      }
+      CHECK(cfp8_add(x, dy, outs[7], (int64_t)n, round, isa, threads) == CFP8_OK, "add status");
+      if (n) memcpy(outs[8], x, n * 4);
+      CHECK(cfp8_round_to_format(outs[8], (int64_t)n, round, isa, threads) == CFP8_OK, "round status");
+      if (n) { memcpy(outs[10], x, n * 4); memcpy(outs[10] + n, dy, n * 4); }
+      for (size_t i = 0; i < n; i++) outs[10][2 * n + i] = dy[i] * dy[i];
+      cfp8_adamw_step st = {1e-3f, 0.9f, 0.99f, 1e-8f, 0.01f, 0.1f, 0.01f};
+      CHECK(cfp8_adamw(outs[10], outs[10] + n, outs[10] + 2 * n, x, (int64_t)n, &st, isa, threads) == CFP8_OK, "adamw status");
+      if (n) memcpy(outs[11], x, n * 4);
+      CHECK(cfp8_gelu(outs[11], outs[11], (int64_t)n, isa, threads) == CFP8_OK, "gelu in place status");
+      for (int q = 0; q < 12; q++) {
+        if (ii == 0 && threads == 1) {
+          refs[q] = malloc(sizes[q] * 4 + 4);
+          if (sizes[q]) memcpy(refs[q], outs[q], sizes[q] * 4);
+        } else {
+          static const char *names[12] = {"gelu", "gelu_backward", "softmax", "softmax_backward", "layernorm",
+                                          "layernorm_backward", "bias_backward", "add", "round_to_format",
+                                          "cross_entropy", "adamw", "gelu in place"};
+          nn_compare(names[q], ii, threads, refs[q], outs[q], sizes[q], rows, cols);
+        }
+        free(ob[q]);
+      }
+      if (n) CHECK(memcmp(refs[0], refs[11], n * 4) == 0 || ii > 0, "gelu in place differs from out of place");
+    }
+  }
+  for (int q = 0; q < 12; q++) free(refs[q]);
+  free(b1); free(b2); free(b3); free(b4); free(b5);
+}
+
+/* QKᵀ of batch × heads sequences from a [batch][seq][3d] buffer, exact allocations, against the
+ * products one cfp8_gemm at a time. */
+static void batched_case(int64_t batch, int64_t seq, int64_t heads, int64_t dh, size_t off) {
+  const int64_t d = heads * dh, w = 3 * d, count = batch * heads;
+  void *qb, *sb, *rb;
+  float *qkv = nn_buffer((size_t)(batch * seq * w), off, &qb);
+  for (int64_t i = 0; i < batch * seq * w; i++) if (!isfinite(qkv[i])) qkv[i] = 1.0f;
+  float *ref = exact_alloc((size_t)(count * seq * seq) * 4, 0, &rb);
+  for (int64_t z = 0; z < count; z++) {
+    const float *base = qkv + (z / heads) * seq * w + (z % heads) * dh;
+    cfp8_operand a = {base, CFP8_FORMAT_F32, 0, w}, b = {base + d, CFP8_FORMAT_F32, 1, w};
+    cfp8_epilogue e = {0.5f, 0, NULL, 0, NULL, ref + z * seq * seq, CFP8_FORMAT_F32, seq, 1, NULL};
+    CHECK(cfp8_gemm(seq, seq, dh, &a, &b, NULL, &e, CFP8_ISA_SCALAR, 1) == CFP8_OK, "gemm status");
+  }
+  cfp8_gemm_batch bt = {batch, heads, seq * w, dh, seq * w, dh, 0, 0, heads * seq * seq, seq * seq};
+  for (int ii = 0; ii < nisa; ii++)
+    for (int threads = 1; threads <= 3; threads++) {
+      float *s = exact_alloc((size_t)(count * seq * seq) * 4, off * 4, &sb), amax = -1;
+      cfp8_operand a = {qkv, CFP8_FORMAT_F32, 0, w}, b = {qkv + d, CFP8_FORMAT_F32, 1, w};
+      cfp8_epilogue e = {0.5f, 0, NULL, 0, NULL, s, CFP8_FORMAT_F32, seq, 1, &amax};
+      CHECK(cfp8_gemm_batched(&bt, seq, seq, dh, &a, &b, NULL, &e, isas[ii], threads) == CFP8_OK, "gemm_batched status");
+      if (count * seq) CHECK(memcmp(s, ref, (size_t)(count * seq * seq) * 4) == 0, "gemm_batched %s %d threads differs",
+                             cfp8_isa_name(isas[ii]), threads);
+      free(sb);
+    }
+  free(qb); free(rb);
+}
+
+static void test_nn(void) {
+  static const size_t dims[] = {0, 1, 3, 15, 16, 17, 33, 65, 129};
+  for (size_t ri = 0; ri < 9; ri++)
+    for (size_t ci = 0; ci < 9; ci++) nn_case(dims[ri], dims[ci], rnd() % 4);
+  nn_case(300, 131, 1); /* above the threading threshold */
+  batched_case(0, 4, 2, 3, 0);
+  batched_case(3, 5, 2, 3, 1);
+  batched_case(4, 17, 3, 5, 2);
+  batched_case(1, 9, 1, 4, 3); /* fewer products than threads: threads inside the product */
+  /* bad arguments */
+  float f[4] = {0};
+  int32_t t[2] = {0, 5};
+  cfp8_adamw_step st = {NAN, 0.9f, 0.99f, 1e-8f, 0, 1, 1};
+  cfp8_gemm_batch bt = {2, 2, 1, 1, 1, 1, 0, 0, -1, 1};
+  cfp8_operand a = {f, CFP8_FORMAT_F32, 0, 1};
+  cfp8_epilogue e = {1, 0, NULL, 0, NULL, f, CFP8_FORMAT_F32, 1, 1, NULL};
+  CHECK(cfp8_gelu(NULL, f, 4, CFP8_ISA_AUTO, 0) == CFP8_ERR_NULL_POINTER, "gelu NULL");
+  CHECK(cfp8_gelu(f, f, -1, CFP8_ISA_AUTO, 0) == CFP8_ERR_BAD_SHAPE, "gelu negative n");
+  CHECK(cfp8_gelu(f, f, 4, CFP8_ISA_AUTO, -1) == CFP8_ERR_BAD_ARGUMENT, "gelu threads -1");
+  CHECK(cfp8_gelu(f, f, 4, 7, 0) != CFP8_OK, "gelu bad isa");
+  CHECK(cfp8_softmax(f, f, 2, 0, 1, 0, CFP8_FORMAT_F32, CFP8_ISA_AUTO, 0) == CFP8_ERR_BAD_SHAPE, "softmax cols 0");
+  CHECK(cfp8_softmax(f, f, 2, 2, INFINITY, 0, CFP8_FORMAT_F32, CFP8_ISA_AUTO, 0) == CFP8_ERR_BAD_ARGUMENT, "softmax scale");
+  CHECK(cfp8_softmax(f, f, 2, 2, 1, 2, CFP8_FORMAT_F32, CFP8_ISA_AUTO, 0) == CFP8_ERR_BAD_ARGUMENT, "softmax causal 2");
+  CHECK(cfp8_softmax(f, f, 2, 2, 1, 0, CFP8_FORMAT_E4M3, CFP8_ISA_AUTO, 0) == CFP8_ERR_BAD_FORMAT, "softmax round");
+  CHECK(cfp8_layernorm(f, f, NULL, 2, 2, 1e-5f, f, NULL, NULL, CFP8_FORMAT_F32, CFP8_ISA_AUTO, 0) == CFP8_ERR_NULL_POINTER,
+        "layernorm NULL beta");
+  CHECK(cfp8_layernorm(f, f, f, INT64_MAX, 2, 1e-5f, f, NULL, NULL, CFP8_FORMAT_F32, CFP8_ISA_AUTO, 0) ==
+        CFP8_ERR_SIZE_OVERFLOW, "layernorm overflow");
+  CHECK(cfp8_layernorm_backward(f, f, f, f, f, 2, 2, f, NULL, f, CFP8_ISA_AUTO, 0) == CFP8_ERR_NULL_POINTER,
+        "layernorm_backward NULL");
+  CHECK(cfp8_bias_backward(f, 2, 2, NULL, CFP8_ISA_AUTO, 0) == CFP8_ERR_NULL_POINTER, "bias NULL");
+  CHECK(cfp8_cross_entropy(f, 2, 2, t, NULL, 1, f, f, CFP8_ISA_AUTO, 0) == CFP8_ERR_BAD_ARGUMENT, "target out of range");
+  CHECK(cfp8_cross_entropy(f, 2, 2, t, NULL, 1, NULL, f, CFP8_ISA_AUTO, 0) == CFP8_ERR_NULL_POINTER, "loss NULL");
+  CHECK(cfp8_adamw(f, f, f, f, 4, &st, CFP8_ISA_AUTO, 0) == CFP8_ERR_BAD_ARGUMENT, "adamw NaN lr");
+  CHECK(cfp8_adamw(f, f, f, f, 4, NULL, CFP8_ISA_AUTO, 0) == CFP8_ERR_NULL_POINTER, "adamw NULL step");
+  CHECK(cfp8_gemm_batched(&bt, 1, 1, 1, &a, &a, NULL, &e, CFP8_ISA_AUTO, 0) == CFP8_ERR_BAD_STRIDE, "batched stride");
+  CHECK(cfp8_gemm_batched(NULL, 1, 1, 1, &a, &a, NULL, &e, CFP8_ISA_AUTO, 0) == CFP8_ERR_NULL_POINTER, "batched NULL");
+  bt.d_outer = INT64_MAX / 2;
+  CHECK(cfp8_gemm_batched(&bt, 1, 1, 1, &a, &a, NULL, &e, CFP8_ISA_AUTO, 0) == CFP8_ERR_SIZE_OVERFLOW, "batched overflow");
+}
+
 /* ---- OpenMP nesting ------------------------------------------------------------------------- */
 int omp_get_max_active_levels(void);
 int omp_get_thread_num(void);
@@ -646,6 +803,8 @@ int main(void) {
   printf("  quantize/dequantize/amax: done\n");
   test_int8();
   printf("  int8/4-bit: done\n");
+  test_nn();
+  printf("  layer kernels / batched gemm: done\n");
   if (failures) {
     printf("%d failures\n", failures);
     return 1;

@@ -18,5 +18,6 @@
 #include "cfp8_tensorcore.h"
 #include "cfp8_quantize.h"
 #include "cfp8_int8.h"
+#include "cfp8_nn.h"
 
 #endif

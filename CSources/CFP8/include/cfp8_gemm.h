@@ -87,6 +87,27 @@ typedef struct cfp8_epilogue {
 cfp8_status cfp8_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, const cfp8_operand *b,
                       const cfp8_scaling *scaling, const cfp8_epilogue *epilogue, int32_t isa, int32_t threads);
 
+/* Strided batched products (the attention products QKᵀ and PV of batch × heads sequences): product
+ * (o, i), o < outer, i < inner, is cfp8_gemm on the operands and epilogue moved by
+ * o·x_outer + i·x_inner elements of their own format (x = a, b, c, d), e.g. for heads laid side by
+ * side in the rows of a [batch][seq][3·d] QKV buffer: a_outer = seq·3d, a_inner = d/heads. Strides
+ * are >= 0; the products must write disjoint parts of D. Scaling NONE or TENSOR (the same scales for
+ * every product; CFP8_ERR_BAD_ARGUMENT for the others); bias and d_scale are shared; amax_out
+ * receives the maximum over all products. Every product is checked as cfp8_gemm checks it and
+ * computed with cfp8_gemm's numerics: threads take whole products (single-threaded each) when
+ * there are at least as many products as threads, otherwise each product uses all threads. */
+typedef struct cfp8_gemm_batch {
+  int64_t outer, inner;
+  int64_t a_outer, a_inner;
+  int64_t b_outer, b_inner;
+  int64_t c_outer, c_inner; /* read only when beta != 0 */
+  int64_t d_outer, d_inner;
+} cfp8_gemm_batch;
+
+cfp8_status cfp8_gemm_batched(const cfp8_gemm_batch *batch, int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
+                              const cfp8_operand *b, const cfp8_scaling *scaling, const cfp8_epilogue *epilogue,
+                              int32_t isa, int32_t threads);
+
 /* The register tile MR×NR of an ISA's micro-kernel (for benchmarks and tests); 0 on bad ISA. */
 cfp8_status cfp8_gemm_tile(int32_t isa, int32_t *mr, int32_t *nr);
 

@@ -25,7 +25,54 @@ package enum GEMMScalingMode: Int32 {
   case none = 0, tensor = 1, rowwise = 2, block = 3, mx = 4
 }
 
+/// The batch of `cfp8_gemm_batched` (`cfp8_gemm_batch`): outer × inner products, product (o, i)
+/// moved by o·outer + i·inner elements in each of A, B, C and D.
+package struct GEMMBatch: Sendable {
+  package var outer: Int, inner: Int
+  package var aStrides: (outer: Int, inner: Int)
+  package var bStrides: (outer: Int, inner: Int)
+  package var cStrides: (outer: Int, inner: Int)
+  package var dStrides: (outer: Int, inner: Int)
+
+  package init(outer: Int, inner: Int, aStrides: (outer: Int, inner: Int), bStrides: (outer: Int, inner: Int),
+               cStrides: (outer: Int, inner: Int) = (0, 0), dStrides: (outer: Int, inner: Int)) {
+    self.outer = outer
+    self.inner = inner
+    self.aStrides = aStrides
+    self.bStrides = bStrides
+    self.cStrides = cStrides
+    self.dStrides = dStrides
+  }
+
+  var c: cfp8_gemm_batch {
+    cfp8_gemm_batch(outer: Int64(outer), inner: Int64(inner), a_outer: Int64(aStrides.outer),
+                    a_inner: Int64(aStrides.inner), b_outer: Int64(bStrides.outer), b_inner: Int64(bStrides.inner),
+                    c_outer: Int64(cStrides.outer), c_inner: Int64(cStrides.inner), d_outer: Int64(dStrides.outer),
+                    d_inner: Int64(dStrides.inner))
+  }
+}
+
 extension CKernels {
+  /// `cfp8_gemm_batched`: cfp8_gemm on every product of `batch` (scaling none or tensor, the same
+  /// scales, alpha, beta, bias and d_scale for every product; amax over all of them).
+  package static func gemmBatched(
+    batch: GEMMBatch, m: Int, n: Int, k: Int, a: GEMMOperandDescriptor, b: GEMMOperandDescriptor,
+    mode: GEMMScalingMode, aScales: UnsafePointer<Float>?, bScales: UnsafePointer<Float>?,
+    alpha: Float, beta: Float, c: UnsafePointer<Float>?, ldc: Int, bias: UnsafePointer<Float>?,
+    d: UnsafeMutableRawPointer?, dFormat: Int32, ldd: Int, dScale: Float, amax: UnsafeMutablePointer<Float>?,
+    isa: Int32, threads: Int32
+  ) throws(FP8Error) {
+    var bt = batch.c
+    var ca = a.cValue
+    var cb = b.cValue
+    var s = cfp8_scaling(mode: mode.rawValue, a_scales: aScales, b_scales: bScales, a_mx: nil, b_mx: nil)
+    var e = cfp8_epilogue(
+      alpha: alpha, beta: beta, c: c, ldc: Int64(ldc), bias: bias, d: d, d_format: dFormat, ldd: Int64(ldd),
+      d_scale: dScale, amax_out: amax)
+    try check(cfp8_gemm_batched(&bt, Int64(m), Int64(n), Int64(k), &ca, &cb, &s, &e, isa, threads),
+              "batched GEMM \(batch.outer)×\(batch.inner) × (\(m)×\(k) · \(k)×\(n))")
+  }
+
   /// `cfp8_gemm`: D = alpha·(scaled op(A)·op(B)) + beta·C + bias, see cfp8_gemm.h.
   package static func gemm(
     m: Int, n: Int, k: Int, a: GEMMOperandDescriptor, b: GEMMOperandDescriptor,
