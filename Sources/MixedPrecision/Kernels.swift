@@ -231,11 +231,14 @@ extension Transformer {
       return (loss, scale == 1 ? dl : dl.map { $0 * scale })
     }
     let lf = Self.asFloat(logits), targets = b.targets.map { Int32(truncatingIfNeeded: $0) }
+    // The kernel takes finite scales; an infinite loss scale (overflow tests) multiplies after it.
+    let s = Float(scale), inKernel = s.isFinite ? s : 1
     var loss: Float = 0
-    let dl = try FloatKernels.filled(rows * vocab) { (dl) throws(FP8Error) in
+    var dl = try FloatKernels.filled(rows * vocab) { (dl) throws(FP8Error) in
       loss = try CKernels.crossEntropy(logits: lf, rows: rows, vocab: vocab, targets: targets, weights: b.weights,
-                                       gradScale: Float(scale), dlogits: dl, isa: isa, threads: threads)
+                                       gradScale: inKernel, dlogits: dl, isa: isa, threads: threads)
     }
+    if !s.isFinite { for i in dl.indices { dl[i] *= s } }
     return (T(loss), Self.fromFloat(dl))
   }
 
