@@ -16,12 +16,28 @@ T static inline __m256 canon(__m256 x) {
                           _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 
-/* Lanes i < rem of an 8-lane group (all ones), the others 0. */
-T static inline __m256i lanes_below(int64_t rem) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(rem < 8 ? rem : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+/* The live lanes of an 8-lane group: i < rem. Whole groups use plain loads and stores; only a
+ * row's last group is masked, and its store goes through a buffer (VMASKMOVPS stores are
+ * microcoded and slow on AMD cores). */
+typedef struct part { __m256i m; int rem; } part;
+T static inline part lanes_below(int64_t rem) {
+  part p;
+  p.rem = (int)(rem < 0 ? 0 : rem > 8 ? 8 : rem);
+  p.m = _mm256_cmpgt_epi32(_mm256_set1_epi32(p.rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  return p;
 }
-T static inline __m256 load_part(const float *p, __m256i m) { return _mm256_maskload_ps(p, m); }
-T static inline void store_part(float *p, __m256i m, __m256 v) { _mm256_maskstore_ps(p, m, v); }
+T static inline __m256 load_part(const float *p, part m) {
+  return m.rem == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m.m);
+}
+T static inline void store_part(float *p, part m, __m256 v) {
+  if (m.rem == 8) {
+    _mm256_storeu_ps(p, v);
+    return;
+  }
+  float t[8];
+  _mm256_storeu_ps(t, v);
+  for (int i = 0; i < m.rem; i++) p[i] = t[i];
+}
 
 /* ---- rounding ----------------------------------------------------------------------------------- */
 T static inline __m256 round_to(__m256 x, int32_t round) {
@@ -76,7 +92,7 @@ T static inline __m256 exp8(__m256 t) {
 
 T static void k_exp(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i += 8) {
-    const __m256i m = lanes_below(n - i);
+    const part m = lanes_below(n - i);
     store_part(y + i, m, canon(exp8(load_part(x + i, m))));
   }
 }
@@ -114,9 +130,9 @@ T static inline gelu_parts gelu_common(__m256 x) {
 T static inline __m256 gelu8(__m256 x) {
   const gelu_parts g = gelu_common(x);
   const __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
-  const __m256 yn = scale2(_mm256_div_ps(_mm256_mul_ps(g.xc, g.p), g.d), g.n);
-  const __m256 yp = _mm256_div_ps(x, g.d);
-  return canon(_mm256_blendv_ps(yp, yn, neg));
+  /* one division: (x < 0 ? xc·p : x) / d, then the x < 0 lanes scaled by 2^n */
+  const __m256 q = _mm256_div_ps(_mm256_blendv_ps(x, _mm256_mul_ps(g.xc, g.p), neg), g.d);
+  return canon(_mm256_blendv_ps(q, scale2(q, g.n), neg));
 }
 
 T static inline __m256 gelu_grad8(__m256 x) {
@@ -140,14 +156,14 @@ T static inline __m256 gelu_grad8(__m256 x) {
 
 T static void k_gelu(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i += 8) {
-    const __m256i m = lanes_below(n - i);
+    const part m = lanes_below(n - i);
     store_part(y + i, m, gelu8(load_part(x + i, m)));
   }
 }
 
 T static void k_gelu_backward(const float *dy, const float *x, float *dx, int64_t n) {
   for (int64_t i = 0; i < n; i += 8) {
-    const __m256i m = lanes_below(n - i);
+    const part m = lanes_below(n - i);
     const __m256 g = gelu_grad8(load_part(x + i, m));
     store_part(dx + i, m, canon(_mm256_mul_ps(load_part(dy + i, m), g)));
   }
@@ -169,14 +185,14 @@ T static inline float lanes_max(__m256 lo, __m256 hi) {
 }
 
 /* The 16 elements of a row starting at j: two groups of 8 with their live-lane masks. */
-typedef struct chunk { __m256i m0, m1; } chunk;
+typedef struct chunk { part m0, m1; } chunk;
 T static inline chunk chunk_at(int64_t len, int64_t j) {
   chunk c;
   c.m0 = lanes_below(len - j);
   c.m1 = lanes_below(len - j - 8);
   return c;
 }
-T static inline __m256 keep(__m256 v, __m256i m) { return _mm256_and_ps(v, _mm256_castsi256_ps(m)); }
+T static inline __m256 keep(__m256 v, part m) { return m.rem == 8 ? v : _mm256_and_ps(v, _mm256_castsi256_ps(m.m)); }
 
 /* max_j (x[j]·scale) over the row (the 16-lane maximum). */
 T static inline float row_max(const float *x, int64_t len, float scale) {
@@ -185,8 +201,8 @@ T static inline float row_max(const float *x, int64_t len, float scale) {
   for (int64_t j = 0; j < len; j += 16) {
     const chunk c = chunk_at(len, j);
     const __m256 s0 = _mm256_mul_ps(load_part(x + j, c.m0), sc), s1 = _mm256_mul_ps(load_part(x + j + 8, c.m1), sc);
-    m0 = _mm256_blendv_ps(m0, _mm256_max_ps(s0, m0), _mm256_castsi256_ps(c.m0));
-    m1 = _mm256_blendv_ps(m1, _mm256_max_ps(s1, m1), _mm256_castsi256_ps(c.m1));
+    m0 = _mm256_blendv_ps(m0, _mm256_max_ps(s0, m0), _mm256_castsi256_ps(c.m0.m));
+    m1 = _mm256_blendv_ps(m1, _mm256_max_ps(s1, m1), _mm256_castsi256_ps(c.m1.m));
   }
   return lanes_max(m0, m1);
 }
@@ -218,7 +234,7 @@ T static void k_softmax_row(const float *x, float *y, int64_t len, int64_t cols,
   const float mx = row_max(x, len, scale);
   const __m256 z = SET1(row_sum_exp(x, len, scale, mx, y));
   for (int64_t j = 0; j < len; j += 8) {
-    const __m256i m = lanes_below(len - j);
+    const part m = lanes_below(len - j);
     store_part(y + j, m, canon(round_to(_mm256_div_ps(load_part(y + j, m), z), round)));
   }
   store_zeros(y + len, cols - len);
@@ -234,7 +250,7 @@ T static void k_softmax_backward_row(const float *p, const float *dp, float *dx,
   }
   const __m256 dot = SET1(lanes_sum(l0, l1)), sc = SET1(scale);
   for (int64_t j = 0; j < len; j += 8) {
-    const __m256i m = lanes_below(len - j);
+    const part m = lanes_below(len - j);
     __m256 t = _mm256_sub_ps(load_part(dp + j, m), dot);
     t = _mm256_mul_ps(load_part(p + j, m), t);
     store_part(dx + j, m, canon(_mm256_mul_ps(t, sc)));
@@ -265,7 +281,7 @@ T static void k_layernorm_row(const float *x, const float *gamma, const float *b
   const float rs = 1.0f / sqrtf(var + eps);
   const __m256 rv = SET1(rs);
   for (int64_t j = 0; j < d; j += 8) {
-    const __m256i m = lanes_below(d - j);
+    const part m = lanes_below(d - j);
     const __m256 h = _mm256_mul_ps(_mm256_sub_ps(load_part(x + j, m), mv), rv);
     __m256 o = _mm256_mul_ps(h, load_part(gamma + j, m));
     o = _mm256_add_ps(o, load_part(beta + j, m));
@@ -283,7 +299,7 @@ T static void k_layernorm_backward_row(const float *dy, const float *x, float me
     const chunk c = chunk_at(d, j);
     for (int half = 0; half < 2; half++) {
       const int64_t o = j + 8 * half;
-      const __m256i m = half ? c.m1 : c.m0;
+      const part m = half ? c.m1 : c.m0;
       const __m256 dyv = load_part(dy + o, m);
       const __m256 h = _mm256_mul_ps(_mm256_sub_ps(load_part(x + o, m), mv), rv);
       const __m256 g = keep(_mm256_mul_ps(dyv, load_part(gamma + o, m)), m);
@@ -300,7 +316,7 @@ T static void k_layernorm_backward_row(const float *dy, const float *x, float me
   }
   const __m256 md = SET1(lanes_sum(a0, a1) / (float)d), mdx = SET1(lanes_sum(b0, b1) / (float)d);
   for (int64_t j = 0; j < d; j += 8) {
-    const __m256i m = lanes_below(d - j);
+    const part m = lanes_below(d - j);
     const __m256 h = _mm256_mul_ps(_mm256_sub_ps(load_part(x + j, m), mv), rv);
     const __m256 g = _mm256_mul_ps(load_part(dy + j, m), load_part(gamma + j, m));
     __m256 t = _mm256_sub_ps(g, md);
@@ -315,7 +331,7 @@ T static void k_add(const float *a, const float *b, float *y, int64_t n, int32_t
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(y + i, canon(round_to(_mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)), round)));
   if (i < n) {
-    const __m256i m = lanes_below(n - i);
+    const part m = lanes_below(n - i);
     store_part(y + i, m, canon(round_to(_mm256_add_ps(load_part(a + i, m), load_part(b + i, m)), round)));
   }
 }
@@ -324,7 +340,7 @@ T static void k_round(float *x, int64_t n, int32_t round) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, canon(round_to(_mm256_loadu_ps(x + i), round)));
   if (i < n) {
-    const __m256i m = lanes_below(n - i);
+    const part m = lanes_below(n - i);
     store_part(x + i, m, canon(round_to(load_part(x + i, m), round)));
   }
 }
@@ -340,7 +356,7 @@ T static void k_cross_entropy_row(const float *x, int64_t n, float logz, float f
                                   float *dl) {
   const __m256 lz = SET1(logz), fv = SET1(f), gs = SET1(grad_scale);
   for (int64_t j = 0; j < n; j += 8) {
-    const __m256i m = lanes_below(n - j);
+    const part m = lanes_below(n - j);
     __m256 g = _mm256_mul_ps(fv, exp8(_mm256_sub_ps(load_part(x + j, m), lz)));
     if (target >= j && target < j + 8) {
       const __m256i hit = _mm256_cmpeq_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
@@ -357,7 +373,7 @@ T static void k_adamw(float *param, float *m, float *v, const float *grad, int64
   const __m256 bc1 = SET1(s->bias_correction1), bc2 = SET1(s->bias_correction2), eps = SET1(s->epsilon);
   const __m256 wd = SET1(s->weight_decay), lr = SET1(s->lr);
   for (int64_t i = 0; i < n; i += 8) {
-    const __m256i k = lanes_below(n - i);
+    const part k = lanes_below(n - i);
     const __m256 g = load_part(grad + i, k), p = load_part(param + i, k);
     const __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, load_part(m + i, k)), _mm256_mul_ps(c1, g));
     const __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, load_part(v + i, k)), _mm256_mul_ps(_mm256_mul_ps(c2, g), g));
@@ -371,18 +387,5 @@ T static void k_adamw(float *param, float *m, float *v, const float *grad, int64
   }
 }
 
-void cfp8_nn_kernels_avx2(cfp8_nn_kernels *k) {
-  k->exp = k_exp;
-  k->gelu = k_gelu;
-  k->gelu_backward = k_gelu_backward;
-  k->softmax_row = k_softmax_row;
-  k->softmax_backward_row = k_softmax_backward_row;
-  k->layernorm_row = k_layernorm_row;
-  k->layernorm_backward_row = k_layernorm_backward_row;
-  k->add = k_add;
-  k->round = k_round;
-  k->logsumexp_row = k_logsumexp_row;
-  k->cross_entropy_row = k_cross_entropy_row;
-  k->adamw = k_adamw;
-}
+void cfp8_nn_kernels_avx2(cfp8_nn_kernels *k) { CFP8_NN_FILL_TABLE(k); }
 #endif

@@ -117,9 +117,9 @@ T static inline gelu_parts gelu_common(__m512 x) {
 T static inline __m512 gelu16(__m512 x) {
   const gelu_parts g = gelu_common(x);
   const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-  const __m512 yn = scale2(_mm512_div_ps(_mm512_mul_ps(g.xc, g.p), g.d), g.n);
-  const __m512 yp = _mm512_div_ps(x, g.d);
-  return canon(_mm512_mask_blend_ps(neg, yp, yn));
+  /* one division: (x < 0 ? xc·p : x) / d, then the x < 0 lanes scaled by 2^n */
+  const __m512 q = _mm512_div_ps(_mm512_mask_blend_ps(neg, x, _mm512_mul_ps(g.xc, g.p)), g.d);
+  return canon(_mm512_mask_blend_ps(neg, q, scale2(q, g.n)));
 }
 
 T static inline __m512 gelu_grad16(__m512 x) {
@@ -330,18 +330,5 @@ T static void k_adamw(float *param, float *m, float *v, const float *grad, int64
   }
 }
 
-void cfp8_nn_kernels_avx512(cfp8_nn_kernels *k) {
-  k->exp = k_exp;
-  k->gelu = k_gelu;
-  k->gelu_backward = k_gelu_backward;
-  k->softmax_row = k_softmax_row;
-  k->softmax_backward_row = k_softmax_backward_row;
-  k->layernorm_row = k_layernorm_row;
-  k->layernorm_backward_row = k_layernorm_backward_row;
-  k->add = k_add;
-  k->round = k_round;
-  k->logsumexp_row = k_logsumexp_row;
-  k->cross_entropy_row = k_cross_entropy_row;
-  k->adamw = k_adamw;
-}
+void cfp8_nn_kernels_avx512(cfp8_nn_kernels *k) { CFP8_NN_FILL_TABLE(k); }
 #endif

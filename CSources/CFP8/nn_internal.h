@@ -101,6 +101,23 @@ typedef struct cfp8_nn_kernels {
   void (*adamw)(float *param, float *m, float *v, const float *grad, int64_t n, const cfp8_adamw_step *step);
 } cfp8_nn_kernels;
 
+/* Each ISA file defines its kernels as static functions k_<field> and fills its table with this. */
+#define CFP8_NN_FILL_TABLE(k)                                                                        \
+  do {                                                                                               \
+    (k)->exp = k_exp;                                                                                \
+    (k)->gelu = k_gelu;                                                                              \
+    (k)->gelu_backward = k_gelu_backward;                                                            \
+    (k)->softmax_row = k_softmax_row;                                                                \
+    (k)->softmax_backward_row = k_softmax_backward_row;                                              \
+    (k)->layernorm_row = k_layernorm_row;                                                            \
+    (k)->layernorm_backward_row = k_layernorm_backward_row;                                          \
+    (k)->add = k_add;                                                                                \
+    (k)->round = k_round;                                                                            \
+    (k)->logsumexp_row = k_logsumexp_row;                                                            \
+    (k)->cross_entropy_row = k_cross_entropy_row;                                                    \
+    (k)->adamw = k_adamw;                                                                            \
+  } while (0)
+
 void cfp8_nn_kernels_scalar(cfp8_nn_kernels *k);
 #if defined(CFP8_X86)
 void cfp8_nn_kernels_avx2(cfp8_nn_kernels *k);

@@ -123,9 +123,9 @@ static inline gelu_parts gelu_common(V x) {
 static inline V gelu4(V x) {
   const gelu_parts g = gelu_common(x);
   const uint32x4_t neg = vcltq_f32(x, DUP(0.0f));
-  const V yn = scale2(vdivq_f32(vmulq_f32(g.xc, g.p), g.d), g.n);
-  const V yp = vdivq_f32(x, g.d);
-  return canon(vbslq_f32(neg, yn, yp));
+  /* one division: (x < 0 ? xc·p : x) / d, then the x < 0 lanes scaled by 2^n */
+  const V q = vdivq_f32(vbslq_f32(neg, vmulq_f32(g.xc, g.p), x), g.d);
+  return canon(vbslq_f32(neg, scale2(q, g.n), q));
 }
 
 static inline V gelu_grad4(V x) {
@@ -415,18 +415,5 @@ static void k_adamw(float *param, float *m, float *v, const float *grad, int64_t
   }
 }
 
-void cfp8_nn_kernels_neon(cfp8_nn_kernels *k) {
-  k->exp = k_exp;
-  k->gelu = k_gelu;
-  k->gelu_backward = k_gelu_backward;
-  k->softmax_row = k_softmax_row;
-  k->softmax_backward_row = k_softmax_backward_row;
-  k->layernorm_row = k_layernorm_row;
-  k->layernorm_backward_row = k_layernorm_backward_row;
-  k->add = k_add;
-  k->round = k_round;
-  k->logsumexp_row = k_logsumexp_row;
-  k->cross_entropy_row = k_cross_entropy_row;
-  k->adamw = k_adamw;
-}
+void cfp8_nn_kernels_neon(cfp8_nn_kernels *k) { CFP8_NN_FILL_TABLE(k); }
 #endif

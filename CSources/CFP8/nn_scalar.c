@@ -325,17 +325,4 @@ float cfp8_nn_logf(float x) {
   return kf * CFP8_NN_LN2_HI + (kf * CFP8_NN_LN2_LO + lm);
 }
 
-void cfp8_nn_kernels_scalar(cfp8_nn_kernels *k) {
-  k->exp = k_exp;
-  k->gelu = k_gelu;
-  k->gelu_backward = k_gelu_backward;
-  k->softmax_row = k_softmax_row;
-  k->softmax_backward_row = k_softmax_backward_row;
-  k->layernorm_row = k_layernorm_row;
-  k->layernorm_backward_row = k_layernorm_backward_row;
-  k->add = k_add;
-  k->round = k_round;
-  k->logsumexp_row = k_logsumexp_row;
-  k->cross_entropy_row = k_cross_entropy_row;
-  k->adamw = k_adamw;
-}
+void cfp8_nn_kernels_scalar(cfp8_nn_kernels *k) { CFP8_NN_FILL_TABLE(k); }

@@ -27,7 +27,9 @@
  *
  * Also prints an FNV-1a digest of every scalar output per kernel. Built natively on x86-64 (where
  * NEON is absent) the program runs the scalar path only and prints the same digests, so the script
- * can check that the scalar path gives the same bits on AArch64 as on x86-64. */
+ * can check that the scalar path gives the same bits on AArch64 as on x86-64. With
+ * NEON_CASE_DIGESTS=1 the nn section also prints the running digest after each case to stderr, to
+ * find the first case whose scalar outputs differ between two builds. */
 #include "cfp8.h"
 #include <math.h>
 #include <stdio.h>
@@ -734,6 +736,7 @@ static void nn_compare(section *s, const char *what, nn_run run, void *ctx, size
   cfp8_status st = run(CFP8_ISA_SCALAR, 1, ctx, ref);
   if (st != CFP8_OK) { s->errors++; REPORT(s, "scalar %s status %d", what, st); free(ref); free(out); return; }
   digest_bytes(s, ref, count * 4);
+  if (getenv("NEON_CASE_DIGESTS")) fprintf(stderr, "%s %zu %016llx\n", what, count, (unsigned long long)s->digest);
   s->cases++;
   s->elements += count;
   for (int t = 1; have_neon && t <= 2; t++) {
@@ -805,7 +808,7 @@ static cfp8_status run_adamw(int32_t isa, int32_t t, void *p, float *o) {
   memcpy(o + n, c->y, n * 4);
   for (size_t i = 0; i < n; i++) o[2 * n + i] = c->y[i] * c->y[i];
   cfp8_adamw_step st = {1e-3f, 0.9f, 0.95f, 1e-8f, c->causal ? 0.1f : 0.0f, 0.19f, 0.0975f};
-  return cfp8_adamw(o, o + n, o + 2 * n, c->g, (int64_t)n, &st, isa, t);
+  return cfp8_adamw(o, o + n, o + 2 * n, c->x, (int64_t)n, &st, isa, t); /* gradient: the x values */
 }
 
 static float nn_value(void) {
