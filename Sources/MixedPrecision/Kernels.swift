@@ -18,20 +18,17 @@ struct FloatMatrix {
 
 /// The FP32 training kernels over the C engine (cfp8_gemm and friends).
 enum FloatKernels {
-  /// D (m × n, row stride ldd) = op(A) · op(B) (+ D when `accumulate`), one FMA chain per element
-  /// in k order from +0 (cfp8_gemm's numerics).
+  /// D (m × n, row stride ldd) = op(A) · op(B), one FMA chain per element in k order from +0
+  /// (cfp8_gemm's numerics).
   static func gemm(m: Int, n: Int, k: Int, _ a: FloatMatrix, _ b: FloatMatrix, into d: UnsafeMutablePointer<Float>, ldd: Int,
-                   accumulate: Bool = false, bias: UnsafePointer<Float>? = nil, _ ctx: KernelContext) throws(TrainingError) {
+                   _ ctx: KernelContext) throws(FP8Error) {
     let f32 = ElementFormat.f32.rawValue
-    do {
-      try CKernels.gemm(
-        m: m, n: n, k: k,
-        a: GEMMOperandDescriptor(data: UnsafeRawPointer(a.base), format: f32, transposed: a.transposed, leadingDimension: a.ld),
-        b: GEMMOperandDescriptor(data: UnsafeRawPointer(b.base), format: f32, transposed: b.transposed, leadingDimension: b.ld),
-        mode: .none, aScales: nil, bScales: nil, aMX: nil, bMX: nil, alpha: 1, beta: accumulate ? 1 : 0,
-        c: accumulate ? UnsafePointer(d) : nil, ldc: ldd, bias: bias, d: UnsafeMutableRawPointer(d), dFormat: f32, ldd: ldd,
-        dScale: 1, amax: nil, isa: ctx.isa.rawValue, threads: Int32(ctx.threads))
-    } catch { throw .fp8(error) }
+    try CKernels.gemm(
+      m: m, n: n, k: k,
+      a: GEMMOperandDescriptor(data: UnsafeRawPointer(a.base), format: f32, transposed: a.transposed, leadingDimension: a.ld),
+      b: GEMMOperandDescriptor(data: UnsafeRawPointer(b.base), format: f32, transposed: b.transposed, leadingDimension: b.ld),
+      mode: .none, aScales: nil, bScales: nil, aMX: nil, bMX: nil, alpha: 1, beta: 0, c: nil, ldc: ldd, bias: nil,
+      d: UnsafeMutableRawPointer(d), dFormat: f32, ldd: ldd, dScale: 1, amax: nil, isa: ctx.isa.rawValue, threads: Int32(ctx.threads))
   }
 }
 

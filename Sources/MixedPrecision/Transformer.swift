@@ -100,11 +100,17 @@ public struct Transformer<T: TrainScalar>: Sendable {
   func forward(_ tokens: [Int], batch: Int, seq: Int, hook: MatmulHook<T>) throws(TrainingError) -> ([T], Cache) {
     let c = config, d = c.d, n = batch * seq, f = c.ffnMultiplier * d
     guard seq <= c.maxSeq, tokens.count == n else { throw .invalidArgument("batch shape \(batch)×\(seq) vs \(tokens.count) tokens") }
+    if let t = tokens.first(where: { $0 < 0 || $0 >= c.vocab }) { throw .invalidArgument("token id \(t) outside vocabulary") }
     var h = [T](repeating: 0, count: n * d)
-    for r in 0..<n {
-      let t = tokens[r], pos = r % seq
-      guard t >= 0, t < c.vocab else { throw .invalidArgument("token id \(t) outside vocabulary") }
-      for j in 0..<d { h[r * d + j] = params[0][t * d + j] + params[1][pos * d + j] }
+    h.withUnsafeMutableBufferPointer { h in
+      params[0].withUnsafeBufferPointer { tok in
+        params[1].withUnsafeBufferPointer { pos in
+          for r in 0..<n {
+            let t = tokens[r] * d, p = (r % seq) * d
+            for j in 0..<d { h[r * d + j] = tok[t + j] + pos[p + j] }
+          }
+        }
+      }
     }
     var blocks: [BlockCache] = []
     for i in 0..<c.layers {
@@ -166,13 +172,19 @@ public struct Transformer<T: TrainScalar>: Sendable {
       let dln1 = try linearBackward(dqkv, bc.ln1, w: p + 2, rows: n, inF: d, outF: 3 * d, linear: l, hook: hook, into: &g)
       try accumulate(&dh, try layerNormBackward(dln1, bc.hIn, bc.ln1c, gamma: p, rows: n, into: &g))
     }
-    for r in 0..<n {
-      let t = b.tokens[r], pos = r % b.seq
-      for j in 0..<d {
-        g[0][t * d + j] += dh[r * d + j]
-        g[1][pos * d + j] += dh[r * d + j]
+    // Token and position embeddings: rows added in token order.
+    var gTok = take(&g[0]), gPos = take(&g[1])
+    gTok.withUnsafeMutableBufferPointer { tok in
+      gPos.withUnsafeMutableBufferPointer { pos in
+        dh.withUnsafeBufferPointer { dh in
+          for r in 0..<n {
+            let t = b.tokens[r] * d, p = (r % b.seq) * d
+            for j in 0..<d { tok[t + j] += dh[r * d + j]; pos[p + j] += dh[r * d + j] }
+          }
+        }
       }
     }
+    g[0] = gTok; g[1] = gPos
     return (loss, g)
   }
 }
