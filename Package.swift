@@ -37,9 +37,9 @@ let package = Package(
     .target(name: "FP8", dependencies: ["CFP8"]),
     .target(name: "FP8Linalg", dependencies: ["FP8"]),
     .target(name: "TensorCores", dependencies: ["FP8", "FP8Linalg"]),
-    .target(name: "FP8IO", dependencies: ["FP8", "FP8Linalg"]),
-    .target(name: "MixedPrecision", dependencies: ["FP8", "FP8Linalg", "TensorCores", "FP8IO"]),
-    .target(name: "Deployment", dependencies: ["FP8", "FP8Linalg", "MixedPrecision"]),
+    .target(name: "FP8IO", dependencies: ["FP8"]),
+    .target(name: "MixedPrecision", dependencies: ["FP8", "TensorCores", "FP8IO"]),
+    .target(name: "Deployment", dependencies: ["FP8", "MixedPrecision"]),
     .executableTarget(
       name: "fp8emu",
       dependencies: [
@@ -61,6 +61,6 @@ let package = Package(
     .testTarget(name: "TensorCoresTests", dependencies: ["FP8", "FP8Linalg", "TensorCores", "FP8IO", "_TestSupport"]),
     .testTarget(name: "FP8IOTests", dependencies: ["FP8", "FP8IO", "_TestSupport"], exclude: ["Corpus"]),
     .testTarget(name: "DeploymentTests", dependencies: ["FP8", "Deployment", "MixedPrecision", "_TestSupport"]),
-    .testTarget(name: "MixedPrecisionTests", dependencies: ["FP8", "MixedPrecision", "_TestSupport"]),
+    .testTarget(name: "MixedPrecisionTests", dependencies: ["FP8", "TensorCores", "MixedPrecision", "_TestSupport"], exclude: ["Fixtures"]),
   ]
 )

@@ -8,12 +8,15 @@
 #          compiles CFP8 on an ARM machine (no OpenMP: the cross packages have no arm64 libomp;
 #          Tests/CNeon/omp_stubs.c stands in, the pragmas are ignored).
 # Then the same test built natively (x86-64, scalar only) prints digests of the scalar outputs;
-# the three builds must agree (the scalar path gives the same bits on x86-64 and AArch64).
+# the three builds must agree (the scalar path gives the same bits on x86-64 and AArch64). Last, the
+# native build compares this CPU's AVX2 and AVX-512 paths against scalar the same way (--isa).
 #
 # Needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, libgomp1-arm64-cross and qemu-user
 # (installed with apt-get if missing). When they cannot be installed (no network, no apt, not
 # root) the script prints "SKIPPED: ..." and exits 0; otherwise it exits with the test's status.
-# Options: NEON_STRIDE (FP32 sweep stride, default 2039), NEON_BUILDS ("gcc clang" by default).
+# Options: NEON_STRIDE (FP32 sweep stride, default 2039), NEON_BUILDS ("gcc clang" by default),
+# NEON_VECTORS (the real-GPU tensor-core vectors, default ../shared/tensorcore-vectors: every row
+# also runs on the NEON path against the GPUs' bits).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-.build/neon-qemu}
@@ -68,7 +71,7 @@ build() {
   mkdir -p "$dir"
   # other compiler or flags than the cached objects': rebuild all
   if [ "$(cat "$dir/flags" 2>/dev/null)" != "$cc $flags" ]; then rm -f "$dir"/*.o; echo "$cc $flags" >"$dir/flags"; fi
-  for src in "${SRCS[@]}" Tests/CNeon/neon_main.c "$@"; do
+  for src in "${SRCS[@]}" Tests/CNeon/neon_main.c Tests/CNeon/tc_vectors.c "$@"; do
     obj="$dir/$(basename "${src%.c}").o"
     objs+=("$obj")
     if [ "$obj" -nt "$src" ] && [ -z "$(find CSources/CFP8 -name '*.h' -newer "$obj")" ]; then continue; fi
@@ -83,6 +86,10 @@ build() {
 
 COMMON="-std=gnu11 -O2 -fno-math-errno -Wall -Wno-unused-parameter -Wno-unused-variable -Wno-unknown-pragmas -Wno-parentheses"
 status=0
+# the real-GPU tensor-core vectors, when present, also run on NEON against the GPUs' bits
+VECDIR=${NEON_VECTORS:-../shared/tensorcore-vectors}
+VEC=()
+if [ -d "$VECDIR" ]; then VEC=(--vectors="$VECDIR"); else echo "note: no $VECDIR, the real-GPU rows are not run"; fi
 declare -A DIGESTS
 t_start=$SECONDS
 for b in $BUILDS; do
@@ -97,7 +104,7 @@ for b in $BUILDS; do
   esac
   echo "== $b build (AArch64 under qemu-aarch64) =="
   t0=$SECONDS
-  OMP_NUM_THREADS=2 qemu-aarch64 -L "$SYSROOT" "$OUT/$b/neon_test" --stride="$STRIDE" | tee "$OUT/$b.log"
+  OMP_NUM_THREADS=2 qemu-aarch64 -L "$SYSROOT" "$OUT/$b/neon_test" --stride="$STRIDE" "${VEC[@]}" | tee "$OUT/$b.log"
   rc=${PIPESTATUS[0]}
   echo "($b: exit $rc, $((SECONDS - t0)) s)"
   [ "$rc" = 0 ] || status=1
@@ -118,5 +125,19 @@ for b in "${!DIGESTS[@]}"; do
     status=1
   fi
 done
+# The same comparisons for the x86-64 SIMD paths this CPU has (the test's --isa), natively: every
+# kernel against scalar, and the real-GPU rows on that path.
+if [ "$(uname -m)" = x86_64 ]; then
+  for isa in avx2 avx512; do
+    flag=$isa; [ $isa = avx512 ] && flag=avx512f
+    if grep -qw "$flag" /proc/cpuinfo; then
+      echo "== x86-64 $isa vs scalar =="
+      "$OUT/host/neon_test" --stride="$STRIDE" --isa=$isa "${VEC[@]}" >"$OUT/host-$isa.log" || { status=1; echo "FAIL: $isa (see $OUT/host-$isa.log)"; }
+      grep -E "mismatches|vectors on" "$OUT/host-$isa.log"
+    else
+      echo "note: this CPU has no $isa; its comparison did not run"
+    fi
+  done
+fi
 echo "neon_qemu: $([ $status = 0 ] && echo OK || echo FAILED) in $((SECONDS - t_start)) s (builds: $BUILDS; FP32 stride $STRIDE)"
 exit $status

@@ -4,8 +4,10 @@ import FP8
 import Foundation
 
 /// `fp8-bench convert`: conversion throughput. Single thread on L2-resident buffers for each
-/// SIMD path; ml_dtypes timed in the same run when Python can import it; large buffers on all
-/// threads against the machine's parallel memcpy bandwidth measured in the same run.
+/// SIMD path; ml_dtypes and torch's CPU casts (one thread) timed in the same run when Python can
+/// import them; large buffers on all threads against the machine's parallel memcpy bandwidth
+/// measured in the same run. Python: $FP8EMU_PYTHON, else this package's pinned `.venv` (built by
+/// `.ci/run` from scripts/requirements.txt), else python3 on PATH; the versions are printed.
 struct ConvertBench: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "convert", abstract: "FP8 encode/decode throughput.")
 
@@ -13,7 +15,7 @@ struct ConvertBench: ParsableCommand {
   @Option(help: "Repetitions (the median is reported).") var reps: Int = 21
   @Option(help: "Size in MiB of the FP32 source for the large-buffer rows (0 to skip).") var largeMib: Int = 1024
   @Flag(help: "One JSON object per row.") var json = false
-  @Flag(help: "Skip the ml_dtypes rows.") var noPython = false
+  @Flag(help: "Skip the ml_dtypes and torch rows.") var noPython = false
 
   struct Case {
     var name: String, src: ElementFormat, dst: ElementFormat, rounding: Rounding, preset: OverflowPreset, denormal: Bool = false
@@ -31,13 +33,13 @@ struct ConvertBench: ParsableCommand {
       Case(name: "e4m3->bf16", src: .e4m3, dst: .bf16, rounding: .nearestEven, preset: .cudaSatfinite),
     ]
     var table: [(String, String, String, Double)] = [] // name, path, threads, gelem/s
-    let header = "case                              path     threads  elements      G elem/s"
+    let header = "case                              path      threads  elements      G elem/s"
     if !json { print(header) }
     func emit(_ name: String, _ path: String, _ threads: String, _ elems: Int, _ g: Double, extra: String = "") {
       if json {
         print("{\"suite\":\"convert\",\"case\":\"\(name)\",\"path\":\"\(path)\",\"threads\":\"\(threads)\",\"elements\":\(elems),\"gelem_per_s\":\(String(format: "%.4f", g))\(extra)}")
       } else {
-        print(name.padding(toLength: 34, withPad: " ", startingAt: 0) + path.padding(toLength: 9, withPad: " ", startingAt: 0)
+        print(name.padding(toLength: 34, withPad: " ", startingAt: 0) + path.padding(toLength: 10, withPad: " ", startingAt: 0)
               + threads.padding(toLength: 9, withPad: " ", startingAt: 0) + String(elems).padding(toLength: 12, withPad: " ", startingAt: 0)
               + String(format: "%10.3f", g))
       }
@@ -74,14 +76,18 @@ struct ConvertBench: ParsableCommand {
         emit(c.name, isa.description, "1", n, Double(n) / t / 1e9)
       }
     }
-    if !noPython, let ml = mlDtypesTimes(n: n, reps: reps) {
-      for (name, t) in ml { emit(name, "ml_dtypes", "1", n, Double(n) / t / 1e9) }
+    if !noPython, let py = pythonTimes(n: n, reps: reps) {
+      for (library, name, t) in py.rows { emit(name, library, "1", n, Double(n) / t / 1e9) }
       let ours = table.first { $0.0 == "f32->e4m3 satfinite" && $0.1 == ISA.default.description }?.3 ?? 0
-      if let base = table.first(where: { $0.1 == "ml_dtypes" && $0.0.hasPrefix("f32->e4m3") })?.3, base > 0, !json {
-        print(String(format: "f32->e4m3 speed-up over ml_dtypes (%@): %.0fx", ISA.default.description, ours / base))
+      if !json {
+        print("baselines: \(py.versions) (\(py.python))")
+        for library in ["ml_dtypes", "torch"] {
+          guard let base = table.first(where: { $0.1 == library && $0.0 == "f32->e4m3" })?.3, base > 0 else { continue }
+          print(String(format: "f32->e4m3 speed-up over %@ (%@, one thread each): %.1fx", library, ISA.default.description, ours / base))
+        }
       }
     } else if !noPython, !json {
-      print("ml_dtypes: not importable by python3; rows skipped")
+      print("ml_dtypes: not importable by \(Self.python); rows skipped")
     }
     if largeMib > 0 { try large(emit: emit) }
   }
@@ -144,8 +150,18 @@ struct ConvertBench: ParsableCommand {
     return times[times.count / 2]
   }
 
-  /// ml_dtypes astype timings (median seconds) from a python3 subprocess, or nil.
-  func mlDtypesTimes(n: Int, reps: Int) -> [(String, Double)]? {
+  /// $FP8EMU_PYTHON, else the package's `.venv/bin/python3` when it exists, else python3 on PATH.
+  static var python: String {
+    if let p = ProcessInfo.processInfo.environment["FP8EMU_PYTHON"], !p.isEmpty { return p }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
+    let venv = root.appendingPathComponent(".venv/bin/python3").path
+    return FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3"
+  }
+
+  /// Median seconds of ml_dtypes' astype and (when importable) torch's CPU `to`, one thread,
+  /// from a Python subprocess; nil when ml_dtypes cannot be imported.
+  func pythonTimes(n: Int, reps: Int) -> (rows: [(String, String, Double)], versions: String, python: String)? {
     let script = """
       import time, numpy as np, ml_dtypes as m
       n, reps = \(n), \(reps)
@@ -156,14 +172,26 @@ struct ConvertBench: ParsableCommand {
           for _ in range(reps):
               t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
           return sorted(ts)[len(ts) // 2]
-      print("f32->e4m3", med(lambda: x.astype(m.float8_e4m3fn)))
-      print("f32->e5m2", med(lambda: x.astype(m.float8_e5m2)))
-      print("bf16->e4m3", med(lambda: b.astype(m.float8_e4m3fn)))
-      print("e4m3->f32", med(lambda: e.astype(np.float32)))
+      print("version ml_dtypes", m.__version__)
+      print("ml_dtypes f32->e4m3", med(lambda: x.astype(m.float8_e4m3fn)))
+      print("ml_dtypes f32->e5m2", med(lambda: x.astype(m.float8_e5m2)))
+      print("ml_dtypes bf16->e4m3", med(lambda: b.astype(m.float8_e4m3fn)))
+      print("ml_dtypes e4m3->f32", med(lambda: e.astype(np.float32)))
+      try:
+          import torch
+      except ImportError:
+          raise SystemExit(0)
+      torch.set_num_threads(1)
+      print("version torch", torch.__version__)
+      tx = torch.from_numpy(x); tb = tx.to(torch.bfloat16); te = tx.to(torch.float8_e4m3fn)
+      print("torch f32->e4m3", med(lambda: tx.to(torch.float8_e4m3fn)))
+      print("torch f32->e5m2", med(lambda: tx.to(torch.float8_e5m2)))
+      print("torch bf16->e4m3", med(lambda: tb.to(torch.float8_e4m3fn)))
+      print("torch e4m3->f32", med(lambda: te.to(torch.float32)))
       """
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", script]
+    p.arguments = [Self.python, "-c", script]
     let pipe = Pipe()
     p.standardOutput = pipe
     p.standardError = FileHandle.nullDevice
@@ -171,10 +199,13 @@ struct ConvertBench: ParsableCommand {
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     guard p.terminationStatus == 0, let text = String(data: data, encoding: .utf8) else { return nil }
-    return text.split(separator: "\n").compactMap { line in
-      let parts = line.split(separator: " ")
-      guard let t = Double(parts.last ?? "") else { return nil }
-      return (parts.dropLast().joined(separator: " "), t) // ml_dtypes' own (non-saturating) E4M3
+    var rows: [(String, String, Double)] = [], versions: [String] = []
+    for line in text.split(separator: "\n") {
+      let parts = line.split(separator: " ").map(String.init)
+      guard parts.count == 3 else { continue }
+      if parts[0] == "version" { versions.append("\(parts[1]) \(parts[2])") }
+      else if let t = Double(parts[2]) { rows.append((parts[0], parts[1], t)) } // the library's own conventions
     }
+    return rows.isEmpty ? nil : (rows, versions.joined(separator: ", "), Self.python)
   }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FP8
 import FP8IO
 import Foundation
 
@@ -52,14 +53,10 @@ struct IOBench: ParsableCommand {
         entries: [.init(name: "w.weight", dtype: .f8e4m3, shape: [rows, cols]), .init(name: "w.weight_scale_inv", dtype: .f32, shape: [sr, sc])],
         metadata: ["format": "pt"])
       let q = try w.buffer(for: "w.weight")
-      var state: UInt64 = 0x1234_5678
+      var rng = SplitMix64(seed: 0x1234_5678)
       let words = q.bindMemory(to: UInt64.self)
       for k in 0..<words.count {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        words[k] = (z ^ (z >> 31)) & 0xF7F7_F7F7_F7F7_F7F7  // clear bit 3 of each byte: never 0x7F/0xFF
+        words[k] = rng.next() & 0xF7F7_F7F7_F7F7_F7F7  // clear bit 3 of each byte: never 0x7F/0xFF
       }
       let s = try w.buffer(for: "w.weight_scale_inv").bindMemory(to: Float.self)
       for k in 0..<s.count { s[k] = Float(k % 7 + 1) * 1e-3 }

@@ -35,7 +35,8 @@ struct TrainBench: ParsableCommand {
     var vsPyTorchFP32: Double?
   }
 
-  /// One model size's measured shape: the wordchain task at the size's context.
+  /// One model size's measured shape: the wordchain task at the size's context, the main job's
+  /// micro-batches (about 192 tokens, at least one sequence) and accumulation.
   struct Setup {
     var size: ModelSize
     var task: any TrainingTask
@@ -59,10 +60,13 @@ struct TrainBench: ParsableCommand {
       return r
     }
     guard rounds > 0, steps > 0 else { throw ValidationError("--rounds and --steps must be positive") }
+    guard let trainingGPU = TrainingGPU(name: gpu) else {
+      throw ValidationError("--gpu: \(TrainingGPU.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
     let setups = try sizes.map { size -> Setup in
-      let task = try TextTask.wordChain(sequenceLength: size.context)
+      let task = try BuiltInTask.wordchain.make(sequenceLength: size.context)
       return Setup(size: size, task: task, config: size.config(vocab: task.vocab, sequenceLength: size.context),
-                   microBatch: size.textMicroBatch)
+                   microBatch: task.defaultMicroBatch)
     }
     var torch: TorchServer?
     if !noTorch {
@@ -85,7 +89,7 @@ struct TrainBench: ParsableCommand {
             let k = key(s, t, name)
             if trainers[k] == nil {
               var o = TrainingOptions()
-              o.recipe = r; o.gpu = gpu; o.steps = 1_000_000; o.microBatch = s.microBatch; o.accumulation = s.accumulation
+              o.recipe = r; o.gpu = trainingGPU; o.steps = 1_000_000; o.microBatch = s.microBatch; o.accumulation = s.accumulation
               o.threads = t
               let tr = try Trainer(options: o, task: s.task, engine: TensorCoreMatmulEngine(threads: t), model: s.config)
               try tr.trainStep()

@@ -25,8 +25,9 @@ static inline int params(int32_t format, fmt_params *p) {
 
 /* Result for a NaN input. Sources: cuda_fp8.hpp __nv_cvt_float_to_fp8 (host) replaces any NaN by
  * the positive canonical NaN before converting, so the sign is dropped (0x7F) for both formats;
- * ml_dtypes keeps the sign (E4M3 0x7F|s, E5M2 0x7E|s: the quiet bit of the truncated FP32 NaN);
- * PyTorch c10 Float8_e4m3fn.h / Float8_e5m2.h give 0x7F | s. FNUZ: the single NaN 0x80. */
+ * ml_dtypes 0.7.0 keeps the sign (E4M3 0x7F|s, E5M2 0x7E|s: the quiet bit of the truncated FP32
+ * NaN); torch 2.13.0's CPU casts give 0x7F|s for both (measured: scripts/oracle_torch.py).
+ * FNUZ: the single NaN 0x80. */
 static uint8_t nan_code(int32_t format, int32_t preset, uint8_t sign) {
   if (format == CFP8_FORMAT_E4M3FNUZ || format == CFP8_FORMAT_E5M2FNUZ) return 0x80;
   if (format == CFP8_FORMAT_E4M3) return (preset == CFP8_PRESET_CUDA_SATFINITE || preset == CFP8_PRESET_CUDA_NOSAT) ? 0x7F : (uint8_t)(0x7F | sign);
@@ -37,14 +38,17 @@ static uint8_t nan_code(int32_t format, int32_t preset, uint8_t sign) {
   }
 }
 
-/* Result for overflow (beyond max after rounding) and for ±Inf. Only cuda-satfinite saturates:
- * PyTorch's fp8e4m3fn_from_fp32_value gives 0x7F | s for |x| >= 480 and rounds (464, 480) up to
- * 0x7F as well, i.e. it is NOT saturating (the issue's table said ±448; the source wins). */
+/* Result for overflow (beyond max after rounding) and for ±Inf. cuda-satfinite saturates both
+ * formats. torch 2.13.0's CPU casts saturate E4M3 (overflow and ±Inf give 0x7E|s, ±448, as its
+ * c10 fp8e4m3fn_from_fp32_value does) but not E5M2 (0x7C|s, ±Inf): measured on every input by
+ * scripts/oracle_torch.py. */
 static uint8_t overflow_code(int32_t format, int32_t preset, uint8_t sign) {
   if (format == CFP8_FORMAT_E4M3FNUZ || format == CFP8_FORMAT_E5M2FNUZ) return 0x80;
-  const int saturate = preset == CFP8_PRESET_CUDA_SATFINITE;
-  if (format == CFP8_FORMAT_E4M3) return saturate ? (uint8_t)(0x7E | sign) : (uint8_t)(0x7F | sign);
-  return saturate ? (uint8_t)(0x7B | sign) : (uint8_t)(0x7C | sign);
+  if (format == CFP8_FORMAT_E4M3) {
+    const int saturate = preset == CFP8_PRESET_CUDA_SATFINITE || preset == CFP8_PRESET_PYTORCH;
+    return saturate ? (uint8_t)(0x7E | sign) : (uint8_t)(0x7F | sign);
+  }
+  return preset == CFP8_PRESET_CUDA_SATFINITE ? (uint8_t)(0x7B | sign) : (uint8_t)(0x7C | sign);
 }
 
 static int msb64(uint64_t v) { return 63 - __builtin_clzll(v); }
@@ -178,11 +182,8 @@ static uint8_t e8m0_generic(uint32_t sign_bit, uint32_t field, uint64_t mant, in
   const int te = e - mb + lead;
   const uint64_t below = sig & ((1ull << lead) - 1ull); /* bits under the leading one */
   int up = 0;
-  if (rounding == CFP8_ROUND_NEAREST_EVEN && te < -126) {
-    /* ml_dtypes below 2^-126 rounds linearly between "0" (encoded 0x00) and 2^-126: anything
-     * above 2^-127 gives 0x01, the tie 2^-127 and below give 0x00. */
-    return (te == -127 && below != 0) ? 0x01 : 0x00;
-  }
+  /* One rule at every magnitude, as ml_dtypes 0.7.0: below 2^-126 too (2^-127·1.f → 0x01 iff
+   * f >= 0.5; anything smaller clamps to 0x00, 2^-127). */
   if (rounding == CFP8_ROUND_NEAREST_EVEN) up = lead > 0 && ((below >> (lead - 1)) & 1u);
   else if (rounding == CFP8_ROUND_UP) up = below != 0;
   else if (rounding != CFP8_ROUND_TOWARD_ZERO) return 0xFF;

@@ -103,14 +103,16 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
       }
     }
   }
-  /* (3) normalise: keep F fraction bits, then scale back by 2^(E-F) (exact); -0 becomes +0 */
-  const __m512i keep = _mm512_set1_epi32(F < 23 ? (int)(0xFFFFFFFFu << (23 - F)) : -1);
+  /* (3) normalise: keep F fraction bits (FP32 accumulator; an FP16 result is rounded from the
+     exact sum), then scale back by 2^(E-F) (exact); -0 becomes +0 */
+  const __m512i keep = _mm512_set1_epi32(F < 23 && !f16acc ? (int)(0xFFFFFFFFu << (23 - F)) : -1);
   for (int r = 0; r < R; r++) {
     __m512 sum = _mm512_add_ps(s[r], _mm512_setzero_ps());
     sum = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(sum), keep));
     __m512 back = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(E[r], _mm512_set1_epi32(127 - F)), 23));
     __m512 res = _mm512_mul_ps(sum, back);
-    /* the exact FP32 value rounded once to FP16 (RNE; FP16 subnormals and overflow as IEEE) */
+    /* the exact sum (s < 2^24 and E - F >= -126: exact in FP32) rounded once to FP16 (RNE; FP16
+       subnormals and overflow as IEEE) */
     if (f16acc) res = _mm512_cvtph_ps(_mm512_cvtps_ph(res, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     if (rare[r]) {
       float cv[16], rv[16];

@@ -310,11 +310,16 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
   if (mode == CFP8_SCALING_MX && (!mul_ok(m, kb32, &nmx_a) || !mul_ok(kb32, n, &nmx_b))) return CFP8_ERR_SIZE_OVERFLOW;
   float *av = malloc((size_t)(na ? na : 1) * 4), *av_pre = is_fp8_in(a->format) ? malloc((size_t)(na ? na : 1) * 4) : NULL, *bv = malloc((size_t)(nbp ? nbp : 1) * 4), *acc = malloc((size_t)nacc * 4);
   int32_t *ae = malloc((size_t)(na ? na : 1) * 4), *be = malloc((size_t)(nbp ? nbp : 1) * 4);
+  int8_t *ae8 = is_fp8_in(a->format) ? malloc((size_t)(na ? na : 1)) : NULL;
+  /* be8: per panel, K rounded up to even, each pair of k interleaved byte by byte (see
+     tensorcore_avx2.c); the pad is a zero operand's -64 */
+  const int64_t kp = (k + 1) & ~(int64_t)1;
+  int8_t *be8 = is_fp8_in(a->format) ? malloc((size_t)(npanels * kp * CFP8_TC_PANEL + 1)) : NULL;
   uint8_t *asp = calloc((size_t)m, 1), *bsp = calloc((size_t)npanels, 1);
   int16_t *amx = nmx_a ? malloc((size_t)nmx_a * 2) : NULL, *bmx = nmx_b ? malloc((size_t)nmx_b * 2) : NULL;
   if (!av || !bv || !acc || !ae || !be || !asp || !bsp || (nmx_a && !amx) || (nmx_b && !bmx) ||
-      (is_fp8_in(a->format) && !av_pre)) {
-    free(av); free(av_pre); free(bv); free(acc); free(ae); free(be); free(asp); free(bsp); free(amx); free(bmx);
+      (is_fp8_in(a->format) && (!av_pre || !ae8 || !be8))) {
+    free(av); free(av_pre); free(bv); free(acc); free(ae); free(be); free(ae8); free(be8); free(asp); free(bsp); free(amx); free(bmx);
     return CFP8_ERR_NO_MEMORY;
   }
   const int nt = cfp8_threads(threads);
@@ -330,6 +335,7 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
       av[i * k + kk] = v;
       if (av_pre) av_pre[i * k + kk] = v * 0x1p-64f; /* exact: FP8 values are far from underflow */
       ae[i * k + kk] = e;
+      if (ae8) ae8[i * k + kk] = (int8_t)(e == CFP8_TC_EXP_ZERO ? -64 : e); /* FP8: e in [-14, 15] */
       if (!isfinite(v)) asp[i] = 1;
     }
   }
@@ -343,6 +349,11 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
         if (j < n) load_packed(b, kk, j, &tb, &v, &e);
         bv[idx] = v;
         be[idx] = e;
+        if (be8) {
+          int8_t *pair = be8 + (p * kp + (kk & ~(int64_t)1)) * CFP8_TC_PANEL;
+          pair[2 * jj + (kk & 1)] = (int8_t)(e == CFP8_TC_EXP_ZERO ? -64 : e);
+          if (kk == k - 1 && !(kk & 1)) pair[2 * jj + 1] = -64;
+        }
         if (!isfinite(v)) bsp[p] = 1;
       }
   }
@@ -350,7 +361,7 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
   for (int64_t x = 0; x < nmx_b; x++) bmx[x] = mx_exp(scaling->b_mx[x]);
 
   cfp8_tc_job job = {
-    .m = m, .n = n, .k = k, .npanels = npanels, .av = av, .av_pre = av_pre, .ae = ae, .bv = bv, .be = be,
+    .m = m, .n = n, .k = k, .npanels = npanels, .av = av, .av_pre = av_pre, .ae = ae, .ae8 = ae8, .bv = bv, .be = be, .be8 = be8,
     .a_special = asp, .b_special = bsp, .a_mx = amx, .b_mx = bmx, .kb32 = kb32,
     .blk_a = mode == CFP8_SCALING_BLOCK ? scaling->a_scales : NULL,
     .blk_b = mode == CFP8_SCALING_BLOCK ? scaling->b_scales : NULL,
@@ -367,6 +378,7 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
     int done = 0;
 #if defined(CFP8_X86)
     if (resolved == CFP8_ISA_AVX512) done = cfp8_tc_task_avx512(&job, i0, p);
+    else if (resolved == CFP8_ISA_AVX2) done = cfp8_tc_task_avx2_rows(&job, i0, p);
 #endif
     for (int64_t i = i0; !done && i < i0 + 4 && i < m; i++) {
       int row_done = 0;
@@ -409,6 +421,6 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
     }
   }
   if (ep->amax_out) *ep->amax_out = any_nan ? NAN : amax;
-  free(av); free(av_pre); free(bv); free(acc); free(ae); free(be); free(asp); free(bsp); free(amx); free(bmx);
+  free(av); free(av_pre); free(bv); free(acc); free(ae); free(be); free(ae8); free(be8); free(asp); free(bsp); free(amx); free(bmx);
   return CFP8_OK;
 }

@@ -28,8 +28,10 @@ typedef struct cfp8_tc_job {
   const float *av;
   const float *av_pre; /* FP8 inputs: av · 2^-64 (exact), for the FP32-lane SIMD paths; else NULL */
   const int32_t *ae;
+  const int8_t *ae8; /* FP8 inputs: ae as int8, -64 for a zero operand (tensorcore_avx2.c); else NULL */
   const float *bv;
   const int32_t *be;
+  const int8_t *be8; /* FP8 inputs: be likewise, k in pairs: byte 2j + (k & 1) of pair k/2 */
   const uint8_t *a_special; /* per row: NaN or Inf present */
   const uint8_t *b_special; /* per panel */
   const int16_t *a_mx;      /* MX: unbiased E8M0 exponents M×ceil(K/32) (NaN: INT16_MIN) */
@@ -57,6 +59,8 @@ void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t p);
 /* AVX-512: rows i0..i0+3 (those below m) of panel p. */
 int cfp8_tc_task_avx512(const cfp8_tc_job *job, int64_t i0, int64_t p);
 int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p);
+/* AVX2, rows i0..i0+3 of panel p: FP8 inputs on an FP32-lane model (FAST or PROMOTED, no MX), or IDEAL. */
+int cfp8_tc_task_avx2_rows(const cfp8_tc_job *job, int64_t i0, int64_t p);
 int cfp8_tc_task_neon(const cfp8_tc_job *job, int64_t i, int64_t p);
 /* Which SIMD path is exact for this job: 0 none (scalar), CFP8_TC_SIMD_F32 (IDEAL, or FP8
  * inputs with F small enough that L+1 terms sum exactly in FP32), CFP8_TC_SIMD_F64 (F >= 23:

@@ -11,9 +11,12 @@ cfp8_status cfp8_tc_model_check(const cfp8_tc_model *m) {
   if (m->min_exponent != CFP8_TC_NO_MIN_EXPONENT && (m->min_exponent < -400 || m->min_exponent > 400))
     return CFP8_ERR_BAD_ARGUMENT;
   if (m->accumulator != CFP8_TC_ACC_F32 && m->accumulator != CFP8_TC_ACC_F16) return CFP8_ERR_BAD_ARGUMENT;
-  if (m->c_mode != CFP8_TC_C_FUSED && m->c_mode != CFP8_TC_C_ADDED) return CFP8_ERR_BAD_ARGUMENT;
+  if (m->c_mode != CFP8_TC_C_FUSED && m->c_mode != CFP8_TC_C_ADDED && m->c_mode != CFP8_TC_C_ADDED_HALVES)
+    return CFP8_ERR_BAD_ARGUMENT;
+  if (m->c_mode == CFP8_TC_C_ADDED_HALVES && m->accumulator != CFP8_TC_ACC_F16) return CFP8_ERR_BAD_ARGUMENT;
   return CFP8_OK;
 }
+
 
 int cfp8_tc_format_emin(int32_t format) {
   switch (format) {
@@ -81,8 +84,26 @@ float cfp8_tc_round_f32_rz(double x) {
   return f;
 }
 
+/* c_added_halves: products at t mod 4 in {0, 1}, then {2, 3}, as two FP16 blocks of the model
+ * with c fused (the first from +0); then c with one RNE FP16 addition. */
+static float block_halves(const double *p, const int *pe, int n, float c, const cfp8_tc_model *m) {
+  cfp8_tc_model half = *m;
+  half.c_mode = CFP8_TC_C_FUSED;
+  float h = 0.0f;
+  for (int part = 0; part < 2; part++) {
+    double hp[CFP8_TC_MAX_BLOCK];
+    int he[CFP8_TC_MAX_BLOCK], hn = 0, special = 0;
+    for (int i = 0; i < n; i++)
+      if ((i & 2) == 2 * part) { hp[hn] = p[i]; he[hn] = pe[i]; special |= !isfinite(p[i]); hn++; }
+    h = cfp8_tc_block_terms(hp, he, hn, h, &half, special);
+  }
+  if (isnan(h) || isnan(c) || (isinf(h) && isinf(c) && h != c)) return cfp8_bits_f32(0x7FFFFFFFu);
+  return (float)cfp8_tc_round_f16((double)h + (double)c); /* exact in FP64, then one rounding */
+}
+
 float cfp8_tc_block_terms(const double *p, const int *pe, int n, float c, const cfp8_tc_model *m, int special) {
   if (m->accumulator == CFP8_TC_ACC_F16) c = (float)cfp8_tc_round_f16((double)c);
+  if (m->c_mode == CFP8_TC_C_ADDED_HALVES) return block_halves(p, pe, n, c, m);
   if (special || !isfinite(c)) {
     /* special values were flagged by the caller: p[i] holds a*b computed in double (NaN for
      * Inf*0, +-Inf for Inf products) */
@@ -115,9 +136,10 @@ float cfp8_tc_block_terms(const double *p, const int *pe, int n, float c, const 
     double s = 0.0;
     for (int i = 0; i < n; i++) s += trunc(ldexp(p[i], F - E));
     if (fused) s += trunc(ldexp((double)c, F - E));
-    if (F < 23 && s != 0.0) {
-      /* the normalised sum keeps F fraction bits (truncated): on H100/Ada FP8 the low
-         23 - F mantissa bits of every result are zero */
+    if (F < 23 && s != 0.0 && m->accumulator == CFP8_TC_ACC_F32) {
+      /* the normalised sum keeps F fraction bits (truncated): on H100/Ada FP8 the low 23 - F
+         mantissa bits of every FP32 result are zero; an FP16 result is rounded from the exact
+         sum (Ada FP8: the real-GPU FP16-output rows decide it) */
       int top = ilogb(s);
       if (top > F) s = ldexp(trunc(ldexp(s, F - top)), top - F);
     }

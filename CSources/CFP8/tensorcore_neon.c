@@ -1,7 +1,7 @@
 /* NEON tasks of the tensor-core model (AArch64): the FP32-lane algorithm of tensorcore_avx2.c on
  * four 4-lane quarters of each 16-column panel (FRINTZ truncates; the exponent of c comes from its
- * bits; a subnormal, -0 or out-of-range lane takes the scalar block), and the FP32 FMA `ideal`
- * path. Other models (FP64 lanes) run the scalar reference on this ISA. */
+ * bits; a subnormal, -0 or out-of-range lane takes the scalar block; FP32 or FP16 accumulator),
+ * and the FP32 FMA `ideal` path. Other models (FP64 lanes) run the scalar reference on this ISA. */
 /* internal.h is not included: it pulls in libc headers, and this file must also compile
  * freestanding for aarch64 (clang --target=aarch64-linux-gnu -ffreestanding -fsyntax-only). */
 #include "tensorcore_internal.h"
@@ -21,10 +21,16 @@ static float32x4_t block4(const cfp8_tc_job *job, int64_t i, int64_t p, int q, i
   const float *bv = job->bv + (p * K + k0) * CFP8_TC_PANEL + 4 * q;
   const int32_t *be = job->be + (p * K + k0) * CFP8_TC_PANEL + 4 * q;
   const int F = job->model->fraction_bits;
+  /* FP16 accumulator: c rounded to FP16 first (FCVTN rounds to nearest even under the default
+     FPCR); the exact sum is rounded once to FP16 at the end */
+  const int f16acc = job->model->accumulator == CFP8_TC_ACC_F16;
+  if (f16acc) c = vcvt_f32_f16(vcvt_f16_f32(c));
   const uint32x4_t cb = vreinterpretq_u32_f32(c);
   const int32x4_t biased = vreinterpretq_s32_u32(vandq_u32(vshrq_n_u32(cb, 23), vdupq_n_u32(0xFF)));
   const uint32x4_t cnz = vmvnq_u32(vceqq_f32(c, vdupq_n_f32(0.0f)));
-  uint32x4_t rare = vorrq_u32(vandq_u32(cnz, vceqq_s32(biased, vdupq_n_s32(0))), vceqq_u32(cb, vdupq_n_u32(0x80000000u)));
+  /* rare: a subnormal c (exponent not in its bits), -0 c, NaN/Inf c (FP16 overflow) */
+  uint32x4_t rare = vorrq_u32(vorrq_u32(vandq_u32(cnz, vceqq_s32(biased, vdupq_n_s32(0))), vceqq_u32(cb, vdupq_n_u32(0x80000000u))),
+                              vceqq_s32(biased, vdupq_n_s32(0xFF)));
   int32x4_t E = vbslq_s32(cnz, vsubq_s32(biased, vdupq_n_s32(127)), vdupq_n_s32(-30000));
   for (int t = 0; t < nb; t++) E = vmaxq_s32(E, vaddq_s32(vdupq_n_s32(ae[t]), vld1q_s32(be + t * CFP8_TC_PANEL)));
   const uint32x4_t nonzero = vcgtq_s32(E, vdupq_n_s32(EXP_NONE));
@@ -42,9 +48,10 @@ static float32x4_t block4(const cfp8_tc_job *job, int64_t i, int64_t p, int q, i
   }
   if (t < nb) s0 = vaddq_f32(s0, vrndq_f32(vmulq_f32(vmulq_n_f32(vld1q_f32(bv + t * CFP8_TC_PANEL), av[t]), scale)));
   float32x4_t s = vaddq_f32(vaddq_f32(s0, s1), vdupq_n_f32(0.0f)); /* -0 becomes +0 */
-  if (F < 23) s = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(s), vdupq_n_u32(0xFFFFFFFFu << (23 - F))));
+  if (F < 23 && !f16acc) s = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(s), vdupq_n_u32(0xFFFFFFFFu << (23 - F))));
   const float32x4_t back = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(E, vdupq_n_s32(127 - F)), 23));
-  float32x4_t r = vmulq_f32(s, back);
+  float32x4_t r = vmulq_f32(s, back); /* exact: s < 2^24, E - F >= -126 (see tensorcore_avx512.c) */
+  if (f16acc) r = vcvt_f32_f16(vcvt_f16_f32(r));
   if (vmaxvq_u32(rare)) {
     float cv[4], rv[4];
     uint32_t rm[4];
@@ -61,8 +68,7 @@ static float32x4_t block4(const cfp8_tc_job *job, int64_t i, int64_t p, int q, i
 }
 
 int cfp8_tc_task_neon(const cfp8_tc_job *job, int64_t i, int64_t p) {
-  if (cfp8_tc_simd_model_ok(job) != CFP8_TC_SIMD_F32 || job->scaling == CFP8_SCALING_MX ||
-      (job->model && job->model->accumulator == CFP8_TC_ACC_F16) || job->a_special[i] ||
+  if (cfp8_tc_simd_model_ok(job) != CFP8_TC_SIMD_F32 || job->scaling == CFP8_SCALING_MX || job->a_special[i] ||
       job->b_special[p]) return 0; /* MX: the scalar reference on this ISA */
   const int64_t K = job->k;
   const int block_scaled = job->scaling == CFP8_SCALING_BLOCK;

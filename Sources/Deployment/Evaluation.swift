@@ -133,13 +133,16 @@ public final class DeploymentEvaluator {
         var deq: [[Float]] = []
         for l in 0..<linearCount {
           let s = shape(ofLinear: l)
-          let (p, d, _) = try Quantizer.quantize(weight(l), outer: s.out, k: s.in, format: .e4m3, granularity: .row)
+          let (p, d, _) = try FP8Cast(format: .e4m3, granularity: .perChannel, scale: .current(powerOfTwo: false))
+            .apply(weight(l), rows: s.out, cols: s.in)
           deq.append(d)
-          linearBytes += p.bits.count + 4 * p.scaleInverse.count
+          linearBytes += p.bits.count + 4 * p.scales.count
         }
         hook = { [deq] (l, role, a, w, m, n, k) throws(TrainingError) in
           let x: [Float]
-          do throws(FP8Error) { x = try Quantizer.quantize(a.values, outer: m, k: k, format: .e4m3, granularity: .tensor).1 } catch { throw .fp8(error) }
+          do throws(FP8Error) {
+            x = try FP8Cast(format: .e4m3, granularity: .perTensor, scale: .current(powerOfTwo: false)).apply(a.values, rows: m, cols: k).1
+          } catch { throw .fp8(error) }
           return try DeploymentEvaluator.ideal(x, deq[l], m: m, n: n, k: k)
         }
       case .int8(let scaling):

@@ -2,7 +2,7 @@
 ///
 /// | mode | E4M3/E5M2/FNUZ | E8M0 |
 /// |---|---|---|
-/// | `nearestEven` | ties to even | as ml_dtypes: 2^e·1.f → 2^(e+1) iff f ≥ 0.5 (ties up) |
+/// | `nearestEven` | ties to even | as ml_dtypes 0.7.0: 2^e·1.f → 2^(e+1) iff f ≥ 0.5 (ties up) |
 /// | `towardZero` | truncate | 2^floor(log2 x) |
 /// | `stochastic` | see below | not offered (NaN result / `badRounding`) |
 /// | `up` | not offered (`badRounding`) | 2^ceil(log2 x) (Transformer Engine MXFP8 scales) |
@@ -53,12 +53,14 @@ public enum Rounding: Sendable, Hashable {
   package var seed: UInt64 { if case .stochastic(let s) = self { return s } else { return 0 } }
 }
 
-/// Overflow and NaN conventions of real implementations (checked against each source; see the
-/// README). Common to all: −0 → 0x80, 464 → 448 (tie to even); FNUZ: overflow, Inf and NaN → 0x80.
+/// Overflow and NaN conventions of real implementations (docs/conversion.md): `mlDtypes` and
+/// `pytorch` are what ml_dtypes 0.7.0 and torch 2.13.0's CPU casts give on every input, the CUDA
+/// presets follow `cuda_fp8.hpp`. Common to all: −0 → 0x80, 464 → 448 (tie to even); FNUZ:
+/// overflow, Inf and NaN → 0x80, −0 → 0x00.
 ///
 /// | input | cudaSatfinite | cudaNosat | mlDtypes | pytorch |
 /// |---|---|---|---|---|
-/// | E4M3 overflow (\|x\| > 464) or ±Inf | 0x7E\|s | 0x7F\|s | 0x7F\|s | 0x7F\|s |
+/// | E4M3 overflow (\|x\| > 464) or ±Inf | 0x7E\|s | 0x7F\|s | 0x7F\|s | 0x7E\|s |
 /// | E4M3 NaN | 0x7F | 0x7F | 0x7F\|s | 0x7F\|s |
 /// | E5M2 overflow (\|x\| ≥ 61440) or ±Inf | 0x7B\|s | 0x7C\|s | 0x7C\|s | 0x7C\|s |
 /// | E5M2 NaN | 0x7F | 0x7F | 0x7E\|s | 0x7F\|s |
@@ -67,9 +69,9 @@ public enum OverflowPreset: String, CaseIterable, Sendable, Hashable, CustomStri
   case cudaSatfinite = "cuda-satfinite"
   /// `cuda_fp8.hpp` with `__NV_NOSAT`.
   case cudaNosat = "cuda-nosat"
-  /// ml_dtypes: OCP non-saturating.
+  /// ml_dtypes 0.7.0: OCP non-saturating.
   case mlDtypes = "ml-dtypes"
-  /// PyTorch CPU casts.
+  /// torch 2.13.0's CPU casts: E4M3 saturates to ±448 (also ±Inf), E5M2 does not.
   case pytorch = "pytorch"
 
   package var cValue: Int32 {

@@ -66,3 +66,9 @@ public enum ElementFormat: Int32, CaseIterable, Sendable, Hashable, CustomString
     }
   }
 }
+
+/// Stored by name ("e4m3"), and read from any spelling ``init(name:)`` takes.
+extension ElementFormat: Codable {
+  public init(from decoder: any Decoder) throws { self = try NameCoding.decode(decoder, "element format", ElementFormat.init(name:)) }
+  public func encode(to encoder: any Encoder) throws { try NameCoding.encode(description, encoder) }
+}

@@ -28,3 +28,9 @@ public enum ISA: Int32, CaseIterable, Sendable, CustomStringConvertible {
 
   public var description: String { CKernels.isaName(rawValue) }
 }
+
+/// Stored by name ("auto", "avx2"), so that files do not depend on the C enumeration.
+extension ISA: Codable {
+  public init(from decoder: any Decoder) throws { self = try NameCoding.decode(decoder, "SIMD path", ISA.init(name:)) }
+  public func encode(to encoder: any Encoder) throws { try NameCoding.encode(description, encoder) }
+}

@@ -1,29 +1,81 @@
-/// How many values share one scale.
+/// How many values share one scale. A matrix product's operands are stated in their k-major form
+/// (rows × cols with cols the contraction dimension), so "per row" is per row of A and per column
+/// of B.
 ///
 /// | granularity | scale shape for rows × cols | scale type | typical use |
 /// |---|---|---|---|
-/// | `perTensor` | 1 | FP32 | torch._scaled_mm, Transformer Engine delayed scaling |
-/// | `perChannel` | rows (one per output channel) | FP32 | vLLM / compressed-tensors FP8 weights |
+/// | `perTensor` | 1 | FP32 | torch._scaled_mm, Transformer Engine delayed and current scaling |
+/// | `perChannel` | rows (one per output channel) | FP32 | vLLM / compressed-tensors FP8 weights, torchao rowwise |
+/// | `tile128` | rows × ⌈cols/128⌉ (1×128 tiles) | FP32 | DeepSeek-V3 activations and gradients |
 /// | `block128` | ⌈rows/128⌉ × ⌈cols/128⌉ | FP32 | DeepSeek-V3 `weight_scale_inv` |
 /// | `mxfp8` | rows × ⌈cols/32⌉ | E8M0 | OCP MX, Blackwell block scaling |
+///
+/// `tile128` describes activations, not stored weights: checkpoints hold the other four.
 public enum ScaleGranularity: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
   case perTensor = "per-tensor"
   case perChannel = "per-channel"
+  case tile128 = "tile128"
   case block128 = "block128"
   case mxfp8 = "mxfp8"
 
+  /// The C kernels' granularity; a 1×128 tile is a 128-wide block of a one-row tensor.
   package var cValue: Int32 {
     switch self {
     case .perTensor: return 0
     case .perChannel: return 1
-    case .block128: return 2
+    case .tile128, .block128: return 2
     case .mxfp8: return 3
     }
   }
 
   /// The shape of the scale array for a rows × cols tensor.
   public func scaleShape(rows: Int, cols: Int) throws(FP8Error) -> (rows: Int, cols: Int) {
-    try CKernels.scaleShape(granularity: cValue, rows: rows, cols: cols)
+    guard self == .tile128 else { return try CKernels.scaleShape(granularity: cValue, rows: rows, cols: cols) }
+    guard rows >= 0 else { throw .badShape("\(rows)x\(cols) tensor") }
+    return (rows, try CKernels.scaleShape(granularity: cValue, rows: 1, cols: cols).cols)
+  }
+
+  /// The (rows, cols) extent of one scale group; nil for per-tensor and per-channel, whose groups
+  /// span the whole tensor or row.
+  public var groupShape: (rows: Int, cols: Int)? {
+    switch self {
+    case .perTensor, .perChannel: return nil
+    case .tile128: return (1, 128)
+    case .block128: return (128, 128)
+    case .mxfp8: return (1, 32)
+    }
+  }
+
+  /// The largest |x| of each scale group of a rows × cols FP32 matrix (row-major), in the scale
+  /// array's shape; a group holding a NaN has amax NaN.
+  package func amax(_ x: [Float], rows: Int, cols: Int, isa: ISA = .auto) throws(FP8Error) -> [Float] {
+    guard rows >= 0, cols >= 0, rows.multipliedReportingOverflow(by: cols) == (x.count, false) else {
+      throw .badShape("\(x.count) values for a \(rows)x\(cols) tensor")
+    }
+    let shape = try scaleShape(rows: rows, cols: cols)
+    var out = [Float](repeating: 0, count: shape.rows * shape.cols)
+    guard !x.isEmpty else { return self == .perTensor ? [0] : out }
+    try x.withUnsafeBufferPointer { (xp) throws(FP8Error) in
+      guard self == .tile128 else {
+        try out.withUnsafeMutableBufferPointer { (op) throws(FP8Error) in
+          try CKernels.amax(xp.baseAddress, srcFormat: ElementFormat.f32.rawValue, rows: rows, cols: cols, ld: cols,
+                            granularity: cValue, op.baseAddress, isa: isa.rawValue, threads: 1)
+        }
+        return
+      }
+      // One column stripe of tiles at a time: a row-wise amax of the stripe, rows apart by `cols`.
+      var stripe = [Float](repeating: 0, count: rows)
+      for t in 0..<shape.cols {
+        let c0 = 128 * t
+        try stripe.withUnsafeMutableBufferPointer { (sp) throws(FP8Error) in
+          try CKernels.amax(xp.baseAddress! + c0, srcFormat: ElementFormat.f32.rawValue, rows: rows, cols: min(128, cols - c0),
+                            ld: cols, granularity: ScaleGranularity.perChannel.cValue, sp.baseAddress, isa: isa.rawValue,
+                            threads: 1)
+        }
+        for r in 0..<rows { out[r * shape.cols + t] = stripe[r] }
+      }
+    }
+    return out
   }
 
   public var description: String { rawValue }
@@ -90,6 +142,7 @@ public struct Quantizer: Sendable, Hashable {
         try quantize(raw: UnsafeRawBufferPointer(p), sourceFormat: sourceFormat, rows: rows, cols: cols)
       }
     }
+    if granularity == .tile128 { return try quantizeTiles(raw: raw, sourceFormat: sourceFormat, rows: rows, cols: cols) }
     var q = [UInt8](repeating: 0, count: n)
     let ns = shape.rows * shape.cols
     var scales = [Float](repeating: 0, count: granularity == .mxfp8 ? 0 : ns)
@@ -106,6 +159,27 @@ public struct Quantizer: Sendable, Hashable {
     }
     return QuantizedTensor(
       bits: q, format: format, rows: rows, cols: cols, granularity: granularity, scales: scales, mxScales: mx)
+  }
+}
+
+extension Quantizer {
+  /// 1×128 tiles: each row on its own, as a one-row tensor in 128×128 blocks.
+  private func quantizeTiles(raw: UnsafeRawBufferPointer, sourceFormat: ElementFormat, rows: Int, cols: Int) throws(FP8Error)
+    -> QuantizedTensor
+  {
+    var rowQuantizer = self
+    rowQuantizer.granularity = .block128
+    var bits = [UInt8](), scales = [Float]()
+    bits.reserveCapacity(rows * cols)
+    let rowBytes = cols * sourceFormat.byteSize
+    for r in 0..<rows {
+      let q = try rowQuantizer.quantize(
+        raw: UnsafeRawBufferPointer(rebasing: raw[r * rowBytes..<(r + 1) * rowBytes]), sourceFormat: sourceFormat, rows: 1,
+        cols: cols)
+      bits += q.bits
+      scales += q.scales
+    }
+    return QuantizedTensor(bits: bits, format: format, rows: rows, cols: cols, granularity: .tile128, scales: scales)
   }
 }
 
@@ -177,6 +251,18 @@ public struct QuantizedTensor: Sendable, Hashable {
     let needed = shape.rows * shape.cols
     guard granularity == .mxfp8 ? mxScales.count == needed : scales.count == needed else {
       throw .badScale("\(granularity) needs \(shape.rows)x\(shape.cols) scales")
+    }
+    if granularity == .tile128 {
+      // Row by row, each a one-row tensor in 128×128 blocks.
+      let width = outputFormat.byteSize * cols
+      for r in 0..<rows {
+        try dequantize(
+          bits: UnsafeRawBufferPointer(rebasing: bits[r * cols..<(r + 1) * cols]), format: format, rows: 1, cols: cols,
+          granularity: .block128, scales: Array(scales[r * shape.cols..<(r + 1) * shape.cols]), mxScales: [],
+          into: UnsafeMutableRawBufferPointer(rebasing: out[r * width..<(r + 1) * width]), outputFormat: outputFormat,
+          isa: isa, threads: threads)
+      }
+      return
     }
     try scales.withUnsafeBufferPointer { (sp) throws(FP8Error) in
       try mxScales.withUnsafeBufferPointer { (mp) throws(FP8Error) in

@@ -1,3 +1,5 @@
+import FP8
+
 /// Errors of the checkpoint operations (inspect, dequant, quantize).
 public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
   /// The file itself is malformed or could not be read or written.
@@ -8,6 +10,10 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
   case unrecognisedScale(weight: String, scale: String, shape: [Int], dtype: SafetensorsDType)
   /// The output would hold two tensors of one name.
   case nameCollision(String)
+  /// The file has no tensor of this name.
+  case missingTensor(String, file: String)
+  /// The tensor is not a 2-D E4M3 or E5M2 weight.
+  case notFP8Weight(String, dtype: SafetensorsDType, shape: [Int])
 
   public var description: String {
     switch self {
@@ -16,6 +22,8 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case .unrecognisedScale(let w, let s, let shape, let d):
       return "scale \"\(s)\" (\(d) \(shape)) of \"\(w)\" matches no granularity (per-tensor, per-channel, block128, mxfp8)"
     case .nameCollision(let n): return "output would contain \"\(n)\" twice"
+    case .missingTensor(let n, let f): return "no tensor \(n) in \(f)"
+    case .notFP8Weight(let n, let d, let shape): return "\(n) is \(d) \(shape): expected a 2-D F8_E4M3 or F8_E5M2 weight"
     }
   }
 }

@@ -1,3 +1,5 @@
+import FP8
+
 extension FP8Checkpoint {
   /// Progress of a long operation: fraction of the input's data bytes processed, and the tensor.
   public typealias Progress = (_ fraction: Double, _ tensor: String) -> Void
@@ -72,6 +74,10 @@ extension FP8Checkpoint {
     return all || (t.shape.count == 2 && t.name.hasSuffix("weight"))
   }
 
+  /// The granularities of stored weights, the ones `quantize` writes and `pairings` recognises
+  /// (1×128 tiles scale activations).
+  public static let weightGranularities: [ScaleGranularity] = [.perTensor, .perChannel, .block128, .mxfp8]
+
   /// The name of the scale tensor written beside a quantised tensor: `X_scale_inv` for block128
   /// (DeepSeek-V3's name), `X_scale` otherwise.
   public static func scaleName(for name: String, granularity: ScaleGranularity) -> String {
@@ -86,6 +92,9 @@ extension FP8Checkpoint {
   public static func quantize(
     input: String, output: String, quantizer: Quantizer, all: Bool = false, progress: Progress? = nil
   ) throws(CheckpointError) -> [String] {
+    guard weightGranularities.contains(quantizer.granularity) else {
+      throw .kernel(tensor: input, .invalidArgument("\(quantizer.granularity) scales activations, not stored weights"))
+    }
     let file: SafetensorsFile
     do { file = try SafetensorsFile(path: input) } catch { throw .file(error) }
     var entries: [SafetensorsWriter.Entry] = []
@@ -104,6 +113,7 @@ extension FP8Checkpoint {
       switch quantizer.granularity {
       case .perTensor: entries.append(.init(name: sname, dtype: .f32, shape: [1]))
       case .perChannel: entries.append(.init(name: sname, dtype: .f32, shape: [r, 1]))
+      case .tile128: entries.append(.init(name: sname, dtype: .f32, shape: [r, (c + 127) / 128]))
       case .block128: entries.append(.init(name: sname, dtype: .f32, shape: [(r + 127) / 128, (c + 127) / 128]))
       case .mxfp8: entries.append(.init(name: sname, dtype: .f8e8m0, shape: [r, (c + 31) / 32]))
       }

@@ -1,3 +1,2 @@
 // File formats: safetensors, NumPy .npy, and FP8 checkpoint inspection / dequantisation /
 // quantisation built on them.
-@_exported import FP8

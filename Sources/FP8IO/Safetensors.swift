@@ -60,6 +60,7 @@ public struct SafetensorsHeader: Sendable, Hashable {
     guard case .object(let entries) = json else { throw .invalidHeader("the header is not a JSON object") }
     var metadata: [String: String]? = nil
     var tensors: [SafetensorsTensorInfo] = []
+    let bufferSize = total - 8 - Int(n)
     for (name, value) in entries {
       if name == "__metadata__" {
         guard case .object(let kv) = value else { throw .invalidMetadata("not an object") }
@@ -71,15 +72,14 @@ public struct SafetensorsHeader: Sendable, Hashable {
         metadata = m
         continue
       }
-      tensors.append(try tensorInfo(name: name, value))
+      tensors.append(try tensorInfo(name: name, value, bufferSize: bufferSize))
     }
-    let bufferSize = total - 8 - Int(n)
     try validateLayout(tensors, bufferSize: bufferSize)
     tensors.sort { $0.name < $1.name }
     return SafetensorsHeader(metadata: metadata, tensors: tensors, dataStart: 8 + Int(n))
   }
 
-  private static func tensorInfo(name: String, _ value: JSONValue) throws(SafetensorsError) -> SafetensorsTensorInfo {
+  private static func tensorInfo(name: String, _ value: JSONValue, bufferSize: Int) throws(SafetensorsError) -> SafetensorsTensorInfo {
     guard case .object(let fields) = value else { throw .invalidHeader("entry \"\(name)\" is not an object") }
     var dtype: SafetensorsDType?
     var shape: [Int]?
@@ -123,7 +123,7 @@ public struct SafetensorsHeader: Sendable, Hashable {
     let (bits, o) = count.multipliedReportingOverflow(by: dtype.bitSize)
     if o { throw .sizeOverflow(tensor: name) }
     guard offsets.0 <= offsets.1 else {
-      throw .offsetsOutOfBounds(tensor: name, begin: offsets.0, end: offsets.1, bufferSize: -1)
+      throw .offsetsOutOfBounds(tensor: name, begin: offsets.0, end: offsets.1, bufferSize: bufferSize)
     }
     if bits % 8 != 0 || bits / 8 != offsets.1 - offsets.0 {
       throw .sizeMismatch(tensor: name, expectedBytes: (bits + 7) / 8, actualBytes: offsets.1 - offsets.0)

@@ -1,3 +1,5 @@
+import FP8
+
 /// The element types of the safetensors format (as of safetensors 0.6/0.7: the list the reference
 /// Rust implementation accepts). Sizes are in bits because F4 and F6 are packed sub-byte types.
 ///

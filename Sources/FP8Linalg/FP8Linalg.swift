@@ -1,2 +1,1 @@
 // Matrix storage with element format and layout, scaling recipes and the FP8 GEMM.
-@_exported import FP8

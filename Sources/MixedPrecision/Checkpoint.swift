@@ -9,14 +9,14 @@ public struct Checkpoint: Sendable, Equatable {
   public var config: TransformerConfig
   public var step: Int
   public var params: [[Float]]
-  public var adamM: [[Float]]
-  public var adamV: [[Float]]
-  public var adamT: Int
-  public var scaler: LossScaler
-  public var delayed: [[DelayedScaling]]
-  public var dataRNG: TrainRNG
-  public var lrMultiplier: Float
-  public var lastReduction: Int
+  var adamM: [[Float]]
+  var adamV: [[Float]]
+  var adamT: Int
+  var scaler: LossScaler
+  var delayed: [[DelayedScaling]]
+  var dataRNG: TrainRNG
+  var lrMultiplier: Float
+  var lastReduction: Int
 
   public static func == (a: Checkpoint, b: Checkpoint) -> Bool {
     a.options == b.options && a.config == b.config && a.step == b.step && bitsEqual(a.params, b.params)
@@ -47,9 +47,16 @@ public protocol CheckpointStore {
 /// The header holds the options, model shape, scalars (Float scalars as their UInt32 bit
 /// patterns, so that they round-trip exactly) and a list of tensors `{name, offset, count}`;
 /// tensor data are FP32 little-endian, at byte `offset` from the start of the data section.
-public struct BinaryCheckpointStore: CheckpointStore {
-  public init() {}
+struct BinaryCheckpointStore: CheckpointStore {
+  init() {}
   static let magic = Array("FP8EMUCK".utf8)
+
+  /// Keys sorted, so that one state gives one file, byte for byte.
+  static var headerEncoder: JSONEncoder {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    return e
+  }
 
   struct TensorEntry: Codable { var name: String; var offset: Int; var count: Int }
   struct DelayedEntry: Codable {
@@ -80,7 +87,7 @@ public struct BinaryCheckpointStore: CheckpointStore {
     return (header, t)
   }
 
-  public func save(_ c: Checkpoint, to path: String) throws(TrainingError) {
+  func save(_ c: Checkpoint, to path: String) throws(TrainingError) {
     var data = [UInt8]()
     var (header, tensors) = BinaryCheckpointStore.state(c)
     for (name, t) in tensors {
@@ -89,7 +96,7 @@ public struct BinaryCheckpointStore: CheckpointStore {
       for x in t { withUnsafeBytes(of: x.bitPattern.littleEndian) { data += $0 } }
     }
     let json: Data
-    do { json = try JSONEncoder().encode(header) } catch { throw .io("encoding checkpoint header: \(error)") }
+    do { json = try BinaryCheckpointStore.headerEncoder.encode(header) } catch { throw .io("encoding checkpoint header: \(error)") }
     var out = Data(BinaryCheckpointStore.magic)
     withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
     out.append(json)
@@ -97,7 +104,7 @@ public struct BinaryCheckpointStore: CheckpointStore {
     do { try out.write(to: URL(fileURLWithPath: path)) } catch { throw .io("writing \(path): \(error)") }
   }
 
-  public func load(from path: String) throws(TrainingError) -> Checkpoint {
+  func load(from path: String) throws(TrainingError) -> Checkpoint {
     guard let d = FileManager.default.contents(atPath: path) else { throw .io("cannot read \(path)") }
     let bytes = [UInt8](d)
     guard bytes.count >= 16, Array(bytes[0..<8]) == BinaryCheckpointStore.magic else { throw .badCheckpoint("not an fp8emu checkpoint") }

@@ -27,7 +27,7 @@ public struct RunResult: Sendable, Codable {
   public var evalSteps: [Int] = []
   public var evalLosses: [Double] = []
 
-  public init(recipe: String, gpu: String, numerics: String, losses: [Float], finalLoss: Double, relativeToFP32: Double?,
+  init(recipe: String, gpu: String, numerics: String, losses: [Float], finalLoss: Double, relativeToFP32: Double?,
               metricName: String, metric: Double, heldOutLoss: Double, stepsToFP32Loss: Int?, tokensPerSecond: Double,
               bytesFP8: Int, bytesFP32: Int, skippedSteps: Int, seconds: Double, evalSteps: [Int] = [], evalLosses: [Double] = []) {
     self.evalSteps = evalSteps; self.evalLosses = evalLosses
@@ -40,13 +40,13 @@ public struct RunResult: Sendable, Codable {
 
 public enum Comparison {
   /// Mean of the last max(1, n/10) values.
-  public static func finalLoss(_ l: [Float]) -> Double {
+  static func finalLoss(_ l: [Float]) -> Double {
     let w = max(1, l.count / 10)
     return l.suffix(w).reduce(0.0) { $0 + Double($1) } / Double(min(w, max(l.count, 1)))
   }
 
   /// First index where the trailing mean (window max(1, n/10)) is ≤ target.
-  public static func stepsToReach(_ l: [Float], target: Double) -> Int? {
+  static func stepsToReach(_ l: [Float], target: Double) -> Int? {
     let w = max(1, l.count / 10)
     var s = 0.0
     for i in l.indices {
@@ -60,7 +60,7 @@ public enum Comparison {
   /// First step at which the held-out evaluation curve reaches `target`: linear interpolation
   /// between the last evaluation above the target and the first at or below it, rounded up
   /// (the first evaluation itself when it is already at or below). nil when never reached.
-  public static func stepsToReach(evalSteps: [Int], evalLosses: [Double], target: Double) -> Int? {
+  static func stepsToReach(evalSteps: [Int], evalLosses: [Double], target: Double) -> Int? {
     for i in evalLosses.indices where evalLosses[i] <= target {
       guard i > 0 else { return evalSteps[i] }
       let (s0, l0, s1, l1) = (Double(evalSteps[i - 1]), evalLosses[i - 1], Double(evalSteps[i]), evalLosses[i])
@@ -70,55 +70,14 @@ public enum Comparison {
     return nil
   }
 
-  /// Runs one recipe, calling `progress(step, loss)` after each step and writing the monitor log.
-  ///
-  /// With `evalEvery > 0` the held-out loss is evaluated every `evalEvery` steps and after the last
-  /// step. With a `reachTarget` (FP32's final held-out loss) a run whose last evaluation is still
-  /// above it keeps training past `options.steps` at the final learning rate, for at most
-  /// `extraFraction` × steps more, until an evaluation reaches it; those extra steps count only for
-  /// "steps to FP32 loss" (final loss, metric and held-out loss are taken at `options.steps`).
+  /// Trains a fresh run of `options` (see ``Trainer/run(evalEvery:reachTarget:extraFraction:log:progress:)``).
   public static func run(
     _ options: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine = IdealMatmulEngine(),
     model: TransformerConfig? = nil, evalEvery: Int = 0, reachTarget: Double? = nil, extraFraction: Double = 0.2,
     log: MonitorLog? = nil, progress: (Int, Float) -> Void = { _, _ in }
   ) throws(TrainingError) -> RunResult {
-    let t = try Trainer(options: options, task: task, engine: engine, model: model)
-    var losses: [Float] = []
-    var evalSteps: [Int] = [], evalLosses: [Double] = []
-    var evalSeconds = 0.0
-    func evaluate(after step: Int) throws(TrainingError) {
-      let e = Date()
-      evalSteps.append(step)
-      evalLosses.append(try t.evaluateLoss())
-      evalSeconds += Date().timeIntervalSince(e)
-    }
-    let start = Date()
-    for _ in 0..<options.steps {
-      let r = try t.trainStep()
-      losses.append(r.loss)
-      log?.write(r, recipe: options.recipe.rawValue)
-      progress(r.step, r.loss)
-      if evalEvery > 0 && ((r.step + 1) % evalEvery == 0 || r.step + 1 == options.steps) { try evaluate(after: r.step + 1) }
-    }
-    let secs = Date().timeIntervalSince(start) - evalSeconds
-    let (metric, held) = try t.evaluate()
-    if evalEvery > 0, let target = reachTarget, let last = evalLosses.last, last > target {
-      let limit = options.steps + Int((Double(options.steps) * extraFraction).rounded(.up))
-      while t.step < limit {
-        try t.trainStep()
-        if t.step % evalEvery == 0 || t.step == limit {
-          try evaluate(after: t.step)
-          if evalLosses.last! <= target { break }
-        }
-      }
-    }
-    let tokens = Double(options.steps * options.accumulation * options.microBatch * task.sequenceLength)
-    return RunResult(
-      recipe: options.recipe.rawValue, gpu: options.gpu, numerics: options.recipe.isFP8 ? options.numerics.description : "fp32",
-      losses: losses, finalLoss: finalLoss(losses), relativeToFP32: nil, metricName: task.metricName, metric: metric,
-      heldOutLoss: held, stepsToFP32Loss: nil, tokensPerSecond: tokens / max(secs, 1e-9),
-      bytesFP8: t.bytesFP8, bytesFP32: t.bytesFP32, skippedSteps: t.scaler.skippedSteps, seconds: secs,
-      evalSteps: evalSteps, evalLosses: evalLosses)
+    try Trainer(options: options, task: task, engine: engine, model: model)
+      .run(evalEvery: evalEvery, reachTarget: reachTarget, extraFraction: extraFraction, log: log, progress: progress)
   }
 
   /// FP32's final held-out loss: its evaluation at its last step (nil without evaluations).
@@ -164,5 +123,58 @@ public enum Comparison {
         : String(repeating: " ", count: widths[c] - s.count) + s }.joined(separator: "  ")
       return i == 0 ? line + "\n" + String(repeating: "-", count: line.count) : line
     }.joined(separator: "\n")
+  }
+}
+
+extension Trainer {
+  /// The training loop: steps from the current one (0, or a restored checkpoint's) to
+  /// `options.steps`, calling `progress(step, loss)` after each and writing the monitor log, then
+  /// the task's metric and held-out loss. The result's losses are those of the steps run here.
+  ///
+  /// With `evalEvery > 0` the held-out loss is evaluated every `evalEvery` steps and after the last
+  /// step. With a `reachTarget` (FP32's final held-out loss) a run whose last evaluation is still
+  /// above it keeps training past `options.steps` at the final learning rate, for at most
+  /// `extraFraction` × steps more, until an evaluation reaches it; those extra steps count only for
+  /// "steps to FP32 loss" (final loss, metric and held-out loss are taken at `options.steps`).
+  public func run(
+    evalEvery: Int = 0, reachTarget: Double? = nil, extraFraction: Double = 0.2, log: MonitorLog? = nil,
+    progress: (Int, Float) -> Void = { _, _ in }
+  ) throws(TrainingError) -> RunResult {
+    var losses: [Float] = []
+    var evalSteps: [Int] = [], evalLosses: [Double] = []
+    var evalSeconds = 0.0
+    func evaluateHeldOut(after step: Int) throws(TrainingError) {
+      let e = Date()
+      evalSteps.append(step)
+      evalLosses.append(try evaluateLoss())
+      evalSeconds += Date().timeIntervalSince(e)
+    }
+    let start = Date()
+    while step < options.steps {
+      let r = try trainStep()
+      losses.append(r.loss)
+      log?.write(r, recipe: options.recipe.rawValue)
+      progress(r.step, r.loss)
+      if evalEvery > 0 && ((r.step + 1) % evalEvery == 0 || r.step + 1 == options.steps) { try evaluateHeldOut(after: r.step + 1) }
+    }
+    let secs = Date().timeIntervalSince(start) - evalSeconds
+    let (metric, held) = try evaluate()
+    if evalEvery > 0, let target = reachTarget, let last = evalLosses.last, last > target {
+      let limit = options.steps + Int((Double(options.steps) * extraFraction).rounded(.up))
+      while step < limit {
+        try trainStep()
+        if step % evalEvery == 0 || step == limit {
+          try evaluateHeldOut(after: step)
+          if evalLosses.last! <= target { break }
+        }
+      }
+    }
+    let tokens = Double(losses.count * options.accumulation * options.microBatch * task.sequenceLength)
+    return RunResult(
+      recipe: options.recipe.rawValue, gpu: options.gpu.rawValue, numerics: options.recipe.isFP8 ? options.gpu.numericsName : "fp32",
+      losses: losses, finalLoss: Comparison.finalLoss(losses), relativeToFP32: nil, metricName: task.metricName, metric: metric,
+      heldOutLoss: held, stepsToFP32Loss: nil, tokensPerSecond: tokens / max(secs, 1e-9),
+      bytesFP8: bytesFP8, bytesFP32: bytesFP32, skippedSteps: scaler.skippedSteps, seconds: secs,
+      evalSteps: evalSteps, evalLosses: evalLosses)
   }
 }

@@ -4,7 +4,7 @@
 // so that the training run can quantise them and send them to a `MatmulEngine`.
 
 /// Which product of a linear layer y = x Wᵀ + b is being computed.
-public enum GemmRole: String, Sendable, CaseIterable {
+package enum GemmRole: String, Sendable, CaseIterable {
   /// y = x · Wᵀ (A = x: N × in, B = Wᵀ: in × out).
   case forward
   /// dx = dy · W (A = dy: N × out, B = W: out × in).
@@ -14,17 +14,17 @@ public enum GemmRole: String, Sendable, CaseIterable {
 }
 
 /// A matrix handed to a hook: row-major values of the logical matrix, or of its transpose.
-public struct MatrixRef<T: TrainScalar> {
-  public var values: [T]
-  public var transposed: Bool
+package struct MatrixRef<T: TrainScalar> {
+  package var values: [T]
+  package var transposed: Bool
 }
 
 /// Computes A (m × k) · B (k × n) for linear layer `linear` in role `role`.
-public typealias MatmulHook<T: TrainScalar> =
+package typealias MatmulHook<T: TrainScalar> =
   (_ linear: Int, _ role: GemmRole, _ a: MatrixRef<T>, _ b: MatrixRef<T>, _ m: Int, _ n: Int, _ k: Int) throws(TrainingError) -> [T]
 
 /// The plain product in T, accumulated in k order (the FP64 twin used by gradient checks).
-public func plainMatmul<T: TrainScalar>(_ a: MatrixRef<T>, _ b: MatrixRef<T>, m: Int, n: Int, k: Int) -> [T] {
+func plainMatmul<T: TrainScalar>(_ a: MatrixRef<T>, _ b: MatrixRef<T>, m: Int, n: Int, k: Int) -> [T] {
   var aa = a.transposed ? transpose(a.values, rows: k, cols: m) : a.values
   var bb = b.transposed ? transpose(b.values, rows: n, cols: k) : b.values
   var c = [T](repeating: 0, count: m * n)
@@ -32,11 +32,11 @@ public func plainMatmul<T: TrainScalar>(_ a: MatrixRef<T>, _ b: MatrixRef<T>, m:
   return c
 }
 
-public enum Layers {
+enum Layers {
   // MARK: linear y = x Wᵀ + b
 
   /// x: rows × inF, w: outF × inF, b: outF. Returns rows × outF.
-  public static func linearForward<T: TrainScalar>(
+  static func linearForward<T: TrainScalar>(
     _ x: [T], _ w: [T], _ b: [T], rows: Int, inF: Int, outF: Int, linear: Int, hook: MatmulHook<T>
   ) throws(TrainingError) -> [T] {
     var y = try hook(linear, .forward, MatrixRef(values: x, transposed: false), MatrixRef(values: w, transposed: true), rows, outF, inF)
@@ -47,7 +47,7 @@ public enum Layers {
   }
 
   /// Returns dx; adds dW and db into gw, gb.
-  public static func linearBackward<T: TrainScalar>(
+  static func linearBackward<T: TrainScalar>(
     _ dy: [T], _ x: [T], _ w: [T], rows: Int, inF: Int, outF: Int, linear: Int, hook: MatmulHook<T>,
     gw: inout [T], gb: inout [T]
   ) throws(TrainingError) -> [T] {
@@ -62,11 +62,11 @@ public enum Layers {
   // MARK: LayerNorm
 
   /// What the backward pass needs beside the input x: each row's mean and 1/sqrt(var + eps).
-  public struct LayerNormCache<T: TrainScalar> { public var mean: [T]; public var rstd: [T] }
+  struct LayerNormCache<T: TrainScalar> { var mean: [T]; var rstd: [T] }
 
   /// y = (x − mean) / sqrt(var + eps) · g + b over the last dimension d. With `fp16`, the output
   /// is rounded to FP16 (the statistics are computed in T).
-  public static func layerNormForward<T: TrainScalar>(_ x: [T], _ g: [T], _ b: [T], rows: Int, d: Int, eps: T = 1e-5, fp16: Bool) -> ([T], LayerNormCache<T>) {
+  static func layerNormForward<T: TrainScalar>(_ x: [T], _ g: [T], _ b: [T], rows: Int, d: Int, eps: T = 1e-5, fp16: Bool) -> ([T], LayerNormCache<T>) {
     var y = [T](repeating: 0, count: rows * d)
     var means = [T](repeating: 0, count: rows)
     var rstd = [T](repeating: 0, count: rows)
@@ -90,7 +90,7 @@ public enum Layers {
 
   /// dx of ``layerNormForward(_:_:_:rows:d:eps:fp16:)`` for the input `x` it was given (x̂
   /// recomputed as the forward pass computed it); adds dg and db into gg, gb.
-  public static func layerNormBackward<T: TrainScalar>(_ dy: [T], _ x: [T], _ cache: LayerNormCache<T>, _ g: [T], rows: Int, d: Int,
+  static func layerNormBackward<T: TrainScalar>(_ dy: [T], _ x: [T], _ cache: LayerNormCache<T>, _ g: [T], rows: Int, d: Int,
                                                        gg: inout [T], gb: inout [T]) -> [T] {
     precondition(gg.count == d && gb.count == d)
     var dx = [T](repeating: 0, count: rows * d)
@@ -127,9 +127,9 @@ public enum Layers {
     return (y, dy)
   }
 
-  public static func geluForward<T: TrainScalar>(_ x: [T]) -> [T] { x.map { geluParts($0).0 } }
+  static func geluForward<T: TrainScalar>(_ x: [T]) -> [T] { x.map { geluParts($0).0 } }
 
-  public static func geluBackward<T: TrainScalar>(_ dy: [T], _ x: [T]) -> [T] {
+  static func geluBackward<T: TrainScalar>(_ dy: [T], _ x: [T]) -> [T] {
     var dx = dy
     for i in 0..<x.count { dx[i] = dy[i] * geluParts(x[i]).1 }
     return dx
@@ -140,7 +140,7 @@ public enum Layers {
   /// qkv: (batch·seq) × 3d rows laid out [q | k | v], head h at columns h·dh ..< (h+1)·dh of each.
   /// Returns the (batch·seq) × d output and the softmax probabilities (batch × heads × seq × seq).
   /// With `fp16`, the probabilities are rounded to FP16.
-  public static func attentionForward<T: TrainScalar>(_ qkv: [T], batch: Int, seq: Int, heads: Int, d: Int, fp16: Bool) -> ([T], [T]) {
+  static func attentionForward<T: TrainScalar>(_ qkv: [T], batch: Int, seq: Int, heads: Int, d: Int, fp16: Bool) -> ([T], [T]) {
     let dh = d / heads
     let scale = 1 / T(dh).squareRoot()
     var out = [T](repeating: 0, count: batch * seq * d)
@@ -176,7 +176,7 @@ public enum Layers {
     return (out, probs)
   }
 
-  public static func attentionBackward<T: TrainScalar>(_ dout: [T], _ qkv: [T], _ probs: [T], batch: Int, seq: Int, heads: Int, d: Int) -> [T] {
+  static func attentionBackward<T: TrainScalar>(_ dout: [T], _ qkv: [T], _ probs: [T], batch: Int, seq: Int, heads: Int, d: Int) -> [T] {
     let dh = d / heads
     let scale = 1 / T(dh).squareRoot()
     let w = 3 * d
@@ -217,7 +217,7 @@ public enum Layers {
   // MARK: softmax cross-entropy
 
   /// Loss = Σᵢ wᵢ · (−log softmax(logitsᵢ)[targetᵢ]) / Σᵢ wᵢ. Returns the loss and d loss / d logits.
-  public static func crossEntropy<T: TrainScalar>(_ logits: [T], targets: [Int], weights: [T], rows: Int, vocab: Int) -> (T, [T]) {
+  static func crossEntropy<T: TrainScalar>(_ logits: [T], targets: [Int], weights: [T], rows: Int, vocab: Int) -> (T, [T]) {
     var total: T = 0
     for wv in weights { total += wv }
     var dl = [T](repeating: 0, count: rows * vocab)

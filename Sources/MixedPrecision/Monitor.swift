@@ -23,7 +23,7 @@ public struct StepRecord: Sendable, Codable, Equatable {
 
 /// Writes one line per step, as CSV (a header first) or JSON lines.
 public final class MonitorLog {
-  public enum Format: String, Sendable { case csv, jsonl }
+  enum Format: String, Sendable { case csv, jsonl }
   let handle: FileHandle
   let format: Format
   var wroteHeader = false

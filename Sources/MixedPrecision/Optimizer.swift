@@ -1,19 +1,19 @@
 /// AdamW on the FP32 master weights (decoupled weight decay on matrices only, not on biases,
 /// LayerNorm gains or embeddings). Moments are FP32.
-public struct AdamW: Sendable, Equatable {
-  public var m: [[Float]]
-  public var v: [[Float]]
+struct AdamW: Sendable, Equatable {
+  var m: [[Float]]
+  var v: [[Float]]
   /// Updates applied so far (skipped steps do not count), for the bias correction.
-  public var t: Int = 0
-  public var decays: [Bool]
+  var t: Int = 0
+  var decays: [Bool]
 
-  public init(shapes: [(name: String, count: Int)]) {
+  init(shapes: [(name: String, count: Int)]) {
     m = shapes.map { [Float](repeating: 0, count: $0.count) }
     v = m
     decays = shapes.map { $0.name.hasSuffix(".w") }
   }
 
-  public mutating func update(_ params: inout [[Float]], _ grads: [[Float]], lr: Float, options o: TrainingOptions) {
+  mutating func update(_ params: inout [[Float]], _ grads: [[Float]], lr: Float, options o: TrainingOptions) {
     t += 1
     let bc1 = 1 - pow1(o.beta1, t), bc2 = 1 - pow1(o.beta2, t)
     for i in params.indices {
@@ -46,19 +46,19 @@ public struct AdamW: Sendable, Equatable {
 /// Dynamic loss scaling: the loss is multiplied by `scale` before the backward pass; a step whose
 /// gradients contain Inf or NaN is skipped and the scale halved; after `growthInterval`
 /// consecutive good steps the scale doubles (capped at 2^24). Static scaling keeps `scale`.
-public struct LossScaler: Sendable, Equatable, Codable {
-  public var dynamic: Bool
-  public var scale: Float
-  public var growthInterval: Int
-  public var goodSteps = 0
-  public var skippedSteps = 0
+struct LossScaler: Sendable, Equatable, Codable {
+  var dynamic: Bool
+  var scale: Float
+  var growthInterval: Int
+  var goodSteps = 0
+  var skippedSteps = 0
 
-  public init(dynamic: Bool, initial: Float, growthInterval: Int) {
+  init(dynamic: Bool, initial: Float, growthInterval: Int) {
     self.dynamic = dynamic; self.scale = dynamic ? initial : 1; self.growthInterval = growthInterval
   }
 
   /// Records a step; returns whether its update is applied.
-  public mutating func record(finite: Bool) -> Bool {
+  mutating func record(finite: Bool) -> Bool {
     guard dynamic else {
       if !finite { skippedSteps += 1 }
       return finite
@@ -76,14 +76,14 @@ public struct LossScaler: Sendable, Equatable, Codable {
 }
 
 /// Gradient clipping helpers.
-public enum Clipping {
+enum Clipping {
   /// Clamps every element to [−limit, limit].
-  public static func byValue(_ g: inout [[Float]], limit: Float) {
+  static func byValue(_ g: inout [[Float]], limit: Float) {
     for i in g.indices { for j in g[i].indices { g[i][j] = min(max(g[i][j], -limit), limit) } }
   }
 
   /// The global L2 norm (accumulated in FP64 in a fixed order).
-  public static func globalNorm(_ g: [[Float]]) -> Double {
+  static func globalNorm(_ g: [[Float]]) -> Double {
     var s = 0.0
     for t in g { for x in t { s += Double(x) * Double(x) } }
     return s.squareRoot()
@@ -91,7 +91,7 @@ public enum Clipping {
 
   /// Scales the gradients so that their global norm is at most `maxNorm`; returns the norm before.
   @discardableResult
-  public static func byGlobalNorm(_ g: inout [[Float]], maxNorm: Float) -> Double {
+  static func byGlobalNorm(_ g: inout [[Float]], maxNorm: Float) -> Double {
     let n = globalNorm(g)
     if n > Double(maxNorm), n.isFinite {
       let f = Float(Double(maxNorm) / n)

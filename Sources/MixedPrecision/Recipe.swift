@@ -1,4 +1,6 @@
-/// A training recipe: which matrix products are cast to which format, with which scales.
+import FP8
+
+/// The training recipes by name: which matrix products are cast to which format, with which scales.
 ///
 /// | recipe | forward (x, W) | backward (dy) | scales |
 /// |---|---|---|---|
@@ -9,113 +11,110 @@
 /// | `rowwise` | E4M3 | E5M2 (HYBRID) | per row of A, per column of B |
 /// | `blockwise` | E4M3 | E4M3 | DeepSeek-V3: 1×128 tiles (left operand), 128×128 blocks (right operand: weights) |
 /// | `mxfp8` | E4M3 | E5M2 | E8M0 power-of-two scale per 32 elements along k |
+///
+/// Each name stands for one type conforming to ``TrainingRecipe``; adding a recipe is its file and
+/// a case here.
 public enum Recipe: String, CaseIterable, Sendable, Codable, CustomStringConvertible {
   case fp32, bf16, delayed, current, rowwise, blockwise, mxfp8
 
-  public var isFP8: Bool { !(self == .fp32 || self == .bf16) }
-  public var description: String { rawValue }
-
-  /// The granularity of the scales of an operand of kind `kind`, as the A (left) or B (right)
-  /// operand of a product. Blockwise follows DeepSeek-V3 / DeepGEMM: the left operand
-  /// (activations, output gradients) in 1×128 tiles along k, the right operand (weights; the
-  /// activations of the weight-gradient product) in 128×128 blocks.
-  public func granularity(for kind: TensorKind, isA: Bool) -> ScaleGranularity {
+  /// The type that implements the recipe.
+  package var implementation: any TrainingRecipe.Type {
     switch self {
-    case .fp32, .bf16, .delayed, .current: return .tensor
-    case .rowwise: return .row
-    case .blockwise: return isA ? .tile1x128 : .block128x128
-    case .mxfp8: return .mx32
+    case .fp32: return FP32Recipe.self
+    case .bf16: return BF16Recipe.self
+    case .delayed: return DelayedScalingRecipe.self
+    case .current: return CurrentScalingRecipe.self
+    case .rowwise: return RowwiseScalingRecipe.self
+    case .blockwise: return BlockwiseScalingRecipe.self
+    case .mxfp8: return MXFP8Recipe.self
     }
   }
 
-  /// The default gradient format: E4M3 for blockwise (DeepSeek-V3), E5M2 otherwise (HYBRID).
-  public var defaultGradientFormat: ElementFormat { self == .blockwise ? .e4m3 : .e5m2 }
+  public var isFP8: Bool { implementation.isFP8 }
+  public var description: String { rawValue }
+  /// The gradient format when the options name none: E5M2 (HYBRID), E4M3 for blockwise (DeepSeek-V3).
+  public var defaultGradientFormat: ElementFormat { implementation.defaultGradientFormat }
 }
 
 /// The three tensors a linear layer casts.
-public enum TensorKind: String, Sendable, Codable, CaseIterable {
+package enum TensorKind: String, Sendable, Codable, CaseIterable {
   case activation, weight, gradient
-  public var shortName: String { switch self { case .activation: "x"; case .weight: "w"; case .gradient: "g" } }
+  var shortName: String { switch self { case .activation: "x"; case .weight: "w"; case .gradient: "g" } }
+  var index: Int { switch self { case .activation: 0; case .weight: 1; case .gradient: 2 } }
 }
 
-/// Everything a run is configured by. Defaults are those of the built-in comparison.
-public struct TrainingOptions: Sendable, Codable, Equatable {
-  public var recipe: Recipe = .fp32
-  public var gpu: TrainingGPU.RawValue = TrainingGPU.ideal.rawValue
-  public var steps = 300
-  public var microBatch = 16
-  /// Gradient accumulation: micro-batches per optimiser step.
-  public var accumulation = 4
-  public var seed: UInt64 = 1
-  public var learningRate: Float = 3e-3
-  public var warmupSteps = 60
-  /// Cosine decay to `learningRate × finalLRFraction` at the last step.
-  public var finalLRFraction: Float = 0.3
-  public var weightDecay: Float = 0.01
-  public var beta1: Float = 0.9
-  public var beta2: Float = 0.99
-  public var epsilon: Float = 1e-8
+/// Where a cast happens: the linear layer, the tensor, and the product it is an operand of.
+package struct CastSite: Sendable, Hashable {
+  package var linear: Int
+  package var kind: TensorKind
+  package var role: GemmRole
 
-  // Scaling.
-  public var amaxHistoryLength = 1024
-  public var amaxAlgorithm: AmaxAlgorithm = .max
-  public var margin = 0
-  /// Round current-scaling scales down to powers of two.
-  public var powerOfTwoScales = false
-  /// Gradient format; nil means the recipe's default (E5M2 HYBRID, E4M3 for blockwise).
-  public var gradientFormat: String? = nil
+  package init(linear: Int, kind: TensorKind, role: GemmRole) { self.linear = linear; self.kind = kind; self.role = role }
 
-  // Precision schedule.
-  /// LayerNorm outputs, softmax probabilities and residual sums rounded to FP16; nil: on for FP8 recipes.
-  public var fp16Schedule: Bool? = nil
-
-  // Error compensation.
-  /// Dynamic loss scaling; nil: on for bf16 and FP8 recipes.
-  public var dynamicLossScaling: Bool? = nil
-  public var initialLossScale: Float = 65536
-  public var lossScaleGrowthInterval = 100
-  /// Clip every gradient element to ±clipValue (the documented option is 6).
-  public var clipValue: Float? = nil
-  /// Clip the global gradient norm.
-  public var clipNorm: Float? = 1.0
-  /// Re-calibrate weight scales from the current weights every N steps (delayed recipe).
-  public var weightRecalibrationInterval: Int? = nil
-  /// Quantisation-aware training: forward quantise-dequantise, straight-through gradient, FP32 products.
-  public var fakeQuantization = false
-  /// Linear layers kept in FP32 by name (e.g. `head`, `block0.qkv`).
-  public var highPrecisionLayers: [String] = ["head"]
-  /// Progressive schedule: the steps from which weights, activations and gradients are cast to FP8.
-  public var fp8WeightsFrom = 0
-  public var fp8ActivationsFrom = 0
-  public var fp8GradientsFrom = 0
-  /// Lower the learning rate by `lrReductionFactor` when a layer's forward SQNR falls below this (dB).
-  public var sqnrThresholdDB: Double? = nil
-  public var lrReductionFactor: Float = 0.5
-  /// Steps after a reduction before another one.
-  public var lrReductionCooldown = 50
-
-  /// SIMD path of the FP8 casts (`auto`, `scalar`, `avx2`, `avx512`, `neon`); every path gives the same bits.
-  public var isa = "auto"
-  /// OpenMP threads of the step's C kernels (products, attention, element-wise work); the bits do not depend on it.
-  public var threads = 1
-
-  public init() {}
-
-  public var numerics: Numerics { (TrainingGPU(name: gpu) ?? .ideal).numerics }
-  public var effectiveFP16Schedule: Bool { fp16Schedule ?? recipe.isFP8 }
-  public var effectiveLossScaling: Bool { dynamicLossScaling ?? (recipe != .fp32) }
-  public var effectiveGradientFormat: ElementFormat {
-    gradientFormat.flatMap { ElementFormat(name: $0) } ?? recipe.defaultGradientFormat
-  }
-
-  /// Learning rate at `step` (0-based): linear warm-up, then cosine decay.
-  public func learningRate(at step: Int) -> Float {
-    if step < warmupSteps { return learningRate * Float(step + 1) / Float(warmupSteps) }
-    let t = Float(step - warmupSteps) / Float(Swift.max(1, steps - warmupSteps))
-    let c = 0.5 * (1 + _cosf(Float.pi * Swift.min(1, t)))
-    return learningRate * (finalLRFraction + (1 - finalLRFraction) * c)
-  }
+  /// Whether the tensor is the left operand (A) of its product: the activations of the forward
+  /// product, the output gradients of both backward products.
+  package var isA: Bool { kind == .gradient || (role == .forward && kind == .activation) }
 }
 
-import Foundation
-@inline(__always) private func _cosf(_ x: Float) -> Float { Foundation.cosf(x) }
+/// How an operand is cast before its product.
+package enum OperandCast: Sendable, Hashable {
+  case fp32
+  /// Rounded to the nearest BF16 value (ties to even); the product stays FP32.
+  case bf16
+  case fp8(FP8Cast)
+}
+
+/// A training recipe: how it casts the operands of the linear layers' products, the scaling state
+/// it keeps between steps, and its end-of-step update. The trainer owns the rest (layers kept in
+/// FP32, the progressive schedule, fake quantisation, monitors, the matrix-product engine).
+///
+/// A step as the trainer drives it:
+/// 1. ``beginStep(_:weightAmax:)`` before the first product;
+/// 2. ``cast(at:)`` for every operand of every product, then ``observe(amax:at:)`` with the amax
+///    of each FP8 cast (not during evaluation);
+/// 3. after the optimiser (or the skipped step): ``endStep(amaxes:)`` with ``stepAmaxes``. This is
+///    where replicas agree: data-parallel training max-reduces ``stepAmaxes`` across ranks (NaN
+///    propagating) before passing them, so that every rank derives the same scales.
+package protocol TrainingRecipe: Sendable {
+  /// Whether the recipe casts to FP8: its products run on the GPU's FP8 numerics, and loss scaling
+  /// and the FP16 precision schedule are on by default.
+  static var isFP8: Bool { get }
+  /// The gradient format when the options name none.
+  static var defaultGradientFormat: ElementFormat { get }
+
+  /// A fresh recipe for a run with these options over linear layers of these names.
+  init(options: TrainingOptions, linearNames: [String])
+
+  /// The cast of one operand.
+  func cast(at site: CastSite) -> OperandCast
+  /// Records the amax of an FP8 cast done during a training step.
+  mutating func observe(amax: Float, at site: CastSite)
+  /// Start of step `step`; `weightAmax(l)` is max |W| of linear layer l. Returns events to log.
+  mutating func beginStep(_ step: Int, weightAmax: (Int) -> Float) -> [String]
+  /// The amaxes observed this step, one per scaled tensor in a fixed order.
+  var stepAmaxes: [Float] { get }
+  /// Ends the step with its amaxes (``stepAmaxes``, reduced across ranks when there are several).
+  mutating func endStep(amaxes: [Float])
+  /// The state a checkpoint saves: Transformer Engine amax histories and scales, per linear layer
+  /// and tensor kind (empty when the recipe keeps none).
+  var scalingState: [[DelayedScaling]] { get }
+  /// Restores ``scalingState`` from a checkpoint.
+  mutating func restore(scalingState: [[DelayedScaling]]) throws(TrainingError)
+}
+
+extension TrainingRecipe {
+  package static var defaultGradientFormat: ElementFormat { .e5m2 }
+  package mutating func observe(amax: Float, at site: CastSite) {}
+  package mutating func beginStep(_ step: Int, weightAmax: (Int) -> Float) -> [String] { [] }
+  package var stepAmaxes: [Float] { [] }
+  package mutating func endStep(amaxes: [Float]) {}
+  package var scalingState: [[DelayedScaling]] { [] }
+  /// Recipes without state ignore what a checkpoint holds (files written before this version keep
+  /// unused histories for every recipe).
+  package mutating func restore(scalingState: [[DelayedScaling]]) throws(TrainingError) {}
+}
+
+extension TrainingOptions {
+  /// The FP8 format of a tensor: E4M3, or the run's gradient format for gradients.
+  func fp8Format(of kind: TensorKind) -> ElementFormat { kind == .gradient ? effectiveGradientFormat : .e4m3 }
+}

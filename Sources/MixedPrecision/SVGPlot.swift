@@ -2,7 +2,7 @@ import Foundation
 
 /// Line plots of training runs as SVG (own writer: axes, ticks, one polyline per series, legend).
 public enum SVGPlot {
-  public typealias Series = (name: String, x: [Double], y: [Double])
+  typealias Series = (name: String, x: [Double], y: [Double])
 
   static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 

@@ -1,3 +1,4 @@
+import FP8
 import FP8IO
 import Foundation
 
@@ -20,17 +21,20 @@ public struct SafetensorsCheckpointStore: CheckpointStore {
       items.append((SafetensorsWriter.Entry(name: name, dtype: .f32, shape: [t.count]), b))
     }
     for (n, t) in tensors { f32(n, t) }
+    var recipe = c.options.recipe.implementation.init(options: c.options, linearNames: c.config.linearNames)
+    try recipe.restore(scalingState: c.delayed)
     for (l, name) in c.config.linearNames.enumerated() where !c.options.highPrecisionLayers.contains(name) && c.options.recipe.isFP8 {
       let w = c.params[c.config.weightIndex(ofLinear: l)]
-      let scale: Float? = c.options.recipe == .delayed && l < c.delayed.count ? c.delayed[l][1].scale : nil
+      // The recipe's per-tensor weight scale when it keeps one (delayed scaling), else the current amax's.
+      var cast = FP8Cast(format: .e4m3, granularity: .perTensor, scale: .current(powerOfTwo: false))
+      if case .fp8(let own) = recipe.cast(at: CastSite(linear: l, kind: .weight, role: .forward)), case .fixed = own.scale { cast.scale = own.scale }
       let rows = w.count / max(1, c.config.d)
-      guard let (q, _, _) = try? Quantizer.quantize(w, outer: rows, k: w.count / max(1, rows), format: .e4m3, granularity: .tensor,
-                                                    tensorScale: scale) else { continue }
+      guard let (q, _, _) = try? cast.apply(w, rows: rows, cols: w.count / max(1, rows)) else { continue }
       items.append((SafetensorsWriter.Entry(name: "fp8.\(name).weight", dtype: .f8e4m3, shape: [rows, w.count / max(1, rows)]), q.bits))
-      f32("fp8.\(name).scale_inv", q.scaleInverse)
+      f32("fp8.\(name).scale_inv", q.scales)
     }
     let json: Data
-    do { json = try JSONEncoder().encode(header) } catch { throw .io("encoding checkpoint state: \(error)") }
+    do { json = try BinaryCheckpointStore.headerEncoder.encode(header) } catch { throw .io("encoding checkpoint state: \(error)") }
     do {
       try SafetensorsWriter.write(path: path, tensors: items, metadata: ["fp8emu.state": String(decoding: json, as: UTF8.self)])
     } catch { throw .io("writing \(path): \(error)") }

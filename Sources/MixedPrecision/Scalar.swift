@@ -27,7 +27,7 @@ extension Double: TrainScalar {
 }
 
 /// Rounds an FP32 value to the nearest BF16 value (ties to even; NaN kept quiet).
-@inline(__always) public func roundBF16(_ x: Float) -> Float {
+@inline(__always) func roundBF16(_ x: Float) -> Float {
   if x.isNaN { return x }
   let b = x.bitPattern
   let rounded = b &+ 0x7FFF &+ ((b >> 16) & 1)

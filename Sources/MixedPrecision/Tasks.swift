@@ -25,10 +25,16 @@ public enum BuiltInTask: String, CaseIterable, Sendable {
   /// ``AdditionTask``.
   case addition
 
-  public func make(digits: Int = 2, labelNoise: Double = 0.1) throws(TrainingError) -> any TrainingTask {
+  /// The task; `sequenceLength` sets wordchain's (default 32), addition's follows from `digits`.
+  public func make(digits: Int = 2, labelNoise: Double = 0.1, sequenceLength: Int? = nil) throws(TrainingError) -> any TrainingTask {
     switch self {
-    case .wordchain: return try TextTask.wordChain()
-    case .addition: return AdditionTask(digits: digits, labelNoise: labelNoise)
+    case .wordchain: return try TextTask.wordChain(sequenceLength: sequenceLength ?? 32)
+    case .addition:
+      let task = AdditionTask(digits: digits, labelNoise: labelNoise)
+      if let sequenceLength, sequenceLength != task.sequenceLength {
+        throw .invalidArgument("addition of \(digits)-digit numbers has sequences of \(task.sequenceLength) tokens, not \(sequenceLength)")
+      }
+      return task
     }
   }
 }
@@ -58,7 +64,7 @@ public struct AdditionTask: TrainingTask {
   var limit: Int { Int(pow(10.0, Double(digits))) }
 
   /// Whether the pair (a, b) is held out.
-  public func isHeldOut(_ a: Int, _ b: Int) -> Bool {
+  func isHeldOut(_ a: Int, _ b: Int) -> Bool {
     var z = UInt64(a &* 1_000_003 &+ b) &+ 0x9E37_79B9_7F4A_7C15
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
@@ -66,7 +72,7 @@ public struct AdditionTask: TrainingTask {
   }
 
   /// The full token sequence of a + b (length sequenceLength + 1).
-  public func sequence(_ a: Int, _ b: Int) -> [Int] {
+  func sequence(_ a: Int, _ b: Int) -> [Int] {
     func digitsOf(_ x: Int, _ n: Int) -> [Int] { (0..<n).reversed().map { (x / Int(pow(10.0, Double($0)))) % 10 } }
     let s = a + b
     return digitsOf(a, digits) + [10] + digitsOf(b, digits) + [11] + Array(digitsOf(s, digits + 1).reversed())
@@ -97,7 +103,7 @@ public struct AdditionTask: TrainingTask {
   }
 
   /// The first `evalCount` held-out pairs in a fixed order.
-  public var heldOut: [(Int, Int)] {
+  var heldOut: [(Int, Int)] {
     var out: [(Int, Int)] = []
     var i = 0
     let stride = 7919  // visit pairs in a scrambled but fixed order
@@ -150,10 +156,10 @@ public struct AdditionTask: TrainingTask {
 /// characters; the first 90% trains, the last 10% is held out; the metric is bits per character
 /// (held-out cross-entropy / ln 2).
 public struct TextTask: TrainingTask {
-  public let chars: [Character]
-  public let ids: [Int]
+  let chars: [Character]
+  let ids: [Int]
   public let sequenceLength: Int
-  public let split: Int
+  let split: Int
   /// "text" for a file, "wordchain" for the built-in synthetic language.
   public var name = "text"
   /// The source's entropy rate in bits per character when it is known (synthetic text): the
@@ -161,6 +167,7 @@ public struct TextTask: TrainingTask {
   public var entropyFloorBits: Double?
 
   public init(text: String, sequenceLength: Int = 32) throws(TrainingError) {
+    guard sequenceLength > 0 else { throw .invalidArgument("sequence length \(sequenceLength)") }
     chars = Array(Set(text)).sorted()
     let index = Dictionary(uniqueKeysWithValues: chars.enumerated().map { ($1, $0) })
     ids = text.map { index[$0]! }
@@ -178,7 +185,8 @@ public struct TextTask: TrainingTask {
 
   public var vocab: Int { chars.count }
   public var metricName: String { "bits/char" }
-  public var defaultMicroBatch: Int { 6 }
+  /// About 192 tokens: 6 sequences of 32 characters.
+  public var defaultMicroBatch: Int { max(1, 192 / sequenceLength) }
 
   func window(at start: Int) -> ([Int], [Int]) {
     (Array(ids[start..<start + sequenceLength]), Array(ids[start + 1...start + sequenceLength]))

@@ -1,79 +1,79 @@
+import FP8
 import Foundation
+import TensorCores
 
-/// One training run: the FP32 master model, AdamW state, loss scaler, the scaling state of every
-/// cast, and the matrix-product hook that applies the recipe and calls the engine.
+/// One training run: the FP32 master model, AdamW state, loss scaler, the recipe (its casts and
+/// scaling state), and the matrix-product hook that casts operands and calls the engine.
 ///
-/// Per step: `accumulation` micro-batches (forward, backward with the loss multiplied by the loss
-/// scale, gradients summed in order), then unscale, skip on Inf/NaN (counted), clip by value
-/// (option), clip by global norm, AdamW on the FP32 masters, end-of-step delayed-scaling updates.
-/// FP8 weights are re-quantised from the masters at every use, so they always follow the update.
+/// A step (``trainStep()``): the recipe's start of step; `accumulation` micro-batches (forward,
+/// backward with the loss multiplied by the loss scale, gradients summed in order), after which
+/// the accumulated gradients are complete; then unscale, the overflow decision (skip on Inf/NaN,
+/// counted), clip by value (option), clip by global norm, AdamW on the FP32 masters, the recipe's
+/// end of step. FP8 weights are re-quantised from the masters at every use, so they always follow
+/// the update.
 public final class Trainer {
   public let options: TrainingOptions
   public let task: any TrainingTask
   public let engine: any MatmulEngine
   public private(set) var model: Transformer<Float>
-  public private(set) var optimizer: AdamW
-  public private(set) var scaler: LossScaler
-  /// Delayed-scaling state per linear layer and tensor kind.
-  public private(set) var delayed: [[DelayedScaling]]
-  public private(set) var dataRNG: TrainRNG
+  private(set) var optimizer: AdamW
+  private(set) var scaler: LossScaler
+  /// The recipe's casts and scaling state.
+  package private(set) var recipe: any TrainingRecipe
+  private(set) var dataRNG: TrainRNG
   public private(set) var step = 0
-  public private(set) var lrMultiplier: Float = 1
+  private(set) var lrMultiplier: Float = 1
   var lastReduction = Int.min / 2
   /// Decisions taken so far (also in each step's record).
-  public private(set) var eventLog: [String] = []
+  private(set) var eventLog: [String] = []
   var layerStats: [LayerRecord]
   let highPrecision: [Bool]
   var collectBytes = false
   /// Bytes of weights and saved activations held in FP8 (with their FP32 scales) in one micro-batch,
   /// and what they would take in FP32.
-  public private(set) var bytesFP8 = 0
-  public private(set) var bytesFP32 = 0
+  private(set) var bytesFP8 = 0
+  private(set) var bytesFP32 = 0
   var evalMode = false
-  let isa: ISA
   /// Quantised weights of the current step (they change only at the update): key linear·2 + (0 forward, 1 dgrad).
   var weightCache: [Int: Operand] = [:]
 
   public init(options: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine = IdealMatmulEngine(),
               model config: TransformerConfig? = nil) throws(TrainingError) {
-    guard TrainingGPU(name: options.gpu) != nil else {
-      throw .invalidArgument("unknown GPU '\(options.gpu)' (\(TrainingGPU.allCases.map(\.rawValue).joined(separator: ", ")))")
-    }
     guard options.steps >= 0, options.microBatch > 0, options.accumulation > 0, options.threads >= 0 else {
-      throw .invalidArgument("steps, micro-batch, accumulation and threads must be positive")
+      throw .invalidArgument("steps, micro-batch and accumulation must be positive, threads not negative")
     }
     if options.recipe.isFP8 && !engine.supports(options.numerics) {
       throw .numericsNotAvailable("\(options.numerics) for recipe \(options.recipe) (engine \(type(of: engine)))")
     }
-    if let f = options.gradientFormat, ElementFormat(name: f).map({ $0 == .e4m3 || $0 == .e5m2 }) != true {
-      throw .invalidArgument("gradient format '\(f)' (e4m3 or e5m2)")
-    }
-    guard let isa = ISA(name: options.isa), isa.isSupported else { throw .invalidArgument("SIMD path '\(options.isa)' not available") }
-    self.isa = isa
+    if let f = options.gradientFormat, f != .e4m3 && f != .e5m2 { throw .invalidArgument("gradient format \(f) (e4m3 or e5m2)") }
+    guard options.isa.isSupported else { throw .invalidArgument("SIMD path \(options.isa) is not available on this CPU") }
     self.options = options
     self.task = task
     self.engine = engine
     let cfg = config ?? TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength)
+    // Bounds that keep the parameter count within Int; the memory estimate below does the rest.
+    guard cfg.d > 0, cfg.d <= 1 << 20, cfg.heads > 0, cfg.d % cfg.heads == 0, (1...(1 << 16)).contains(cfg.layers),
+          (1...64).contains(cfg.ffnMultiplier), cfg.vocab <= 1 << 24, cfg.maxSeq <= 1 << 24 else {
+      throw .invalidArgument("model width \(cfg.d) with \(cfg.heads) heads and \(cfg.layers) layers (width a multiple of heads)")
+    }
+    guard cfg.vocab >= task.vocab, cfg.maxSeq >= task.sequenceLength else {
+      throw .invalidArgument("the model (vocabulary \(cfg.vocab), context \(cfg.maxSeq)) is smaller than the task's \(task.vocab), \(task.sequenceLength)")
+    }
+    do { _ = try cfg.trainingBytes(microBatch: options.microBatch, seq: task.sequenceLength) } catch { throw .fp8(error) }
     var initRNG = TrainRNG(seed: options.seed)
     model = Transformer<Float>(config: cfg, rng: &initRNG)
     model.fp16Schedule = options.effectiveFP16Schedule
-    model.kernels = KernelContext(isa: isa, threads: options.threads)
+    model.kernels = KernelContext(isa: options.isa, threads: options.threads)
     optimizer = AdamW(shapes: cfg.parameterShapes)
     scaler = LossScaler(dynamic: options.effectiveLossScaling, initial: options.initialLossScale, growthInterval: options.lossScaleGrowthInterval)
     dataRNG = TrainRNG(seed: options.seed ^ 0xD1B5_4A32_D192_ED03)
     let names = cfg.linearNames
-    let gradFormat = options.effectiveGradientFormat
-    delayed = names.map { _ in
-      TensorKind.allCases.map { k in
-        DelayedScaling(length: options.amaxHistoryLength, algorithm: options.amaxAlgorithm, margin: options.margin,
-                       fp8Max: (k == .gradient ? gradFormat : .e4m3).maxFinite)
-      }
-    }
+    recipe = options.recipe.implementation.init(options: options, linearNames: names)
     layerStats = names.map { LayerRecord(name: $0) }
     highPrecision = names.map { options.highPrecisionLayers.contains($0) }
   }
 
-  public var linearNames: [String] { model.config.linearNames }
+  var linearNames: [String] { model.config.linearNames }
 
   // MARK: the matrix-product hook
 
@@ -91,42 +91,39 @@ public final class Trainer {
     return x.transposed ? x.values : transpose(x.values, rows: k, cols: outer)
   }
 
-  func operand(_ x: MatrixRef<Float>, isA: Bool, outer: Int, k: Int, kind: TensorKind, linear: Int,
-               role: GemmRole) throws(TrainingError) -> Operand {
-    let r = options.recipe
-    if r == .fp32 || highPrecision[linear] || (r.isFP8 && !isCast(kind)) {
-      return Operand(values: x.values, transposed: x.transposed)
+  func operand(_ x: MatrixRef<Float>, at site: CastSite, outer: Int, k: Int) throws(TrainingError) -> Operand {
+    let plain = Operand(values: x.values, transposed: x.transposed)
+    if highPrecision[site.linear] || (options.recipe.isFP8 && !isCast(site.kind)) { return plain }
+    let fp8: FP8Cast
+    switch recipe.cast(at: site) {
+    case .fp32: return plain
+    case .bf16: return Operand(values: x.values.map(roundBF16), transposed: x.transposed)
+    case .fp8(let c): fp8 = c
     }
-    if r == .bf16 { return Operand(values: x.values.map(roundBF16), transposed: x.transposed) }
-    let cacheKey = linear * 2 + (role == .forward ? 0 : 1)
-    if kind == .weight, let c = weightCache[cacheKey] { return c }
-    if options.fakeQuantization && kind == .gradient { return Operand(values: x.values, transposed: x.transposed) }
-    let format: ElementFormat = kind == .gradient ? options.effectiveGradientFormat : .e4m3
-    let g = r.granularity(for: kind, isA: isA)
-    let km = Trainer.kMajor(x, isA: isA, outer: outer, k: k)
-    let tensorScale: Float? = r == .delayed ? delayed[linear][kind.index].scale : nil
-    let (payload, deq, stats): (QuantizedPayload, [Float], QuantStats)
-    do {
-      (payload, deq, stats) = try Quantizer.quantize(km, outer: outer, k: k, format: format, granularity: g,
-                                                     tensorScale: tensorScale, powerOfTwo: options.powerOfTwoScales, isa: isa)
-    } catch { throw .fp8(error) }
+    let cacheKey = site.linear * 2 + (site.role == .forward ? 0 : 1)
+    if site.kind == .weight, let c = weightCache[cacheKey] { return c }
+    if options.fakeQuantization && site.kind == .gradient { return plain }
+    let km = Trainer.kMajor(x, isA: site.isA, outer: outer, k: k)
+    let (q, deq, stats): (QuantizedTensor, [Float], QuantStats)
+    do { (q, deq, stats) = try fp8.apply(km, rows: outer, cols: k, isa: options.isa) } catch { throw .fp8(error) }
     if !evalMode {
-      if r == .delayed { delayed[linear][kind.index].observe(stats.amax) }
-      switch kind {
-      case .activation: if role == .forward { layerStats[linear].activation = stats }
-      case .weight: if role == .forward { layerStats[linear].weight = stats }
-      case .gradient: if role == .gradInput { layerStats[linear].gradient = stats }
+      recipe.observe(amax: stats.amax, at: site)
+      switch site.kind {
+      case .activation: if site.role == .forward { layerStats[site.linear].activation = stats }
+      case .weight: if site.role == .forward { layerStats[site.linear].weight = stats }
+      case .gradient: if site.role == .gradInput { layerStats[site.linear].gradient = stats }
       }
-      if collectBytes && role == .forward {
-        bytesFP8 += payload.bits.count + 4 * payload.scaleInverse.count
-        bytesFP32 += 4 * payload.bits.count
+      if collectBytes && site.role == .forward {
+        // Every scale counted as FP32, the E8M0 ones of MXFP8 included.
+        bytesFP8 += q.bits.count + 4 * (q.scales.count + q.mxScales.count)
+        bytesFP32 += 4 * q.bits.count
       }
     }
     let op = options.fakeQuantization
       // Quantise-dequantise; the product runs in FP32 on the dequantised values (k-major layout).
-      ? Operand(values: deq, transposed: !isA)
-      : Operand(values: x.values, transposed: x.transposed, quantized: payload)
-    if kind == .weight { weightCache[cacheKey] = op }
+      ? Operand(values: deq, transposed: !site.isA)
+      : Operand(values: x.values, transposed: x.transposed, quantized: q, dequantized: deq)
+    if site.kind == .weight { weightCache[cacheKey] = op }
     return op
   }
 
@@ -137,8 +134,8 @@ public final class Trainer {
     case .gradInput: (ka, kb) = (.gradient, .weight)
     case .gradWeight: (ka, kb) = (.gradient, .activation)
     }
-    let opA = try operand(a, isA: true, outer: m, k: k, kind: ka, linear: linear, role: role)
-    let opB = try operand(b, isA: false, outer: n, k: k, kind: kb, linear: linear, role: role)
+    let opA = try operand(a, at: CastSite(linear: linear, kind: ka, role: role), outer: m, k: k)
+    let opB = try operand(b, at: CastSite(linear: linear, kind: kb, role: role), outer: n, k: k)
     // A product runs under the GPU's FP8 numerics when both operands are FP8; a product with one
     // FP32 operand (progressive schedule, fake quantisation) runs ideal on the dequantised values.
     let fp8 = opA.quantized != nil && opB.quantized != nil
@@ -150,89 +147,108 @@ public final class Trainer {
   /// Runs one optimiser step and returns its record.
   @discardableResult
   public func trainStep() throws(TrainingError) -> StepRecord {
-    var events: [String] = []
     weightCache = [:]
     defer { weightCache = [:] }
-    if options.recipe == .delayed, let every = options.weightRecalibrationInterval, every > 0, step > 0, step % every == 0 {
-      for l in linearNames.indices where !highPrecision[l] {
-        let w = model.params[model.config.weightIndex(ofLinear: l)]
-        var amax: Float = 0
-        for x in w { amax = max(amax, abs(x)) }
-        delayed[l][TensorKind.weight.index].recalibrate(amax: amax)
-      }
-      events.append("step \(step): weight scales re-calibrated")
+    let lossScale = scaler.scale
+    var events = recipe.beginStep(step) { l in
+      var amax: Float = 0
+      for x in model.params[model.config.weightIndex(ofLinear: l)] { amax = max(amax, abs(x)) }
+      return amax
     }
-    let hook: MatmulHook<Float> = { (l, r, a, b, m, n, k) throws(TrainingError) in try self.matmul(l, r, a, b, m, n, k) }
-    var sum = model.params.map { [Float](repeating: 0, count: $0.count) }
-    var lossSum: Float = 0
-    let ls = scaler.scale
-    collectBytes = step == 0
-    if collectBytes { bytesFP8 = 0; bytesFP32 = 0 }
-    for micro in 0..<options.accumulation {
-      let batch = task.trainBatch(&dataRNG, size: options.microBatch)
-      let (loss, g) = try model.lossAndGradients(batch, lossScale: ls, hook: hook)
-      collectBytes = false
-      _ = micro
-      lossSum += loss
-      for i in sum.indices {
-        sum[i].withUnsafeMutableBufferPointer { S in g[i].withUnsafeBufferPointer { G in for j in 0..<S.count { S[j] += G[j] } } }
-      }
-    }
-    let loss = lossSum / Float(options.accumulation)
-    let inv = 1 / (ls * Float(options.accumulation))
-    var finite = true
-    for i in sum.indices {
-      for j in sum[i].indices { sum[i][j] *= inv; if !sum[i][j].isFinite { finite = false } }
-    }
-    let apply = scaler.record(finite: finite)
-    var norm = Double.nan
-    let lr = options.learningRate(at: step) * lrMultiplier
-    if apply {
-      if let v = options.clipValue { Clipping.byValue(&sum, limit: v) }
-      if let c = options.clipNorm { norm = Clipping.byGlobalNorm(&sum, maxNorm: c) } else { norm = Clipping.globalNorm(sum) }
-      optimizer.update(&model.params, sum, lr: lr, options: options)
-    } else {
-      events.append("step \(step): Inf/NaN gradients, step skipped, loss scale \(ls) -> \(scaler.scale)")
-    }
-    for l in delayed.indices { for k in delayed[l].indices { delayed[l][k].update() } }
-    // SQNR-driven learning-rate reduction.
-    if let thr = options.sqnrThresholdDB, step - lastReduction >= options.lrReductionCooldown {
-      for (l, rec) in layerStats.enumerated() where !highPrecision[l] {
-        let worst = min(rec.activation?.sqnrDB ?? .infinity, rec.weight?.sqnrDB ?? .infinity)
-        if worst < thr {
-          lrMultiplier *= options.lrReductionFactor
-          lastReduction = step
-          events.append(String(format: "step %d: %@ forward SQNR %.2f dB < %.2f dB: learning rate x%g (multiplier %g)",
-                               step, rec.name, worst, thr, Double(options.lrReductionFactor), Double(lrMultiplier)))
-          break
-        }
-      }
-    }
+    var (loss, gradients) = try accumulateGradients(lossScale: lossScale)
+    // The accumulated gradients are complete here: data-parallel training all-reduces them here.
+    let finite = unscale(&gradients, lossScale: lossScale)
+    let (applied, norm, lr) = applyGradients(&gradients, finite: finite)
+    if !applied { events.append("step \(step): Inf/NaN gradients, step skipped, loss scale \(lossScale) -> \(scaler.scale)") }
+    recipe.endStep(amaxes: recipe.stepAmaxes)
+    events += reduceLearningRateOnLowSQNR()
     eventLog += events
-    let rec = StepRecord(step: step, loss: loss, gradNorm: norm, lossScale: ls, skipped: !apply, learningRate: lr,
+    let rec = StepRecord(step: step, loss: loss, gradNorm: norm, lossScale: lossScale, skipped: !applied, learningRate: lr,
                          layers: layerStats, events: events)
     step += 1
     return rec
   }
 
+  /// Forward and backward passes over the step's micro-batches: the mean loss and the sum of the
+  /// gradients of `lossScale ×` the loss, added in micro-batch order.
+  func accumulateGradients(lossScale: Float) throws(TrainingError) -> (loss: Float, gradients: [[Float]]) {
+    let hook: MatmulHook<Float> = { (l, r, a, b, m, n, k) throws(TrainingError) in try self.matmul(l, r, a, b, m, n, k) }
+    var sum = model.params.map { [Float](repeating: 0, count: $0.count) }
+    var lossSum: Float = 0
+    collectBytes = step == 0
+    if collectBytes { bytesFP8 = 0; bytesFP32 = 0 }
+    for _ in 0..<options.accumulation {
+      let batch = task.trainBatch(&dataRNG, size: options.microBatch)
+      let (loss, g) = try model.lossAndGradients(batch, lossScale: lossScale, hook: hook)
+      collectBytes = false
+      lossSum += loss
+      for i in sum.indices {
+        sum[i].withUnsafeMutableBufferPointer { S in g[i].withUnsafeBufferPointer { G in for j in 0..<S.count { S[j] += G[j] } } }
+      }
+    }
+    return (lossSum / Float(options.accumulation), sum)
+  }
+
+  /// Multiplies the accumulated gradients by 1 / (loss scale × micro-batches); returns whether
+  /// every element is finite. Data-parallel replicas must agree on this before the overflow
+  /// decision (a logical AND across ranks).
+  func unscale(_ gradients: inout [[Float]], lossScale: Float) -> Bool {
+    let inv = 1 / (lossScale * Float(options.accumulation))
+    var finite = true
+    for i in gradients.indices {
+      for j in gradients[i].indices { gradients[i][j] *= inv; if !gradients[i][j].isFinite { finite = false } }
+    }
+    return finite
+  }
+
+  /// The overflow decision (the loss scaler's) and, when the step is applied, clipping and AdamW on
+  /// the masters. Returns whether it was applied, the gradient norm before clipping (NaN when
+  /// skipped), and the learning rate.
+  func applyGradients(_ gradients: inout [[Float]], finite: Bool) -> (Bool, Double, Float) {
+    let apply = scaler.record(finite: finite)
+    let lr = options.learningRate(at: step) * lrMultiplier
+    guard apply else { return (false, .nan, lr) }
+    if let v = options.clipValue { Clipping.byValue(&gradients, limit: v) }
+    let norm: Double
+    if let c = options.clipNorm { norm = Clipping.byGlobalNorm(&gradients, maxNorm: c) } else { norm = Clipping.globalNorm(gradients) }
+    optimizer.update(&model.params, gradients, lr: lr, options: options)
+    return (true, norm, lr)
+  }
+
+  /// SQNR-driven learning-rate reduction: the multiplier drops when a cast layer's forward SQNR
+  /// falls below the threshold (at most once per cooldown).
+  func reduceLearningRateOnLowSQNR() -> [String] {
+    guard let thr = options.sqnrThresholdDB, step - lastReduction >= options.lrReductionCooldown else { return [] }
+    for (l, rec) in layerStats.enumerated() where !highPrecision[l] {
+      let worst = min(rec.activation?.sqnrDB ?? .infinity, rec.weight?.sqnrDB ?? .infinity)
+      if worst < thr {
+        lrMultiplier *= options.lrReductionFactor
+        lastReduction = step
+        return [String(format: "step %d: %@ forward SQNR %.2f dB < %.2f dB: learning rate x%g (multiplier %g)",
+                       step, rec.name, worst, thr, Double(options.lrReductionFactor), Double(lrMultiplier))]
+      }
+    }
+    return []
+  }
+
   /// The task's metric and held-out loss with the recipe's forward numerics (no scaling state changes).
   public func evaluate() throws(TrainingError) -> (metric: Double, loss: Double) {
-    evalMode = true
-    weightCache = [:]
-    defer { evalMode = false; weightCache = [:] }
-    let m = model
-    return try task.evaluate { (t, b, s) throws(TrainingError) in
-      try m.logits(t, batch: b, seq: s, hook: { (l, r, a, bb, mm, nn, kk) throws(TrainingError) in try self.matmul(l, r, a, bb, mm, nn, kk) })
-    }
+    try evaluating { (logits) throws(TrainingError) in try task.evaluate(logits: logits) }
   }
 
   /// The held-out loss alone (teacher forcing), with the recipe's forward numerics; no state changes.
   public func evaluateLoss() throws(TrainingError) -> Double {
+    try evaluating { (logits) throws(TrainingError) in try task.heldOutLoss(logits: logits) }
+  }
+
+  private func evaluating<R>(
+    _ body: (([Int], Int, Int) throws(TrainingError) -> [Float]) throws(TrainingError) -> R
+  ) throws(TrainingError) -> R {
     evalMode = true
     weightCache = [:]
     defer { evalMode = false; weightCache = [:] }
     let m = model
-    return try task.heldOutLoss { (t, b, s) throws(TrainingError) in
+    return try body { (t, b, s) throws(TrainingError) in
       try m.logits(t, batch: b, seq: s, hook: { (l, r, a, bb, mm, nn, kk) throws(TrainingError) in try self.matmul(l, r, a, bb, mm, nn, kk) })
     }
   }
@@ -242,7 +258,7 @@ public final class Trainer {
   /// The complete state of the run (see ``Checkpoint``).
   public func checkpoint() -> Checkpoint {
     Checkpoint(options: options, config: model.config, step: step, params: model.params, adamM: optimizer.m, adamV: optimizer.v,
-               adamT: optimizer.t, scaler: scaler, delayed: delayed, dataRNG: dataRNG, lrMultiplier: lrMultiplier,
+               adamT: optimizer.t, scaler: scaler, delayed: recipe.scalingState, dataRNG: dataRNG, lrMultiplier: lrMultiplier,
                lastReduction: lastReduction)
   }
 
@@ -250,16 +266,13 @@ public final class Trainer {
   public func restore(_ c: Checkpoint) throws(TrainingError) {
     guard c.config == model.config else { throw .badCheckpoint("model shape differs") }
     guard c.params.map(\.count) == model.params.map(\.count), c.adamM.map(\.count) == optimizer.m.map(\.count),
-          c.adamV.map(\.count) == optimizer.v.map(\.count), c.delayed.count == delayed.count else {
+          c.adamV.map(\.count) == optimizer.v.map(\.count) else {
       throw .badCheckpoint("tensor sizes differ")
     }
+    try recipe.restore(scalingState: c.delayed)
     model.params = c.params
     optimizer.m = c.adamM; optimizer.v = c.adamV; optimizer.t = c.adamT
-    scaler = c.scaler; delayed = c.delayed; dataRNG = c.dataRNG; step = c.step
+    scaler = c.scaler; dataRNG = c.dataRNG; step = c.step
     lrMultiplier = c.lrMultiplier; lastReduction = c.lastReduction
   }
-}
-
-extension TensorKind {
-  var index: Int { switch self { case .activation: 0; case .weight: 1; case .gradient: 2 } }
 }

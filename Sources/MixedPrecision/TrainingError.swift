@@ -1,3 +1,5 @@
+import FP8
+
 /// Errors of the training pipeline.
 public enum TrainingError: Error, Equatable, CustomStringConvertible, Sendable {
   /// The engine in this build cannot compute these numerics (no silent fallback to ideal).

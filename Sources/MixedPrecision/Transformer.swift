@@ -1,3 +1,5 @@
+import FP8
+
 /// Shape of the decoder-only transformer.
 public struct TransformerConfig: Sendable, Hashable, Codable {
   public var vocab: Int
@@ -15,7 +17,7 @@ public struct TransformerConfig: Sendable, Hashable, Codable {
   }
 
   /// Parameter names and sizes, in the order of ``Transformer/params``.
-  public var parameterShapes: [(name: String, count: Int)] {
+  package var parameterShapes: [(name: String, count: Int)] {
     var s: [(String, Int)] = [("tok_emb", vocab * d), ("pos_emb", maxSeq * d)]
     let f = ffnMultiplier * d
     for i in 0..<layers {
@@ -29,14 +31,14 @@ public struct TransformerConfig: Sendable, Hashable, Codable {
   }
 
   /// Names of the linear layers (the FP8 matrix products), indexed as the hook's `linear`.
-  public var linearNames: [String] {
+  package var linearNames: [String] {
     var n: [String] = []
     for i in 0..<layers { n += ["block\(i).qkv", "block\(i).proj", "block\(i).fc1", "block\(i).fc2"] }
     return n + ["head"]
   }
 
   /// Index of the weight tensor (in parameterShapes) of linear layer `l`.
-  public func weightIndex(ofLinear l: Int) -> Int {
+  package func weightIndex(ofLinear l: Int) -> Int {
     if l == 4 * layers { return 2 + 12 * layers + 2 }
     let block = l / 4, which = l % 4
     return 2 + 12 * block + [2, 4, 8, 10][which]
@@ -64,9 +66,9 @@ public struct Batch: Sendable {
 public struct Transformer<T: TrainScalar>: Sendable {
   public var config: TransformerConfig
   public var params: [[T]]
-  public var fp16Schedule: Bool = false
+  package var fp16Schedule: Bool = false
   /// SIMD path and threads of the C kernels (Float models).
-  public var kernels = KernelContext()
+  package var kernels = KernelContext()
 
   public init(config: TransformerConfig, params: [[T]]) {
     self.config = config; self.params = params
@@ -74,7 +76,7 @@ public struct Transformer<T: TrainScalar>: Sendable {
 
   /// Initialisation (GPT-2 style, wider: std 0.1 for this small model): N(0, initStd) weights and embeddings, residual projections scaled by
   /// 1/sqrt(2·layers), zero biases, unit LayerNorm gains.
-  public init(config: TransformerConfig, rng: inout TrainRNG) {
+  init(config: TransformerConfig, rng: inout TrainRNG) {
     self.config = config
     params = []
     let resid = config.initStd / Double(2 * config.layers).squareRoot()
@@ -134,7 +136,7 @@ public struct Transformer<T: TrainScalar>: Sendable {
   }
 
   /// The logits (batch·seq × vocab) of a forward pass.
-  public func logits(_ tokens: [Int], batch: Int, seq: Int, hook: MatmulHook<T>) throws(TrainingError) -> [T] {
+  package func logits(_ tokens: [Int], batch: Int, seq: Int, hook: MatmulHook<T>) throws(TrainingError) -> [T] {
     try forward(tokens, batch: batch, seq: seq, hook: hook).0
   }
 
@@ -150,7 +152,7 @@ public struct Transformer<T: TrainScalar>: Sendable {
 
   /// Mean weighted cross-entropy of the batch and the gradients of `lossScale ×` the loss with
   /// respect to every parameter (in the order of ``params``).
-  public func lossAndGradients(_ b: Batch, lossScale: T = 1, hook: MatmulHook<T>) throws(TrainingError) -> (loss: T, grads: [[T]]) {
+  func lossAndGradients(_ b: Batch, lossScale: T = 1, hook: MatmulHook<T>) throws(TrainingError) -> (loss: T, grads: [[T]]) {
     let c = config, d = c.d, n = b.batch * b.seq, f = c.ffnMultiplier * d
     let (logits, cache) = try forward(b.tokens, batch: b.batch, seq: b.seq, hook: hook)
     let (loss, dl) = try crossEntropy(logits, b, scale: lossScale)
@@ -191,16 +193,11 @@ public struct Transformer<T: TrainScalar>: Sendable {
 
 /// SplitMix64 with a Gaussian draw: the run's only source of randomness (its state is saved in
 /// checkpoints).
-public struct TrainRNG: RandomNumberGenerator, Sendable, Codable {
-  public var state: UInt64
-  public init(seed: UInt64) { state = seed }
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+public struct TrainRNG: RandomNumberGenerator, Sendable {
+  var generator: SplitMix64
+  public var state: UInt64 { generator.state }
+  public init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+  public mutating func next() -> UInt64 { generator.next() }
   /// Uniform in [0, 1) with 53 random bits.
   public mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
   /// Standard normal (Box–Muller, one value per call).

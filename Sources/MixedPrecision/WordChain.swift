@@ -13,17 +13,17 @@ import Foundation
 /// weights). Spelling is deterministic, so the character process is an injective image of the word
 /// chain and its entropy rate is known exactly (``entropyBitsPerCharacter``): the floor of the
 /// bits-per-character metric.
-public struct WordChain: Sendable {
-  public let words: [String]
+struct WordChain: Sendable {
+  let words: [String]
   /// Probability of the first word of a sentence (Zipf, 1/rank).
-  public let start: [Double]
+  let start: [Double]
   /// For each word, the indices of its successors and their probabilities.
-  public let successors: [[(word: Int, p: Double)]]
-  public let sentenceEnd: Double
+  let successors: [[(word: Int, p: Double)]]
+  let sentenceEnd: Double
 
   /// - Parameters: `seed` fixes the lexicon and the chain (the default is the built-in task's);
   ///   `lexicon` words, each with `fanOut` successors.
-  public init(seed: UInt64 = 0x5EED_0F_FB8, lexicon: Int = 400, fanOut: Int = 12, sentenceEnd: Double = 0.12) {
+  init(seed: UInt64 = 0x5EED_0F_FB8, lexicon: Int = 400, fanOut: Int = 12, sentenceEnd: Double = 0.12) {
     precondition(lexicon >= 2 && fanOut >= 1 && fanOut <= lexicon && (0...1).contains(sentenceEnd))
     var rng = TrainRNG(seed: seed)
     let consonants = Array("bcdfghjklmnprstvwz"), vowels = Array("aeiou")
@@ -59,7 +59,7 @@ public struct WordChain: Sendable {
   }
 
   /// Text of at least `characters` characters, generated from `seed`; starts with a sentence.
-  public func generate(characters: Int, seed: UInt64 = 1) -> String {
+  func generate(characters: Int, seed: UInt64 = 1) -> String {
     var rng = TrainRNG(seed: seed)
     var out = ""
     out.reserveCapacity(characters + 32)
@@ -88,7 +88,7 @@ public struct WordChain: Sendable {
   /// transition (end-of-sentence decision, then the next word) over the characters it emits
   /// (separator and word), both averaged over the chain's stationary distribution (power
   /// iteration). No model can do better on average than this.
-  public var entropyBitsPerCharacter: Double {
+  var entropyBitsPerCharacter: Double {
     let n = words.count, e = sentenceEnd
     func h(_ ps: [Double]) -> Double { ps.reduce(0) { $1 > 0 ? $0 - $1 * log2($1) : $0 } }
     let hStart = h(start)
@@ -112,7 +112,7 @@ public struct WordChain: Sendable {
 extension TextTask {
   /// The built-in language-modelling task: `characters` of ``WordChain`` text (the default chain,
   /// generated from a fixed seed), 90% for training windows and 10% held out.
-  public static func wordChain(characters: Int = 2_000_000, sequenceLength: Int = 32) throws(TrainingError) -> TextTask {
+  static func wordChain(characters: Int = 2_000_000, sequenceLength: Int = 32) throws(TrainingError) -> TextTask {
     let chain = WordChain()
     var t = try TextTask(text: chain.generate(characters: characters), sequenceLength: sequenceLength)
     t.name = "wordchain"

@@ -1,3 +1,5 @@
+import FP8
+
 /// How a matrix product chains tensor-core blocks along K.
 ///
 /// | case | what happens along K | who does it |

@@ -7,8 +7,8 @@
 /// | A100, A30 | 80 | — (hybrid FP16) | L=8, F=24 | L=4, F=24 | −132 / −20 |
 /// | A2 | 86 | — (hybrid FP16) | L=8, F=24 | L=4, F=24 | −132 / −20 |
 /// | Ada, L40S | 89 | L=16, F=13 | L=8, F=24 | L=4, F=24 | −132 / −20 |
-/// | H100, H200 | 90 | L=32, F=13 | L=16, F=25 | L=8, F=25 | −133 / −21 |
-/// | B200 | 100 | L=32, sum then c added (RNE) | L=16, F=25 | L=8, F=25 | −133 / −21 |
+/// | H100, H200 | 90 | L=32, F=13; FP16 acc: two FP16 blocks of 16, c added after | L=16, F=25 | L=8, F=25 | −133 / −21 |
+/// | B200 | 100 | L=32, sum then c added (RNE); FP16 acc: as H100 | L=16, F=25 | L=8, F=25 | −133 / −21 |
 ///
 /// Measured on V100, A100, an RTX 1000 Ada, H100 and B200 (the shared vectors); A2, A30, L40S and
 /// H200 are assumed to share their generation's numerics (same tensor-core design), unmeasured.
@@ -55,8 +55,9 @@ public struct GPUArchitecture: Sendable, Hashable, CustomStringConvertible {
 
   /// The block-FMA model of `input` with `accumulator`, or nil when the tensor cores lack that
   /// combination (FP8 below sm_89, BF16/TF32 on V100, BF16/TF32 with an FP16 accumulator).
-  /// FP8 inputs with an FP16 accumulator are modelled like FP16 inputs' accumulator; the
-  /// published FP16-output vectors for FP8 inputs are unverified, so treat that model as a guess.
+  /// FP8 inputs with an FP16 accumulator: Ada fuses c into blocks of 16 (F = 13) and rounds the
+  /// exact sum to FP16; H100 and B200 run the 32 products as two FP16 blocks of 16 (their FP16
+  /// inputs' F = 25) and add c after (``BlockFMAModel/CInput/addedAfterHalves``).
   public func numerics(for input: TensorCoreInput, accumulator: TensorCoreAccumulator = .fp32) -> BlockFMAModel? {
     guard nativeInputs.contains(input) else { return nil }
     if accumulator == .fp16 && (input == .bf16 || input == .tf32) { return nil }
@@ -74,12 +75,18 @@ public struct GPUArchitecture: Sendable, Hashable, CustomStringConvertible {
     case (.ampere, _), (.ada, .fp16), (.ada, .bf16): (l, f) = (8, 24)
     case (.ada, _): (l, f) = (16, 13)
     case (_, .tf32): (l, f) = (8, 25)
+    case (_, .e4m3) where accumulator == .fp16, (_, .e5m2) where accumulator == .fp16: (l, f) = (32, 25)
     case (.hopper, .e4m3), (.hopper, .e5m2): (l, f) = (32, 13)
     case (.blackwell, .e4m3), (.blackwell, .e5m2): (l, f) = (32, 24)
     default: (l, f) = (16, 25)
     }
-    return BlockFMAModel(blockSize: l, fractionBits: f, minExponent: floor, accumulator: accumulator,
-                         cAddedAfter: generation == .blackwell && input.isFP8)
+    let cInput: BlockFMAModel.CInput
+    switch (generation, input.isFP8, accumulator) {
+    case (.hopper, true, .fp16), (.blackwell, true, .fp16): cInput = .addedAfterHalves
+    case (.blackwell, true, .fp32): cInput = .addedAfter
+    default: cInput = .fused
+    }
+    return BlockFMAModel(blockSize: l, fractionBits: f, minExponent: floor, accumulator: accumulator, cInput: cInput)
   }
 
   /// What an FP8 training stack runs for FP8 data: full FP8 on sm_89 and newer; below, the

@@ -1,3 +1,4 @@
+import FP8
 import FP8Linalg
 /// One operand of a tensor-core matrix product: element storage, its format, the shape of op(X)
 /// (rows × cols), and the layout (op(X)[r, c] = data[r·ld + c], or data[c·ld + r] when

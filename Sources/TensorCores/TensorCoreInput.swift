@@ -1,3 +1,5 @@
+import FP8
+
 /// The input formats of NVIDIA tensor cores. TF32 values are FP32 values with 10 fraction bits;
 /// an FP32 operand given to a TF32 product is read with its low 13 significand bits dropped.
 public enum TensorCoreInput: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {

@@ -1,3 +1,5 @@
+import FP8
+
 /// Checks the model against rows measured on real GPUs (`d = a·b + c` per row), running each
 /// row as a 1×K·K×1 tensor-core product through a chosen SIMD path, so that the vectors prove the
 /// same kernels that users run.
@@ -6,8 +8,12 @@ public enum TensorCoreValidation {
   public struct Plan: Sendable {
     public let gpu: GPUArchitecture
     public let input: TensorCoreInput
-    /// H100 FP8 rows were measured as wgmma D = A·B + D with D starting at zero: c is ignored.
-    public let ignoreC: Bool
+
+    /// H100 FP8 rows with FP32 output were measured as wgmma D = A·B + D with D starting at zero:
+    /// c is ignored there. The FP16-output rows of the same folder take c from the file.
+    public func ignoresC(accumulator: TensorCoreAccumulator) -> Bool {
+      gpu.generation == .hopper && input.isFP8 && accumulator == .fp32
+    }
   }
 
   /// The plan for a folder (GPU names as the presets, "RTX1000Ada" style names of Ada cards
@@ -15,13 +21,7 @@ public enum TensorCoreValidation {
   public static func plan(gpuFolder: String, inputFolder: String) -> Plan? {
     guard let input = TensorCoreInput(name: inputFolder) else { return nil }
     guard let gpu = GPUArchitecture.named(gpuFolder) else { return nil }
-    return Plan(gpu: gpu, input: input, ignoreC: gpu.generation == .hopper && input.isFP8)
-  }
-
-  /// Whether the recorded outputs of `accumulator` for `input` are trusted: the FP16-output files
-  /// for FP8 inputs are not checked by the vectors' authors and may come from another path.
-  public static func isVerified(input: TensorCoreInput, accumulator: TensorCoreAccumulator) -> Bool {
-    !(input.isFP8 && accumulator == .fp16)
+    return Plan(gpu: gpu, input: input)
   }
 
   public struct Outcome: Sendable {

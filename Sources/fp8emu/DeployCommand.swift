@@ -45,11 +45,9 @@ struct Deploy: ParsableCommand {
       var o = TrainingOptions()
       o.recipe = .fp32; o.steps = steps; o.seed = seed
       let t = try Trainer(options: o, task: task)
-      while t.step < o.steps {
-        let rec = try t.trainStep()
-        if !quiet { progressBar("fp32", rec.step + 1, o.steps, rec.loss) }
-      }
-      if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+      var bar = ProgressBar(enabled: !quiet)
+      _ = try t.run { step, loss in bar.update(Double(step + 1) / Double(o.steps), text: stepText("fp32", step + 1, o.steps, loss)) }
+      bar.finish()
       model = t.model
     }
     let ev = DeploymentEvaluator(model: model, task: task, isa: chosenISA, threads: threads, calibrationSequences: calibration)
@@ -78,16 +76,13 @@ struct Deploy: ParsableCommand {
 
 enum DeployTable {
   static func render(_ rows: [DeploymentResult], base: DeploymentResult) -> String {
-    func pad(_ s: String, _ w: Int, left: Bool = false) -> String {
-      s.count >= w ? s : (left ? s + String(repeating: " ", count: w - s.count) : String(repeating: " ", count: w - s.count) + s)
-    }
     var out = "| tier | accuracy | Δ vs FP32 | held-out loss | linear weights | model | vs FP32 |\n|---|---:|---:|---:|---:|---:|---:|\n"
     for r in rows {
       let acc = String(format: "%.2f%%", 100 * r.metric)
       let delta = String(format: "%+.2f pt", 100 * (r.metric - base.metric))
       let loss = String(format: "%.4f", r.loss)
       let ratio = String(format: "%.2fx", Double(base.modelBytes) / Double(r.modelBytes))
-      out += "| \(pad(r.tier.description, 30, left: true)) | \(pad(acc, 7)) | \(pad(delta, 9)) | \(loss) | \(pad(String(r.linearBytes), 7)) B | \(pad(String(r.modelBytes), 7)) B | \(ratio) |\n"
+      out += "| \(r.tier.description.padding(30)) | \(acc.padding(7, alignRight: true)) | \(delta.padding(9, alignRight: true)) | \(loss) | \(String(r.linearBytes).padding(7, alignRight: true)) B | \(String(r.modelBytes).padding(7, alignRight: true)) B | \(ratio) |\n"
     }
     return out
   }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FP8
 import FP8IO
 
 struct Dequant: ParsableCommand {

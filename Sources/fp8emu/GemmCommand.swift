@@ -1,4 +1,5 @@
 import ArgumentParser
+import FP8
 import FP8IO
 import Foundation
 import TensorCores
@@ -49,19 +50,37 @@ struct Gemm: ParsableCommand {
       return p
     }
     let arrayA = try Npy.read(path: a)
-    let problem: Problem
+    // The product under some numerics (D = op(A)·op(B) + C), its shape and what the scaling is.
+    let product: (Numerics, [Float]?) throws -> [Float]
+    let (m, n, k): (Int, Int, Int)
+    let formats: (ElementFormat, ElementFormat)
+    var note: String? = nil
     if let weights {
       guard b == nil else { throw ValidationError("give either --b or --weights, not both") }
       guard let tensor else { throw ValidationError("--weights needs --tensor NAME") }
-      problem = try Problem.checkpointLayer(activations: arrayA, file: weights, tensor: tensor)
+      let layer = try CheckpointLinear(file: try SafetensorsFile(path: weights), tensor: tensor)
+      (n, k) = (layer.weight.rows, layer.weight.cols)
+      guard arrayA.dtype == .f32, arrayA.shape.count == 2, arrayA.shape[1] == k else {
+        throw ValidationError("activations must be float32 M×\(k) for \(tensor) (\(n)×\(k)), got \(arrayA.dtype.rawValue) \(arrayA.shape)")
+      }
+      m = arrayA.shape[0]
+      let x = try layer.quantizeActivations(arrayA.floatsCOrder(), rows: m)
+      product = { numerics, acc in
+        try TensorCoreGEMM.matmul(x, transposedB: layer.weight, accumulator: acc, numerics: numerics, isa: isa, threads: threads)
+      }
+      formats = (x.format, layer.weight.format)
+      note = layer.scalingDescription
     } else {
       guard let b else { throw ValidationError("missing --b (or --weights with --tensor)") }
       let fa = try input(aFormat ?? format), fb = try input(bFormat ?? format)
-      problem = Problem(
-        a: try operand(arrayA, fa, preset: preset, name: "A"),
-        b: try operand(try Npy.read(path: b), fb, preset: preset, name: "B"), scaling: .none)
+      let opA = try operand(arrayA, fa, preset: preset, name: "A")
+      let opB = try operand(try Npy.read(path: b), fb, preset: preset, name: "B")
+      (m, n, k) = (opA.rows, opB.cols, opA.cols)
+      product = { numerics, acc in
+        try TensorCoreGEMM.matmul(opA, opB, accumulator: acc, numerics: numerics, isa: isa, threads: threads)
+      }
+      formats = (opA.format, opB.format)
     }
-    let m = problem.a.rows, n = problem.b.cols
     var accumulator: [Float]? = nil
     if let c {
       let arrayC = try Npy.read(path: c)
@@ -72,15 +91,12 @@ struct Gemm: ParsableCommand {
     }
     let numerics = Numerics.gpu(gpu, accumulation: accumulation)
     let start = Date()
-    let d = try TensorCoreGEMM.matmul(problem.a, problem.b, accumulator: accumulator, numerics: numerics,
-                                      scaling: problem.scaling, isa: isa, threads: threads)
+    let d = try product(numerics, accumulator)
     let seconds = Date().timeIntervalSince(start)
-    let exact = try TensorCoreGEMM.matmul(problem.a, problem.b, accumulator: accumulator, numerics: .exact,
-                                          scaling: problem.scaling, isa: isa, threads: threads)
+    let exact = try product(.exact, accumulator)
     if let out { try Npy.write(try NpyArray(floats: d, shape: [m, n]), path: out) }
-    let k = problem.a.cols
-    print("D = A·B\(c == nil ? "" : " + C"): \(m)×\(k) · \(k)×\(n), \(problem.a.format) × \(problem.b.format), \(numerics)"
-          + (problem.note.map { ", \($0)" } ?? ""))
+    print("D = A·B\(c == nil ? "" : " + C"): \(m)×\(k) · \(k)×\(n), \(formats.0) × \(formats.1), \(numerics)"
+          + (note.map { ", \($0)" } ?? ""))
     print(String(format: "%.3f s, %.2f GFLOP/s", seconds, 2 * Double(m * n * k) / max(seconds, 1e-9) / 1e9))
     print("error against the exact product (FP64 sum rounded once to FP32):")
     print(ErrorReport(result: d, reference: exact))
@@ -111,83 +127,6 @@ struct Gemm: ParsableCommand {
       }
     default:
       throw ValidationError("\(name) must be float32 or uint8, got \(x.dtype.rawValue)")
-    }
-  }
-}
-
-/// The operands and scaling of one product.
-private struct Problem {
-  var a: TensorCoreOperand
-  var b: TensorCoreOperand
-  var scaling: TensorCoreScaling
-  var note: String? = nil
-
-  /// Y = X · Wᵀ for an FP8 weight W (out × in) with its paired scales; X quantised to W's format
-  /// with the activation granularity that matches the weight's.
-  static func checkpointLayer(activations x: NpyArray, file path: String, tensor name: String) throws -> Problem {
-    let file = try SafetensorsFile(path: path)
-    guard let w = file.info(name) else { throw ValidationError("no tensor \(name) in \(path)") }
-    guard let wFormat = w.dtype.elementFormat, w.dtype == .f8e4m3 || w.dtype == .f8e5m2, w.shape.count == 2 else {
-      throw ValidationError("\(name) is \(w.dtype) \(w.shape): expected a 2-D F8_E4M3 or F8_E5M2 weight")
-    }
-    let (n, k) = (w.shape[0], w.shape[1])
-    guard x.dtype == .f32, x.shape.count == 2, x.shape[1] == k else {
-      throw ValidationError("activations must be float32 M×\(k) for \(name) (\(n)×\(k)), got \(x.dtype.rawValue) \(x.shape)")
-    }
-    let m = x.shape[0]
-    let values = x.floatsCOrder()
-    let b = try TensorCoreOperand(storage: .bytes(Array(try file.bytes(of: name))), format: wFormat, rows: k, cols: n,
-                                  transposed: true)
-    guard let pairing = try FP8Checkpoint.pairings(file)[name] else {
-      // No scale tensor: the weight's values are used as they are, activations quantised per tensor.
-      let q = try Quantizer(format: wFormat, granularity: .perTensor).quantize(values, rows: m, cols: k)
-      let a = try TensorCoreOperand(storage: .bytes(q.bits), format: wFormat, rows: m, cols: k)
-      return Problem(a: a, b: b, scaling: .tensor(a: q.scales[0], b: 1), note: "no weight scale, activations per tensor")
-    }
-    let scaleInfo = file.info(pairing.scale)!
-    let scaleBytes = try file.bytes(of: pairing.scale)
-    switch pairing.granularity {
-    case .block128:
-      // 1×128 activation tiles: each row quantised on its own with 128-wide blocks.
-      let kb = (k + 127) / 128, nb = (n + 127) / 128
-      var bits = [UInt8](), sa = [Float]()
-      bits.reserveCapacity(m * k); sa.reserveCapacity(m * kb)
-      let quantizer = Quantizer(format: wFormat, granularity: .block128)
-      for r in 0..<m {
-        let q = try quantizer.quantize(Array(values[r * k..<(r + 1) * k]), rows: 1, cols: k)
-        bits += q.bits; sa += q.scales
-      }
-      let ws = FP8Checkpoint.floatScales(scaleInfo, scaleBytes) // [nb][kb]
-      var sb = [Float](repeating: 0, count: kb * nb)
-      for i in 0..<nb { for j in 0..<kb { sb[j * nb + i] = ws[i * kb + j] } }
-      return Problem(a: try TensorCoreOperand(storage: .bytes(bits), format: wFormat, rows: m, cols: k), b: b,
-                     scaling: .block(a: sa, b: sb), note: "1×128 activation tiles, 128×128 weight blocks")
-    case .perChannel:
-      let q = try Quantizer(format: wFormat, granularity: .perChannel).quantize(values, rows: m, cols: k)
-      return Problem(a: try TensorCoreOperand(storage: .bytes(q.bits), format: wFormat, rows: m, cols: k), b: b,
-                     scaling: .rowwise(a: q.scales, b: FP8Checkpoint.floatScales(scaleInfo, scaleBytes)),
-                     note: "per-token activations, per-channel weights")
-    case .perTensor:
-      let ws = FP8Checkpoint.floatScales(scaleInfo, scaleBytes)[0]
-      if let inputName = pairing.inputScale, let info = file.info(inputName) {
-        // Static activation scale from the checkpoint: q = satfinite(x / s).
-        let s = FP8Checkpoint.floatScales(info, try file.bytes(of: inputName))[0]
-        guard s.isFinite, s > 0 else { throw ValidationError("\(inputName) = \(s) is not a positive finite scale") }
-        let bits = try FP8Conversion.encode(values.map { $0 / s }, to: wFormat, preset: .cudaSatfinite)
-        return Problem(a: try TensorCoreOperand(storage: .bytes(bits), format: wFormat, rows: m, cols: k), b: b,
-                       scaling: .tensor(a: s, b: ws), note: "static input_scale, per-tensor weight")
-      }
-      let q = try Quantizer(format: wFormat, granularity: .perTensor).quantize(values, rows: m, cols: k)
-      return Problem(a: try TensorCoreOperand(storage: .bytes(q.bits), format: wFormat, rows: m, cols: k), b: b,
-                     scaling: .tensor(a: q.scales[0], b: ws), note: "dynamic per-tensor activations and weight")
-    case .mxfp8:
-      let q = try Quantizer(format: wFormat, granularity: .mxfp8).quantize(values, rows: m, cols: k)
-      let kb = (k + 31) / 32
-      let wmx = Array(scaleBytes) // [n][kb]
-      var bmx = [UInt8](repeating: 0, count: kb * n)
-      for i in 0..<n { for j in 0..<kb { bmx[j * n + i] = wmx[i * kb + j] } }
-      return Problem(a: try TensorCoreOperand(storage: .bytes(q.bits), format: wFormat, rows: m, cols: k), b: b,
-                     scaling: .mx(a: q.mxScales, b: bmx), note: "MXFP8 E8M0 per 32")
     }
   }
 }

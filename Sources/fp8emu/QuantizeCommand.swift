@@ -1,4 +1,5 @@
 import ArgumentParser
+import FP8
 import FP8IO
 
 struct Quantize: ParsableCommand {
@@ -39,7 +40,9 @@ struct Quantize: ParsableCommand {
       }
     }
     if let recipe {
-      guard let g = ScaleGranularity(rawValue: recipe) else { throw ValidationError("unknown --recipe \(recipe)") }
+      guard let g = ScaleGranularity(rawValue: recipe), FP8Checkpoint.weightGranularities.contains(g) else {
+        throw ValidationError("unknown --recipe \(recipe)")
+      }
       granularity = g
     }
     guard let granularity else { throw ValidationError("give --recipe or --preset") }

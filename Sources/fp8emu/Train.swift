@@ -1,4 +1,5 @@
 import ArgumentParser
+import FP8
 import Foundation
 import MixedPrecision
 
@@ -19,15 +20,18 @@ struct Train: ParsableCommand {
   var compare: String = "fp32,delayed,current,blockwise,delayed@h100-fast"
   @Option(help: "GPU whose FP8 numerics to emulate (default: h100 when the engine has it, else ideal).") var gpu: String?
   @Option(help: "Micro-batches per optimiser step (gradient accumulation).") var accumulation: Int = 4
-  @Option(help: "Sequences per micro-batch (default: 6 of 32 characters for wordchain and text, 16 for addition).") var microBatch: Int?
+  @Option(help: "Sequences per micro-batch (default: about 192 characters for wordchain and text, 6 of 32; 16 for addition).") var microBatch: Int?
   @Option(help: "Optimiser steps.") var steps: Int = 300
   @Option(help: "Random seed (initialisation and data).") var seed: UInt64 = 1
   @Option(help: "Peak learning rate.") var lr: Float = 3e-3
   @Option(help: "Learning-rate warm-up steps (linear), followed by cosine decay.") var warmup: Int = 60
   @Option(help: "Learning rate at the last step, as a fraction of the peak.") var finalLrFraction: Float = 0.3
-  @Option(help: "Model width d.") var width: Int = 64
-  @Option(help: "Transformer blocks.") var layers: Int = 2
-  @Option(help: "Attention heads.") var heads: Int = 4
+  @Option(help: "Model size: \(ModelSize.allCases.map(\.rawValue).joined(separator: ", ")) (nanogpt: nanoGPT's character model, 6 layers, 6 heads, d 384, context 256).")
+  var model: String = ModelSize.tiny.rawValue
+  @Option(help: "Characters per sequence of text tasks (default: the model size's context, 32 for tiny).") var seq: Int?
+  @Option(help: "Model width d (default: the model size's).") var width: Int?
+  @Option(help: "Transformer blocks (default: the model size's).") var layers: Int?
+  @Option(help: "Attention heads (default: the model size's).") var heads: Int?
   @Option(help: "Standard deviation of the initial weights and embeddings.") var initStd: Double = 0.1
   @Option(help: "Built-in task: wordchain (character-level language model on a synthetic word Markov chain; bits/char) or addition (exact match).") var task: String = "wordchain"
   @Option(help: "Digits of the built-in addition task.") var digits: Int = 2
@@ -57,15 +61,22 @@ struct Train: ParsableCommand {
   @Option(help: "Save a safetensors checkpoint of the (single-recipe) run at the end.") var saveCheckpoint: String?
   @Option(help: "Resume the (single-recipe) run from this checkpoint.") var resume: String?
   @Flag(help: "No progress bar.") var quiet = false
-  @Option(help: "OpenMP threads of each FP8 product (0: the runtime's default; the bits do not depend on it).") var threads: Int = 1
+  @Option(help: "OpenMP threads of the training step: products, attention, layers (0: the runtime's default; the bits do not depend on it).") var threads: Int = 1
 
-  func options(for r: Recipe, gpu g: String, task: any TrainingTask) throws -> TrainingOptions {
+  func options(for r: Recipe, gpu g: TrainingGPU, task: any TrainingTask) throws -> TrainingOptions {
     var o = TrainingOptions()
     o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatch ?? task.defaultMicroBatch
     o.accumulation = accumulation; o.seed = seed; o.threads = threads
+    guard steps >= 0, o.microBatch > 0, accumulation > 0 else {
+      throw ValidationError("--steps must be 0 or more, --micro-batch and --accumulation 1 or more")
+    }
     o.learningRate = lr; o.warmupSteps = warmup; o.finalLRFraction = finalLrFraction; o.amaxHistoryLength = amaxHistory
     guard let algo = AmaxAlgorithm(rawValue: amaxAlgo) else { throw ValidationError("--amax-algo: max or most_recent") }
-    o.amaxAlgorithm = algo; o.margin = margin; o.powerOfTwoScales = pow2Scales; o.gradientFormat = gradFormat
+    o.amaxAlgorithm = algo; o.margin = margin; o.powerOfTwoScales = pow2Scales
+    if let gradFormat {
+      guard let f = ElementFormat(name: gradFormat), f == .e4m3 || f == .e5m2 else { throw ValidationError("--grad-format: e4m3 or e5m2") }
+      o.gradientFormat = f
+    }
     o.clipValue = clipValue; o.clipNorm = clipNorm > 0 ? clipNorm : nil; o.weightRecalibrationInterval = recalibrateEvery
     o.fakeQuantization = fakeQuant
     o.highPrecisionLayers = highPrecision == "none" ? [] : highPrecision.split(separator: ",").map(String.init)
@@ -80,12 +91,20 @@ struct Train: ParsableCommand {
     return o
   }
 
+  func modelSize() throws -> ModelSize {
+    guard let m = ModelSize(rawValue: model) else {
+      throw ValidationError("--model: \(ModelSize.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return m
+  }
+
   func makeTask() throws -> any TrainingTask {
-    if let text { return try TextTask(file: text) }
+    if let seq, seq < 1 { throw ValidationError("--seq must be 1 or more") }
+    if let text { return try TextTask(file: text, sequenceLength: seq ?? modelSize().context) }
     guard let t = BuiltInTask(rawValue: task) else {
       throw ValidationError("--task: \(BuiltInTask.allCases.map(\.rawValue).joined(separator: " or "))")
     }
-    return try t.make(digits: digits, labelNoise: labelNoise)
+    return try t.make(digits: digits, labelNoise: labelNoise, sequenceLength: t == .wordchain ? seq ?? modelSize().context : seq)
   }
 
   func run() throws {
@@ -94,35 +113,40 @@ struct Train: ParsableCommand {
     let engine: any MatmulEngine = TensorCoreMatmulEngine(threads: threads)
     let task = try makeTask()
     let names = recipe.map { [$0] } ?? compare.split(separator: ",").map(String.init)
-    let gpuName = gpu ?? (engine.supports(TrainingGPU.h100.numerics) ? "h100" : "ideal")
-    var recipes: [(Recipe, String)] = []
+    let defaultGPU: TrainingGPU = engine.supports(TrainingGPU.h100.numerics) ? .h100 : .ideal
+    let chosenGPU = try gpu.map { name throws -> TrainingGPU in
+      guard let g = TrainingGPU(name: name) else { throw ValidationError("unknown GPU '\(name)'") }
+      return g
+    } ?? defaultGPU
+    var recipes: [(Recipe, TrainingGPU)] = []
     // FP32 first: its final held-out loss is the target the other runs are timed against.
     for n in names.filter({ $0 == "fp32" }) + names.filter({ $0 != "fp32" }) {
       let parts = n.split(separator: "@").map(String.init)
       guard let r = Recipe(rawValue: parts[0]) else { throw ValidationError("unknown recipe '\(n)' (\(Recipe.allCases.map(\.rawValue).joined(separator: ", ")))") }
-      let g = parts.count > 1 ? parts[1] : gpuName
-      guard TrainingGPU(name: g) != nil else { throw ValidationError("unknown GPU '\(g)'") }
+      guard let g = parts.count > 1 ? TrainingGPU(name: parts[1]) : chosenGPU else { throw ValidationError("unknown GPU '\(parts[1])'") }
       recipes.append((r, g))
     }
-    guard TrainingGPU(name: gpuName) != nil else { throw ValidationError("unknown GPU '\(gpuName)'") }
-    if gpu == nil && gpuName == "ideal" && !quiet {
+    let checkpointed = resume != nil || saveCheckpoint != nil
+    if checkpointed && recipes.count != 1 { throw ValidationError("--resume and --save-checkpoint need a single --recipe") }
+    if gpu == nil && chosenGPU == .ideal && !quiet {
       FileHandle.standardError.write(Data("note: this build's engine computes ideal FP32 numerics only; tensor-core numerics (--gpu h100, ...) are not available yet\n".utf8))
     }
     let monitor = try log.map { try MonitorLog(path: $0) }
+    let store = SafetensorsCheckpointStore()
     var results: [RunResult] = []
     for (r, g) in recipes {
       let o = try options(for: r, gpu: g, task: task)
-      let result: RunResult
-      if (resume != nil || saveCheckpoint != nil) {
-        guard recipes.count == 1 else { throw ValidationError("--resume and --save-checkpoint need a single --recipe") }
-        result = try runWithCheckpoint(o, task: task, engine: engine, monitor: monitor)
-      } else {
-        result = try Comparison.run(o, task: task, engine: engine, model: modelConfig(task), evalEvery: evalEvery,
-                                    reachTarget: Comparison.fp32Target(results), log: monitor) { step, loss in
-          if !quiet { progressBar(r.rawValue, step + 1, o.steps, loss) }
-        }
+      let t = try Trainer(options: o, task: task, engine: engine, model: try modelConfig(task))
+      if let resume { try t.restore(try store.load(from: resume)) }
+      var bar = ProgressBar(enabled: !quiet)
+      // Runs that save or resume a checkpoint take no held-out evaluations along the way.
+      let result = try t.run(evalEvery: checkpointed ? 0 : evalEvery, reachTarget: Comparison.fp32Target(results), log: monitor) {
+        step, loss in
+        bar.update(Double(step + 1) / Double(o.steps), text: stepText(r.rawValue, step + 1, o.steps, loss))
+        if checkpointed && quiet && !json { print("step \(step) loss \(loss)") }
       }
-      if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+      if let saveCheckpoint { try store.save(t.checkpoint(), to: saveCheckpoint) }
+      bar.finish()
       results.append(result)
     }
     Comparison.relate(&results)
@@ -142,7 +166,11 @@ struct Train: ParsableCommand {
         print(String(decoding: try enc.encode(r), as: UTF8.self))
       }
     } else {
-      print("task: \(task.name), \(steps) steps x \(accumulation) micro-batches of \(microBatch ?? task.defaultMicroBatch), seed \(seed), gpu \(gpuName)")
+      print("task: \(task.name), \(steps) steps x \(accumulation) micro-batches of \(microBatch ?? task.defaultMicroBatch), seed \(seed), gpu \(chosenGPU)")
+      let c = try modelConfig(task)
+      if c != ModelSize.tiny.config(vocab: task.vocab, sequenceLength: 32) {
+        print("model: \(model), \(c.layers) layers, \(c.heads) heads, d \(c.d), context \(c.maxSeq), \(c.parameterCount) parameters")
+      }
       if let floor = (task as? TextTask)?.entropyFloorBits {
         print("source entropy: \(String(format: "%.3f", floor)) bits/char (the floor of bits/char)")
       }
@@ -154,41 +182,16 @@ struct Train: ParsableCommand {
     }
   }
 
-  func modelConfig(_ task: any TrainingTask) -> TransformerConfig {
-    var c = TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength, d: width, heads: heads, layers: layers)
+  func modelConfig(_ task: any TrainingTask) throws -> TransformerConfig {
+    let size = try modelSize()
+    var c = size.config(vocab: task.vocab, sequenceLength: task.sequenceLength)
+    c.d = width ?? c.d; c.layers = layers ?? c.layers; c.heads = heads ?? c.heads
     c.initStd = initStd
     return c
   }
-
-  func runWithCheckpoint(_ o: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine, monitor: MonitorLog?) throws -> RunResult {
-    let t = try Trainer(options: o, task: task, engine: engine, model: modelConfig(task))
-    let store = SafetensorsCheckpointStore()
-    if let resume { try t.restore(try store.load(from: resume)) }
-    var losses: [Float] = []
-    let start = Date()
-    while t.step < o.steps {
-      let rec = try t.trainStep()
-      losses.append(rec.loss)
-      monitor?.write(rec, recipe: o.recipe.rawValue)
-      if !quiet { progressBar(o.recipe.rawValue, rec.step + 1, o.steps, rec.loss) }
-      if !json && quiet { print("step \(rec.step) loss \(rec.loss)") }
-    }
-    if let saveCheckpoint { try store.save(t.checkpoint(), to: saveCheckpoint) }
-    let secs = Date().timeIntervalSince(start)
-    let (metric, held) = try t.evaluate()
-    return RunResult(recipe: o.recipe.rawValue, gpu: o.gpu, numerics: o.recipe.isFP8 ? o.numerics.description : "fp32", losses: losses,
-                     finalLoss: Comparison.finalLoss(losses), relativeToFP32: nil, metricName: task.metricName, metric: metric,
-                     heldOutLoss: held, stepsToFP32Loss: nil,
-                     tokensPerSecond: Double(losses.count * o.accumulation * o.microBatch * task.sequenceLength) / max(secs, 1e-9),
-                     bytesFP8: t.bytesFP8, bytesFP32: t.bytesFP32, skippedSteps: t.scaler.skippedSteps, seconds: secs)
-  }
 }
 
-/// `[#####.....] recipe 120/300 loss 1.2345` on stderr, redrawn in place.
-func progressBar(_ name: String, _ done: Int, _ total: Int, _ loss: Float) {
-  let width = 30
-  let filled = total > 0 ? width * done / total : width
-  let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-  let line = "\r[\(bar)] \(name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(done)/\(total) loss \(String(format: "%.4f", loss))"
-  FileHandle.standardError.write(Data(line.utf8))
+/// The progress text of a training step: `recipe 120/300 loss 1.2345`.
+func stepText(_ name: String, _ done: Int, _ total: Int, _ loss: Float) -> String {
+  "\(name.padding(10)) \(done)/\(total) loss \(String(format: "%.4f", loss))"
 }

@@ -41,6 +41,7 @@ struct Verify: ParsableCommand {
     var doneInputs: UInt64 = 0
     var rows: [ConversionVerifier.Row] = []
     let start = Date()
+    var bar = ProgressBar.onTerminal
     if !json {
       print("paths compared with the scalar reference: \(ConversionVerifier.paths.map(\.description).joined(separator: ", "))")
       print(pad("source", 7) + pad("format", 9) + pad("rounding", 11) + pad("preset", 15) + pad("path", 8)
@@ -49,8 +50,9 @@ struct Verify: ParsableCommand {
     for g in groups {
       let base = doneInputs
       let groupRows = try ConversionVerifier.run(g, stride: f32Stride, threads: threads) { done, _ in
-        progressBar(Double(base + done) / Double(totalInputs), label: "\(g.source)->\(g.format) \(g.rounding.name)",
-                    elapsed: Date().timeIntervalSince(start))
+        let fraction = Double(base + done) / Double(totalInputs)
+        bar.update(fraction, text: String(format: "%5.1f%% %6.1fs ", fraction * 100, Date().timeIntervalSince(start))
+                     + "\(g.source)->\(g.format) \(g.rounding.name)")
       }
       doneInputs += g.inputs
       for r in groupRows {
@@ -58,7 +60,7 @@ struct Verify: ParsableCommand {
           let first = r.firstMismatch.map { "\"0x\(String($0, radix: 16))\"" } ?? "null"
           print("{\"source\":\"\(r.source)\",\"format\":\"\(r.format)\",\"rounding\":\"\(r.rounding)\",\"preset\":\"\(r.preset)\",\"path\":\"\(r.isa)\",\"inputs\":\(r.inputs),\"mismatches\":\(r.mismatches),\"first_mismatch\":\(first),\"seconds\":\(String(format: "%.3f", r.seconds))}")
         } else {
-          clearProgress()
+          bar.finish(keep: false)
           print(pad("\(r.source)", 7) + pad("\(r.format)", 9) + pad(r.rounding, 11) + pad(r.preset, 15)
                 + pad("\(r.isa)", 8) + lpad("\(r.inputs)", 12) + lpad("\(r.mismatches)", 12)
                 + lpad(String(format: "%.2f", r.seconds), 9))
@@ -66,7 +68,7 @@ struct Verify: ParsableCommand {
       }
       rows += groupRows
     }
-    clearProgress()
+    bar.finish(keep: false)
     let bad = rows.filter { $0.mismatches > 0 }
     let secs = Date().timeIntervalSince(start)
     FileHandle.standardError.write(Data(
@@ -75,18 +77,7 @@ struct Verify: ParsableCommand {
   }
 }
 
-func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
-func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }
-
-/// Progress on stderr, only when it is a terminal (CI logs get the final summary line).
-let stderrIsTerminal = isatty(2) != 0
-
-func progressBar(_ fraction: Double, label: String, elapsed: Double) {
-  guard stderrIsTerminal else { return }
-  let width = 30
-  let filled = Int(fraction * Double(width))
-  let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-  FileHandle.standardError.write(Data("\r[\(bar)] \(String(format: "%5.1f", fraction * 100))% \(String(format: "%6.1f", elapsed))s \(label)        ".utf8))
-}
-
-func clearProgress() { if stderrIsTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
+/// A column: left-aligned in `n` characters, or followed by one space when longer.
+private func pad(_ s: String, _ n: Int) -> String { s.padding(n - 1) + " " }
+/// A column: right-aligned in `n` characters, or after one space when longer.
+private func lpad(_ s: String, _ n: Int) -> String { " " + s.padding(n - 1, alignRight: true) }

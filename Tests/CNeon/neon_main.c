@@ -23,6 +23,8 @@
  *             FP32 patterns of the convert sweep; softmax (causal or not, with its backward),
  *             LayerNorm (forward, backward with dgamma/dbeta, bias gradient), cross-entropy and AdamW
  *             on rows of odd lengths and above the threading threshold; the batched attention GEMM.
+ * With --vectors=DIR, every row of the real-GPU tensor-core vectors also runs on NEON against the
+ * GPUs' own bits (tc_vectors.c).
  * One line per kernel: cases, mismatches. Exit status 1 on any mismatch or failed call.
  *
  * Also prints an FNV-1a digest of every scalar output per kernel. Built natively on x86-64 (where
@@ -37,7 +39,11 @@
 #include <string.h>
 #include <time.h>
 
+/* The path under test: NEON by default; --isa=avx2 or --isa=avx512 runs the same comparisons of an
+ * x86 path against scalar (have_neon then means: the path under test is present). */
+static int32_t test_isa = CFP8_ISA_NEON;
 static int have_neon = 0;
+int tc_vectors_run(const char *dir, int32_t isa); /* tc_vectors.c */
 static int verbose_fail = 0;
 
 /* ---- bookkeeping --------------------------------------------------------------------------- */
@@ -136,7 +142,7 @@ static void encode_combo(section *s, combo *c, uint8_t *ref, uint8_t *out) {
   digest_bytes(&tmp, ref, c->n);
   c->digest = tmp.digest;
   if (!have_neon) return;
-  o.isa = CFP8_ISA_NEON;
+  o.isa = test_isa;
   /* Above CFP8_PARALLEL_THRESHOLD (the FP32 sweep) the NEON call takes the driver's split into
    * 64 Ki-element pieces, so the kernel sees index0 != 0 (the stochastic bits depend on it). */
   o.threads = 2;
@@ -258,7 +264,7 @@ static void test_decode(section *s) {
         s->cases++;
         s->elements += n;
         if (!have_neon) continue;
-        if (cfp8_decode(src, fmts[f], out, wides[w], n, CFP8_ISA_NEON, 1) != CFP8_OK) { s->errors++; continue; }
+        if (cfp8_decode(src, fmts[f], out, wides[w], n, test_isa, 1) != CFP8_OK) { s->errors++; continue; }
         size_t first;
         uint64_t d = diff_elems(ref, out, n, es, &first);
         if (d) { s->mismatches += d; REPORT(s, "decode %s->%s: %llu differ (code 0x%02x)", fmt_name(fmts[f]), fmt_name(wides[w]), (unsigned long long)d, src[first]); }
@@ -415,7 +421,7 @@ static void gemm_case(section *s, const gemm_opts *g, int64_t m, int64_t n, int6
   const float alpha = (epi & 1) ? 1.5f : 1.0f, beta = (epi & 2) ? 0.75f : 0.0f;
   cfp8_status st_ref = -1;
   for (int run = 0; run < (have_neon ? 3 : 1); run++) {
-    const int isa = run == 0 ? CFP8_ISA_SCALAR : CFP8_ISA_NEON, threads = run == 2 ? 2 : 1;
+    const int isa = run == 0 ? CFP8_ISA_SCALAR : test_isa, threads = run == 2 ? 2 : 1;
     uint8_t *dst = run == 0 ? ref : D;
     memset(dst, 0x5A, dcount * ds + 8);
     float *am = run == 0 ? &amax_ref : &amax;
@@ -556,7 +562,7 @@ static void test_tc(section *s) {
     {"Ada fp8 acc16", {16, 13, -20, CFP8_TC_ACC_F16, CFP8_TC_C_FUSED}, CFP8_FORMAT_E4M3},
     {"H100 fp8", {32, 13, -133, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_E4M3},
     {"H100 fp8 e5m2", {32, 13, -133, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_E5M2},
-    {"H100 fp8 acc16", {32, 13, -21, CFP8_TC_ACC_F16, CFP8_TC_C_FUSED}, CFP8_FORMAT_E4M3},
+    {"H100 fp8 acc16", {32, 25, -21, CFP8_TC_ACC_F16, CFP8_TC_C_ADDED_HALVES}, CFP8_FORMAT_E4M3},
     {"H100 bf16", {16, 25, -133, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_BF16},
     {"H100 fp16", {16, 25, -133, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_F16},
     {"H100 tf32", {8, 25, -133, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_F32},
@@ -569,6 +575,8 @@ static void test_tc(section *s) {
     {"L16 F13 floor0", {16, 13, 0, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_E4M3},
     {"L3 F1", {3, 1, -20, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_E5M2},
     {"L5 F7", {5, 7, -140, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED}, CFP8_FORMAT_E4M3},
+    {"Ada fp8 e5m2 acc16", {16, 13, -20, CFP8_TC_ACC_F16, CFP8_TC_C_FUSED}, CFP8_FORMAT_E5M2},
+    {"B200 fp8 acc16", {32, 25, -21, CFP8_TC_ACC_F16, CFP8_TC_C_ADDED_HALVES}, CFP8_FORMAT_E5M2},
   };
   const int np = (int)(sizeof presets / sizeof presets[0]);
   for (int pi = 0; pi < np; pi++) {
@@ -590,9 +598,10 @@ static void test_tc(section *s) {
         gemm_case(s, &g, m, n, k, fa, fb, ta, tb, scaling, kDFmt[d], pad, (rep == 0 && accum == 0) ? 20 : 0, epi);
       }
   }
-  /* the NEON FP32-lane path in depth: H100 / Ada FP8, FAST and PROMOTED, adversarial data */
-  for (int t = 0; t < 120; t++) {
-    const tc_preset *p = &presets[(t % 3 == 0) ? 6 : (t % 3 == 1) ? 8 : 16 + (int)(rnd() % 6)];
+  /* the NEON FP32-lane path in depth: H100 / Ada FP8 (FP32 and FP16 accumulators), FAST and
+     PROMOTED, adversarial data */
+  for (int t = 0; t < 160; t++) {
+    const tc_preset *p = &presets[(t % 4 == 0) ? 6 : (t % 4 == 1) ? 8 : (t % 8 == 3) ? 7 : (t % 8 == 7) ? 22 : 16 + (int)(rnd() % 6)];
     const int accum = (int)(rnd() % 2), init_kind = t % 3 == 2 ? 2 : (int)(rnd() % 3), adv = t % 3 == 2 || (rnd() & 1);
     gemm_opts g = {1, &p->m, accum, 128, init_kind, adv};
     if (t % 5 == 0) g.accumulation = CFP8_TC_ACCUM_IDEAL;
@@ -651,7 +660,7 @@ static void int8_case(section *s, int64_t m, int64_t n, int64_t k, int64_t pad, 
   for (int run = 0; run < (have_neon ? 3 : 1); run++) {
     int32_t *dst = run ? C : ref;
     memset(dst, 0x5A, cc * 4);
-    cfp8_status st = cfp8_int8_gemm(m, n, k, A, lda, B, ldb, dst, ldc, run ? CFP8_ISA_NEON : CFP8_ISA_SCALAR, run == 2 ? 2 : 1);
+    cfp8_status st = cfp8_int8_gemm(m, n, k, A, lda, B, ldb, dst, ldc, run ? test_isa : CFP8_ISA_SCALAR, run == 2 ? 2 : 1);
     if (st != CFP8_OK) { s->errors++; REPORT(s, "int8 status %d", st); break; }
     if (run == 0) {
       /* the scalar path against an int64 reference (every sum is exact) */
@@ -704,7 +713,7 @@ static void test_quantize(section *s) {
     for (int r = 0; r < (have_neon ? 2 : 1); r++) {
       q[r] = malloc(nq); mx[r] = malloc(ns + 1); sc[r] = malloc(ns * 4 + 4);
       memset(mx[r], 0, ns + 1); memset(sc[r], 0, ns * 4 + 4);
-      cfp8_quantize_options o = {fmt, gran, (int32_t)(t & 1), r ? CFP8_ISA_NEON : CFP8_ISA_SCALAR, 1};
+      cfp8_quantize_options o = {fmt, gran, (int32_t)(t & 1), r ? test_isa : CFP8_ISA_SCALAR, 1};
       st[r] = cfp8_quantize(x, wf, rows, cols, &o, q[r], sc[r], mx[r]);
     }
     if (st[0] != CFP8_OK) { s->errors++; REPORT(s, "scalar quantize %d", st[0]); }
@@ -883,18 +892,22 @@ static void test_nn(section *s, uint32_t stride) {
 /* ---- main ---------------------------------------------------------------------------------- */
 int main(int argc, char **argv) {
   uint32_t stride = 2039;
-  const char *only = NULL;
+  const char *only = NULL, *vectors = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strncmp(argv[i], "--stride=", 9)) stride = (uint32_t)strtoul(argv[i] + 9, NULL, 0);
     else if (!strncmp(argv[i], "--only=", 7)) only = argv[i] + 7;
-    else { fprintf(stderr, "usage: %s [--stride=N] [--only=SECTION]\n", argv[0]); return 2; }
+    else if (!strncmp(argv[i], "--vectors=", 10)) vectors = argv[i] + 10;
+    else if (!strcmp(argv[i], "--isa=avx2")) test_isa = CFP8_ISA_AVX2;
+    else if (!strcmp(argv[i], "--isa=avx512")) test_isa = CFP8_ISA_AVX512;
+    else { fprintf(stderr, "usage: %s [--stride=N] [--only=SECTION] [--vectors=DIR] [--isa=avx2|avx512]\n", argv[0]); return 2; }
   }
-  have_neon = cfp8_isa_supported(CFP8_ISA_NEON);
+  have_neon = cfp8_isa_supported(test_isa);
 #if defined(__aarch64__)
   if (!have_neon) { fprintf(stderr, "FAIL: NEON not reported as supported on AArch64\n"); return 1; }
 #endif
-  printf("CFP8 NEON vs scalar (bit for bit): %s, default ISA %s, %d OpenMP threads max\n",
-         have_neon ? "NEON present" : "no NEON: scalar digests only", cfp8_isa_name(cfp8_isa_default()), cfp8_max_threads());
+  if (test_isa != CFP8_ISA_NEON && !have_neon) { fprintf(stderr, "FAIL: %s not supported on this CPU\n", cfp8_isa_name(test_isa)); return 1; }
+  printf("CFP8 %s vs scalar (bit for bit): %s, default ISA %s, %d OpenMP threads max\n", cfp8_isa_name(test_isa),
+         have_neon ? "present" : "absent: scalar digests only", cfp8_isa_name(cfp8_isa_default()), cfp8_max_threads());
   section secs[] = {{"convert f16/bf16", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0},
                     {"convert f32", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0},
                     {"decode", 0, 0, 0, 0, 0xcbf29ce484222325ull, 0},
@@ -928,5 +941,7 @@ int main(int argc, char **argv) {
     if (s->mismatches || s->errors || !s->cases) bad = 1;
   }
   printf(bad ? "FAIL: NEON and scalar differ (or a call failed)\n" : "OK: NEON equals scalar bit for bit\n");
+  /* the real-GPU rows on the NEON path (scalar where NEON is absent), against the GPUs' bits */
+  if (vectors && tc_vectors_run(vectors, have_neon ? test_isa : CFP8_ISA_SCALAR)) bad = 1;
   return bad;
 }

@@ -208,7 +208,8 @@ static int tc_accumulation = CFP8_TC_ACCUM_FAST;
 static cfp8_status call_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, const cfp8_operand *b,
                              const cfp8_scaling *s, const cfp8_epilogue *e, int32_t isa, int32_t threads, int32_t tc) {
   if (!tc) return cfp8_gemm(m, n, k, a, b, s, e, isa, threads);
-  cfp8_tc_model model = {32, 25, -133, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED};
+  /* F = 25 (FP64 lanes) and, for odd K, H100's FP8 F = 13 (FP32 lanes, AVX2's four-row task) */
+  cfp8_tc_model model = {32, (k & 1) ? 13 : 25, -133, CFP8_TC_ACC_F32, CFP8_TC_C_FUSED};
   return cfp8_tc_gemm(m, n, k, a, b, NULL, s, &model, tc_accumulation, 64, e, isa, threads);
 }
 

@@ -1,4 +1,5 @@
 import Deployment
+import FP8
 import Foundation
 import Testing
 import _TestSupport

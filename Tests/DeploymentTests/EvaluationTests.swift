@@ -1,6 +1,6 @@
 import Deployment
 import FP8
-import MixedPrecision
+@testable import MixedPrecision
 import Testing
 
 @Suite("Deployment evaluation")

@@ -1,3 +1,4 @@
+import FP8
 import FP8IO
 import Foundation
 import Testing
@@ -66,7 +67,11 @@ import _TestSupport
         (.init(name: "norm.weight", dtype: .f32, shape: [2]), [0, 0, 0x80, 0x3F, 0, 0, 0, 0x40]),
         (.init(name: "l.bias", dtype: .f32, shape: [1, 1]), [0, 0, 0x80, 0x3F]),
       ], metadata: nil)
-    for g in ScaleGranularity.allCases {
+    #expect(throws: CheckpointError.self) {
+      try FP8Checkpoint.quantize(input: src, output: dir + "/tiles.safetensors", quantizer: Quantizer(granularity: .tile128))
+    }
+    #expect(!FileManager.default.fileExists(atPath: dir + "/tiles.safetensors"))
+    for g in FP8Checkpoint.weightGranularities {
       let dst = dir + "/\(g).safetensors"
       let names = try FP8Checkpoint.quantize(input: src, output: dst, quantizer: Quantizer(granularity: g))
       #expect(names == ["l.weight"])

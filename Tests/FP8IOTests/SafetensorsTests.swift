@@ -1,3 +1,4 @@
+import FP8
 import FP8IO
 import Foundation
 import Testing

@@ -11,7 +11,6 @@ import Testing
     let e = Int(x.exponent)
     let m = x.significand // [1, 2)
     var k = e
-    if case .nearestEven = r, x < 0x1p-126 { return x > 0x1p-127 ? 0x01 : 0x00 } // ml_dtypes, see cfp8_convert.h
     switch r {
     case .nearestEven: if m >= 1.5 { k += 1 }
     case .up: if m > 1 { k += 1 }
@@ -40,11 +39,32 @@ import Testing
     #expect(CKernels.encodeE8M0Reference(1.9999999, rounding: 1) == 127)
     #expect(CKernels.encodeE8M0Reference(0x1.8p127, rounding: 0) == 0xFF)     // rounds to 2^128
     #expect(CKernels.encodeE8M0Reference(Float.greatestFiniteMagnitude, rounding: 1) == 254)
-    // Below 2^-126 (ml_dtypes): linear between 0 and 2^-126, tie 2^-127 to 0x00.
-    #expect(CKernels.encodeE8M0Reference(Float(bitPattern: 0x0040_0001), rounding: 0) == 0x01)
-    #expect(CKernels.encodeE8M0Reference(Float(bitPattern: 0x0040_0000), rounding: 0) == 0x00)
     #expect(CKernels.encodeE8M0Reference(Float(bitPattern: 0x0050_0000), rounding: 1) == 0x00)
     #expect(CKernels.encodeE8M0Reference(Float(bitPattern: 0x0040_0001), rounding: 3) == 0x01)
+  }
+
+  /// Below 2^-126 nearest follows the normal rule, 2^-127·1.f → 0x01 iff f ≥ 0.5. The bytes are
+  /// ml_dtypes 0.7.0's (`x.astype(ml_dtypes.float8_e8m0fnu)`, every FP32 subnormal checked by
+  /// scripts/oracle_mldtypes.py); 0.6.0 rounded linearly from 0 and gave 0x01 for 0x00400001
+  /// and BF16 0x0041.
+  @Test func subnormalsAsMlDtypes() throws {
+    let f32: [(UInt32, UInt8)] = [(0x0000_0001, 0x00), (0x0030_0000, 0x00), (0x003F_FFFF, 0x00), (0x0040_0000, 0x00),
+                                  (0x0040_0001, 0x00), (0x005F_FFFF, 0x00), (0x0060_0000, 0x01), (0x007F_FFFF, 0x01),
+                                  (0x00BF_FFFF, 0x01), (0x00C0_0000, 0x02)]
+    for isa in ISA.supported {
+      let out = try FP8Conversion.encode(f32.map { Float(bitPattern: $0.0) }, to: .e8m0, isa: isa)
+      for (i, (u, want)) in f32.enumerated() {
+        #expect(out[i] == want, "f32 0x\(String(u, radix: 16)) on \(isa)")
+        #expect(Float8E8M0(Float(bitPattern: u)).bitPattern == want)
+        #expect(Float8E8M0(Double(Float(bitPattern: u))).bitPattern == want)
+      }
+    }
+    let bf16: [(UInt16, UInt8)] = [(0x0001, 0x00), (0x0040, 0x00), (0x0041, 0x00), (0x005F, 0x00), (0x0060, 0x01),
+                                   (0x007F, 0x01), (0x0080, 0x01), (0x00C0, 0x02)]
+    for isa in ISA.supported {
+      let out = try FP8Conversion.encode(bf16Bits: bf16.map(\.0), to: .e8m0, isa: isa)
+      for (i, (u, want)) in bf16.enumerated() { #expect(out[i] == want, "bf16 0x\(String(u, radix: 16)) on \(isa)") }
+    }
   }
 
   @Test func allF16AndBF16AndSampledF32MatchOracle() throws {

@@ -64,6 +64,7 @@ import _TestSupport
     switch q.granularity {
     case .perTensor: return q.scales[0]
     case .perChannel: return q.scales[i]
+    case .tile128: return q.scales[i * ((q.cols + 127) / 128) + j / 128]
     case .block128: return q.scales[(i / 128) * ((q.cols + 127) / 128) + j / 128]
     case .mxfp8: return Float(pow(2.0, Double(Int(q.mxScales[i * ((q.cols + 31) / 32) + j / 32]) - 127)))
     }
@@ -71,7 +72,10 @@ import _TestSupport
 
   @Test(arguments: ScaleGranularity.allCases, [ElementFormat.e4m3, .e5m2])
   func matchesTheReference(_ g: ScaleGranularity, _ f: ElementFormat) throws {
-    let rows = 130, cols = 70
+    for (rows, cols) in [(130, 70), (3, 300)] { try matchesTheReference(g, f, rows: rows, cols: cols) }
+  }
+
+  func matchesTheReference(_ g: ScaleGranularity, _ f: ElementFormat, rows: Int, cols: Int) throws {
     let x = Self.data(rows: rows, cols: cols, seed: 7)
     let q = try Quantizer(format: f, granularity: g, isa: .scalar).quantize(x, rows: rows, cols: cols)
     let maxf: Float = f == .e4m3 ? 448 : 57344
@@ -84,6 +88,7 @@ import _TestSupport
         switch g {
         case .perTensor: k = 0
         case .perChannel: k = i
+        case .tile128: k = i * shape.cols + j / 128
         case .block128: k = (i / 128) * shape.cols + j / 128
         case .mxfp8: k = i * shape.cols + j / 32
         }

@@ -1,5 +1,7 @@
 // The ideal matmul engine against a k-order FP32 fused multiply-add loop written in the test, and
 // its refusal of numerics it does not compute.
+import FP8
+import TensorCores
 import Testing
 @testable import MixedPrecision
 import _TestSupport
@@ -37,27 +39,30 @@ import _TestSupport
   @Test func quantizedOperandsAreDequantized() throws {
     let a: [Float] = [1, 2, 3, 4]          // 2 × 2
     let b: [Float] = [0.5, 1.5, 2.5, 100]  // k-major B (n × k)
-    let (qa, da, _) = try Quantizer.quantize(a, outer: 2, k: 2, format: .e4m3, granularity: .tensor, tensorScale: 1)
-    var (qb, db, _) = try Quantizer.quantize(b, outer: 2, k: 2, format: .e4m3, granularity: .row)
-    qb.dequantizedCache = nil  // make the engine decode the bits itself
+    let (qa, da, _) = try FP8Cast(format: .e4m3, granularity: .perTensor, scale: .fixed(1)).apply(a, rows: 2, cols: 2)
+    let (qb, db, _) = try FP8Cast(format: .e4m3, granularity: .perChannel, scale: .current(powerOfTwo: false)).apply(b, rows: 2, cols: 2)
+    // Without the cast's dequantised copy: the engine decodes the bits itself.
     let c = try IdealMatmulEngine().matmul(Operand(values: a, transposed: false, quantized: qa),
                                           Operand(values: b, transposed: true, quantized: qb), m: 2, n: 2, k: 2, numerics: .ideal)
     for i in 0..<2 { for j in 0..<2 { #expect(c[i * 2 + j] == (da[i * 2] * db[j * 2]).addingProduct(da[i * 2 + 1], db[j * 2 + 1])) } }
   }
 
-  @Test(arguments: [Numerics.h100Fast, .h100Promoted(interval: 128), .b200, .a100HybridFP16])
-  func otherNumericsThrow(numerics: Numerics) {
+  @Test(arguments: [TrainingGPU.h100Fast, .h100, .b200, .a100])
+  func otherNumericsThrow(gpu: TrainingGPU) {
+    let numerics = gpu.numerics
     let op = Operand(values: [1], transposed: false)
     #expect(throws: TrainingError.self) { try IdealMatmulEngine().matmul(op, op, m: 1, n: 1, k: 1, numerics: numerics) }
     var o = TrainingOptions()
-    o.recipe = .delayed; o.gpu = "h100"
+    o.recipe = .delayed; o.gpu = gpu
     #expect(throws: TrainingError.self) { try Trainer(options: o, task: AdditionTask()) }
   }
 
   @Test func badShapesThrow() {
     let op = Operand(values: [1, 2, 3], transposed: false)
     #expect(throws: TrainingError.self) { try IdealMatmulEngine().matmul(op, op, m: 2, n: 2, k: 2, numerics: .ideal) }
-    #expect(throws: FP8Error.self) { try Quantizer.quantize([1, 2, 3], outer: 2, k: 2, format: .e4m3, granularity: .tensor) }
+    #expect(throws: FP8Error.self) {
+      try FP8Cast(format: .e4m3, granularity: .perTensor, scale: .current(powerOfTwo: false)).apply([1, 2, 3], rows: 2, cols: 2)
+    }
   }
 }
 
@@ -76,14 +81,25 @@ import _TestSupport
     }
     let aK = (0..<(m * k)).map { value($0 / k, $0 % k) }   // A, m × k
     let bK = (0..<(n * k)).map { value($0 / k, $0 % k) }   // B in k-major form, n × k
-    func q(_ x: [Float], outer: Int, isA: Bool) throws -> QuantizedPayload {
-      try Quantizer.quantize(x, outer: outer, k: k, format: .e4m3, granularity: recipe.granularity(for: .activation, isA: isA),
-                             tensorScale: recipe == .delayed ? 16 : nil, powerOfTwo: true).0
+    // The recipe's own casts of the forward product's operands, power-of-two scales (delayed: 16).
+    var o = TrainingOptions()
+    o.recipe = recipe; o.powerOfTwoScales = true
+    var r = recipe.implementation.init(options: o, linearNames: ["l"])
+    if recipe == .delayed {
+      var state = DelayedScaling()
+      state.scale = 16
+      try r.restore(scalingState: [[state, state, state]])
+    }
+    func q(_ x: [Float], outer: Int, isA: Bool) throws -> QuantizedTensor {
+      guard case .fp8(let cast) = r.cast(at: CastSite(linear: 0, kind: isA ? .activation : .weight, role: .forward)) else {
+        throw TrainingError.invalidArgument("\(recipe) does not cast to FP8")
+      }
+      return try cast.apply(x, rows: outer, cols: k).0
     }
     let opA = Operand(values: aK, transposed: false, quantized: try q(aK, outer: m, isA: true))
     let opB = Operand(values: bK, transposed: true, quantized: try q(bK, outer: n, isA: false))
     let ideal = try IdealMatmulEngine().matmul(opA, opB, m: m, n: n, k: k, numerics: .ideal)
-    for numerics in [Numerics.h100Promoted(interval: 128), .b200] {
+    for numerics in [TrainingGPU.h100.numerics, TrainingGPU.b200.numerics] {
       let tc = try TensorCoreMatmulEngine().matmul(opA, opB, m: m, n: n, k: k, numerics: numerics)
       let same = tc.map(\.bitPattern) == ideal.map(\.bitPattern)
       #expect(same, "\(recipe) on \(numerics)")
@@ -91,9 +107,11 @@ import _TestSupport
   }
 
   @Test func mixedOperandsNeedIdeal() throws {
-    let (qa, _, _) = try Quantizer.quantize([1, 2], outer: 1, k: 2, format: .e4m3, granularity: .tensor)
+    let (qa, _, _) = try FP8Cast(format: .e4m3, granularity: .perTensor, scale: .current(powerOfTwo: false)).apply([1, 2], rows: 1, cols: 2)
     let a = Operand(values: [1, 2], transposed: false, quantized: qa), b = Operand(values: [3, 4], transposed: true)
-    #expect(throws: TrainingError.self) { try TensorCoreMatmulEngine().matmul(a, b, m: 1, n: 1, k: 2, numerics: .h100Fast) }
+    #expect(throws: TrainingError.self) {
+      try TensorCoreMatmulEngine().matmul(a, b, m: 1, n: 1, k: 2, numerics: TrainingGPU.h100Fast.numerics)
+    }
     #expect(try TensorCoreMatmulEngine().matmul(a, b, m: 1, n: 1, k: 2, numerics: .ideal) == [11])
   }
 }

@@ -1,5 +1,6 @@
 // Gradient checks in FP64: every hand-written backward pass against central finite differences
 // of its own forward pass (the oracle is the definition of the derivative).
+import FP8
 import Testing
 @testable import MixedPrecision
 import _TestSupport

@@ -1,5 +1,7 @@
 // Scale logic of every recipe, on the edge cases, against the formulas of Transformer Engine,
 // torchao, DeepSeek-V3 and the OCP MX specification written out in the tests.
+import FP8
+import TensorCores
 import Testing
 @testable import MixedPrecision
 import _TestSupport
@@ -105,8 +107,8 @@ private func e4m3Oracle(_ x: Double) -> Double {
   }
 
   /// The quantiser at every granularity against an E4M3 oracle from the specification.
-  @Test(arguments: [ScaleGranularity.tensor, .row, .tile1x128, .block128x128, .mx32])
-  func quantizerMatchesOracle(granularity: ScaleGranularity) throws {
+  @Test(arguments: [ScaleGranularity.perTensor, .perChannel, .tile128, .block128, .mxfp8])
+  func castMatchesOracle(granularity: ScaleGranularity) throws {
     var rng = SplitMix64(seed: 11)
     let outer = 130, k = 260
     // Rows of very different magnitudes, so that per-row / per-block scales matter.
@@ -114,16 +116,17 @@ private func e4m3Oracle(_ x: Double) -> Double {
       let u = Double(rng.next() >> 11) * 0x1p-53 * 2 - 1
       return Float(u * pow(10, Double((i / k) % 5) - 2))
     }
-    let (payload, deq, stats) = try Quantizer.quantize(x, outer: outer, k: k, format: .e4m3, granularity: granularity)
+    let scale: FP8Cast.Scale = granularity == .mxfp8 ? .mx : .current(powerOfTwo: false)
+    let (payload, deq, stats) = try FP8Cast(format: .e4m3, granularity: granularity, scale: scale).apply(x, rows: outer, cols: k)
     #expect(payload.bits.count == x.count)
     // Group of each element, written out independently of the quantiser's loops.
     func group(_ o: Int, _ p: Int) -> [Int] {
       switch granularity {
-      case .tensor: return [0]
-      case .row: return [o]
-      case .tile1x128: return [o, p / 128]
-      case .mx32: return [o, p / 32]
-      case .block128x128: return [o / 128, p / 128]
+      case .perTensor: return [0]
+      case .perChannel: return [o]
+      case .tile128: return [o, p / 128]
+      case .mxfp8: return [o, p / 32]
+      case .block128: return [o / 128, p / 128]
       }
     }
     var groupAmax: [[Int]: Float] = [:]
@@ -131,21 +134,21 @@ private func e4m3Oracle(_ x: Double) -> Double {
     for o in 0..<outer {
       for p in 0..<k {
         let amax = groupAmax[group(o, p)]!
-        let scale: Float = granularity == .mx32 ? Float(pow(2, Double(8 - Int(floor(log2(Double(amax))))))) : 448 / amax
+        let scale: Float = granularity == .mxfp8 ? Float(pow(2, Double(8 - Int(floor(log2(Double(amax))))))) : 448 / amax
         let want = Float(e4m3Oracle(Double(x[o * k + p] * scale))) * (1 / scale)
         #expect(deq[o * k + p] == want, "element (\(o), \(p))")
         if deq[o * k + p] != want { return }
       }
     }
-    #expect(try payload.dequantized() == deq)
-    #expect(stats.saturated == 0 || granularity == .mx32)
+    #expect(try payload.dequantize() == deq)
+    #expect(stats.saturated == 0 || granularity == .mxfp8)
     #expect(stats.sqnrDB > 25 && stats.sqnrDB < 45)
   }
 
   @Test func statsSaturationAndFlush() throws {
     // Tensor scale 1 (delayed, first step): 1000 saturates to 448, 1e-5 flushes to zero.
     let x: [Float] = [1000, -1000, 1e-5, 1, 0, 2]
-    let (_, deq, s) = try Quantizer.quantize(x, outer: 1, k: 6, format: .e4m3, granularity: .tensor, tensorScale: 1)
+    let (_, deq, s) = try FP8Cast(format: .e4m3, granularity: .perTensor, scale: .fixed(1)).apply(x, rows: 1, cols: 6)
     #expect(deq == [448, -448, 0, 1, 0, 2])
     #expect(s.saturated == 2.0 / 6)
     #expect(s.flushed == 1.0 / 5)
@@ -171,10 +174,46 @@ private func e4m3Oracle(_ x: Double) -> Double {
   }
 
   @Test func gpuSelection() {
-    #expect(TrainingGPU(name: "sm_80")?.numerics == .a100HybridFP16)
-    #expect(TrainingGPU(name: "h100")?.numerics == .h100Promoted(interval: 128))
-    #expect(TrainingGPU(name: "h100-fast")?.numerics == .h100Fast)
-    #expect(TrainingGPU(name: "b200")?.numerics == .b200)
+    #expect(TrainingGPU(name: "sm_80")?.numerics == .gpu(.a100, accumulation: .fast))
+    #expect(TrainingGPU(name: "h100")?.numerics == .gpu(.h100, accumulation: .promoted(every: 128)))
+    #expect(TrainingGPU(name: "h100-fast")?.numerics == .gpu(.h100, accumulation: .fast))
+    #expect(TrainingGPU(name: "b200")?.numerics == .gpu(.b200, accumulation: .fast))
     #expect(TrainingGPU(name: "tpu") == nil)
+  }
+}
+
+/// The recipe's end of step, where data-parallel replicas agree: the amaxes it observed are what
+/// it reports, and the amaxes it is given (a max across replicas) are what its scales follow.
+@Suite struct RecipeStepTests {
+  @Test func delayedScalingFollowsTheReducedAmaxes() {
+    var o = TrainingOptions()
+    o.recipe = .delayed; o.amaxHistoryLength = 4
+    var r = o.recipe.implementation.init(options: o, linearNames: ["a", "b"])
+    let site = CastSite(linear: 1, kind: .weight, role: .forward)
+    r.observe(amax: 2, at: site)
+    r.observe(amax: 7, at: CastSite(linear: 1, kind: .weight, role: .gradInput))
+    // Per layer and kind (activation, weight, gradient): only layer b's weight was observed.
+    #expect(r.stepAmaxes == [0, 0, 0, 0, 7, 0])
+    // Another replica saw 14: the max across replicas sets the scale, 448 / 14.
+    r.endStep(amaxes: [0, 0, 0, 0, 14, 0])
+    guard case .fp8(let cast) = r.cast(at: site), case .fixed(let s) = cast.scale else {
+      Issue.record("delayed scaling casts with a fixed per-tensor scale"); return
+    }
+    #expect(s == 448 / 14)
+    #expect(r.scalingState[1][1].history == [14, 0, 0, 0])
+    // Tensors no cast observed keep their scale and history.
+    #expect(r.scalingState[0][0].scale == 1 && r.scalingState[0][0].history == [0, 0, 0, 0])
+  }
+
+  @Test func statelessRecipesReportNothing() throws {
+    for recipe in Recipe.allCases where recipe != .delayed {
+      var o = TrainingOptions()
+      o.recipe = recipe
+      var r = recipe.implementation.init(options: o, linearNames: ["a"])
+      r.observe(amax: 3, at: CastSite(linear: 0, kind: .activation, role: .forward))
+      #expect(r.stepAmaxes.isEmpty && r.scalingState.isEmpty, "\(recipe)")
+      // A checkpoint written before this version holds histories for every recipe: ignored.
+      try r.restore(scalingState: [[DelayedScaling(), DelayedScaling(), DelayedScaling()]])
+    }
   }
 }

@@ -1,4 +1,5 @@
 // Determinism, checkpoint resume, monitors and tasks of the training pipeline.
+import FP8
 import Testing
 @testable import MixedPrecision
 import _TestSupport
@@ -23,7 +24,7 @@ private func losses(_ o: TrainingOptions, steps: Int) throws -> [UInt32] {
 private func tensorCoreLosses(_ o: TrainingOptions, task: any TrainingTask = AdditionTask(), model: TransformerConfig = smallConfig,
                               threads: Int, isa: ISA, steps: Int) throws -> [UInt32] {
   var o = o
-  o.isa = isa.description
+  o.isa = isa
   let t = try Trainer(options: o, task: task, engine: TensorCoreMatmulEngine(threads: threads, isa: isa), model: model)
   return try (0..<steps).map { _ in try t.trainStep().loss.bitPattern }
 }
@@ -33,14 +34,14 @@ private func tensorCoreLosses(_ o: TrainingOptions, task: any TrainingTask = Add
   @Test(arguments: [Recipe.delayed, .current, .rowwise, .blockwise, .mxfp8, .bf16])
   func sameSeedSameBitsOnEveryISA(recipe: Recipe) throws {
     var o = smallOptions(recipe)
-    o.isa = "scalar"
+    o.isa = .scalar
     let reference = try losses(o, steps: 4)
     #expect(Set(reference).count > 1, "the loss must move")
     for isa in ISA.supported {
-      o.isa = isa.description
+      o.isa = isa
       #expect(try losses(o, steps: 4) == reference, "\(recipe) on \(isa)")
     }
-    o.isa = "auto"
+    o.isa = .auto
     #expect(try losses(o, steps: 4) == reference)
   }
 
@@ -49,14 +50,14 @@ private func tensorCoreLosses(_ o: TrainingOptions, task: any TrainingTask = Add
   @Test(arguments: [Recipe.delayed, .blockwise])
   func tensorCoreRunsAreIdenticalAcrossThreadsAndISAs(recipe: Recipe) throws {
     var o = smallOptions(recipe, steps: 3)
-    o.gpu = "h100"
+    o.gpu = .h100
     func run(_ threads: Int, _ isa: ISA) throws -> [UInt32] { try tensorCoreLosses(o, threads: threads, isa: isa, steps: 3) }
     let reference = try run(1, .scalar)
     for isa in ISA.supported {
       for threads in [1, 2, 3] { #expect(try run(threads, isa) == reference, "\(recipe) on \(isa), \(threads) threads") }
     }
     // And the tensor-core numerics do change the curve against ideal accumulation.
-    o.gpu = "ideal"; o.isa = "auto"
+    o.gpu = .ideal; o.isa = .auto
     let ideal = try Trainer(options: o, task: AdditionTask(), model: smallConfig)
     let idealLosses = try (0..<3).map { _ in try ideal.trainStep().loss.bitPattern }
     #expect(idealLosses != reference)
@@ -68,7 +69,7 @@ private func tensorCoreLosses(_ o: TrainingOptions, task: any TrainingTask = Add
   func defaultTaskIsIdenticalAcrossThreadsAndISAs(recipe: Recipe) throws {
     let task = try TextTask.wordChain(characters: 50_000)
     var o = TrainingOptions()
-    o.recipe = recipe; o.gpu = "h100"; o.steps = 2; o.microBatch = 2; o.accumulation = 2; o.seed = 1
+    o.recipe = recipe; o.gpu = .h100; o.steps = 2; o.microBatch = 2; o.accumulation = 2; o.seed = 1
     let config = TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength)
     func run(_ threads: Int, _ isa: ISA) throws -> [UInt32] {
       try tensorCoreLosses(o, task: task, model: config, threads: threads, isa: isa, steps: 2)

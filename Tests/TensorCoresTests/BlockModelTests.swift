@@ -1,3 +1,4 @@
+import FP8
 import TensorCores
 import Testing
 import _TestSupport
@@ -73,10 +74,46 @@ struct BlockModelTests {
   @Test func b200AddsCAfterTheProducts() throws {
     let b200 = try #require(GPUArchitecture.b200.numerics(for: .e4m3))
     let h100 = try #require(GPUArchitecture.h100.numerics(for: .e4m3))
-    #expect(b200.cAddedAfter && !h100.cAddedAfter)
+    #expect(b200.cInput == .addedAfter && h100.cInput == .fused)
     let c: Float = 1.5 * 0x1p-24
     #expect(try b200.dot([1], [1], c: c, input: .e4m3) == 1 + 0x1p-23)
     #expect(try h100.dot([1], [1], c: c, input: .e4m3) == 1)
+  }
+
+  // Ada FP8 with an FP16 accumulator rounds the exact aligned sum to FP16: 2 + 2^-10 + 2^-13
+  // is above the tie between 2 and 2 + 2^-9, so it rounds up; the FP32 output keeps F + 1 = 14
+  // significant bits first (2 + 2^-10, toward zero).
+  @Test func adaFP8FP16OutputRoundsTheExactSum() throws {
+    let m16 = try #require(GPUArchitecture.ada.numerics(for: .e4m3, accumulator: .fp16))
+    let m32 = try #require(GPUArchitecture.ada.numerics(for: .e4m3))
+    let a: [Float] = [1, 1, 0x1p-5, 0x1p-6], b: [Float] = [1, 1, 0x1p-5, 0x1p-7]
+    #expect(try m16.dot(a, b, input: .e4m3) == 2 + 0x1p-9)
+    #expect(try m32.dot(a, b, input: .e4m3) == 2 + 0x1p-10)
+  }
+
+  // H100/B200 FP8 with an FP16 accumulator: two FP16 halves of interleaved pairs, c added after.
+  @Test("H100/B200 FP8 to FP16: interleaved halves, c added last", arguments: [GPUArchitecture.h100, .b200])
+  func hopperFP8FP16OutputHalves(gpu: GPUArchitecture) throws {
+    let m = try #require(gpu.numerics(for: .e4m3, accumulator: .fp16))
+    #expect(m.cInput == .addedAfterHalves && m.blockSize == 32 && m.fractionBits == 25)
+    let x: Float = 0x1p-6, y: Float = 0x1p-5, h = x * y  // products 2^-11: half an FP16 ulp at 1
+    // positions 0 and 1 form the first half: 1 + 2^-11 is a tie, to even: 1; the 2^-11 at
+    // position 2 meets 1 in the second half: 1 again (one block of all three would give 1 + 2^-10)
+    #expect(try m.dot([1, x, x], [1, y, y], input: .e4m3) == 1)
+    #expect(try m.dot([1, x, 0, 0, x], [1, y, 0, 0, y], input: .e4m3) == 1 + 0x1p-10)  // positions 0, 1, 4: one half
+    // c after the halves: 1 (halves) + 2^-11 is a tie again: 1; fused into the second half it
+    // would be 1 + 2^-11 + 2^-11 = 1 + 2^-10
+    #expect(try m.dot([1, 0, x], [1, 0, y], c: h, input: .e4m3) == 1)
+    // c is rounded to FP16 first (1 + 2^-20 becomes 1): 1 + 1 = 2
+    #expect(try m.dot([1], [1], c: 1 + 0x1p-20, input: .e4m3) == 2)
+    // specials: an Inf half (448·448 + 448·448 overflows FP16) plus a −Inf c is NaN; a finite
+    // half 256·240 = 61440 plus c = 65504 overflows in the last addition: Inf
+    #expect(try m.dot([448, 448], [448, 448], c: -.infinity, input: .e4m3).bitPattern == 0x7FFF_FFFF)
+    #expect(try m.dot([256], [240], c: 65504, input: .e4m3) == .infinity)
+    // the C layer refuses the halves with an FP32 accumulator
+    var bad = m
+    bad.accumulator = .fp32
+    #expect(throws: FP8Error.self) { try bad.dot([1], [1], input: .e4m3) }
   }
 
   @Test func fp16AccumulatorRoundsToNearestEven() throws {

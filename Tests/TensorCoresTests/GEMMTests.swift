@@ -1,3 +1,4 @@
+import FP8
 import TensorCores
 import Testing
 import _TestSupport

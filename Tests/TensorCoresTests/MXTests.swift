@@ -1,3 +1,4 @@
+import FP8
 import TensorCores
 import Testing
 import _TestSupport
@@ -73,7 +74,7 @@ struct MXTests {
     }
   }
 
-  /// The FP8 model with an FP16 accumulator (F = 13, c rounded to FP16, result to nearest even).
+  /// The FP8 model with an FP16 accumulator (Ada: F = 13, c fused; H100: two FP16 halves, c after).
   static func f16(_ gpu: GPUArchitecture, _ format: ElementFormat) -> BlockFMAModel {
     gpu.numerics(for: format == .e4m3 ? .e4m3 : .e5m2, accumulator: .fp16)!
   }

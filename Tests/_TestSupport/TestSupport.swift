@@ -2,19 +2,6 @@
 import FP8
 import Foundation
 
-/// A small deterministic generator (SplitMix64) so that tests draw the same data on every run.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-  public var state: UInt64
-  public init(seed: UInt64) { state = seed }
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
-
 /// The folder of real-GPU tensor-core vectors, if present (`../shared/tensorcore-vectors` beside
 /// the package, or FP8EMU_VECTORS).
 public func tensorCoreVectorsDirectory(file: String = #filePath) -> String? {
@@ -31,4 +18,29 @@ public func packageRoot(file: String = #filePath) -> String {
   var url = URL(fileURLWithPath: file)
   for _ in 0..<3 { url.deleteLastPathComponent() }
   return url.path
+}
+
+/// The path of an executable product built beside the test bundle (`swift build --build-tests`
+/// builds every product into the same folder).
+public func builtProduct(_ name: String) -> String {
+  URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
+}
+
+/// Runs an executable with `environment` changed (nil removes a variable) and returns its standard
+/// output and exit status.
+public func runProcess(_ path: String, _ arguments: [String], environment changes: [String: String?] = [:]) throws
+  -> (output: String, status: Int32)
+{
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: path)
+  p.arguments = arguments
+  var env = ProcessInfo.processInfo.environment
+  for (k, v) in changes { env[k] = v }
+  p.environment = env
+  let pipe = Pipe()
+  p.standardOutput = pipe
+  try p.run()
+  let data = pipe.fileHandleForReading.readDataToEndOfFile()
+  p.waitUntilExit()
+  return (String(decoding: data, as: UTF8.self), p.terminationStatus)
 }

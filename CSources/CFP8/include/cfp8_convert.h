@@ -19,8 +19,8 @@ enum {
 enum {
   CFP8_PRESET_CUDA_SATFINITE = 0, /* PTX cvt.rn.satfinite, Transformer Engine */
   CFP8_PRESET_CUDA_NOSAT = 1,     /* cuda_fp8.hpp __NV_NOSAT */
-  CFP8_PRESET_ML_DTYPES = 2,      /* ml_dtypes: OCP non-saturating */
-  CFP8_PRESET_PYTORCH = 3,        /* PyTorch CPU float8 casts */
+  CFP8_PRESET_ML_DTYPES = 2,      /* ml_dtypes 0.7.0: OCP non-saturating */
+  CFP8_PRESET_PYTORCH = 3,        /* torch 2.13.0 CPU casts: E4M3 saturates, E5M2 does not */
 };
 
 typedef struct cfp8_encode_options {
@@ -62,10 +62,9 @@ uint8_t cfp8_encode_bf16_reference(uint16_t bits, int32_t format, int32_t roundi
 uint8_t cfp8_encode_f64_reference(double x, int32_t format, int32_t rounding, int32_t preset, uint32_t random);
 
 /* E8M0 (unsigned power-of-two scale) reference encode of an FP32 value. `rounding`:
- *   CFP8_ROUND_NEAREST_EVEN  as ml_dtypes float8_e8m0fnu: 2^e·1.f goes to 2^(e+1) iff f >= 0.5
- *                            (the bit below the leading one decides; ties go up); below 2^-126
- *                            (FP32 subnormals) ml_dtypes rounds linearly between 0 and 2^-126:
- *                            x > 2^-127 gives 0x01, x <= 2^-127 gives 0x00
+ *   CFP8_ROUND_NEAREST_EVEN  as ml_dtypes 0.7.0 float8_e8m0fnu: 2^e·1.f goes to 2^(e+1) iff
+ *                            f >= 0.5 (the bit below the leading one decides; ties go up), at
+ *                            every magnitude: FP32 subnormals 2^-127·1.f give 0x01 iff f >= 0.5
  *   CFP8_ROUND_TOWARD_ZERO   2^floor(log2 x)
  *   CFP8_ROUND_UP            2^ceil(log2 x) (Transformer Engine MXFP8 scale)
  * Zero (either sign), negative, NaN and Inf give 0xFF (NaN); results above 2^127 give 0xFF;

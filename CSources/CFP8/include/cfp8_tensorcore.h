@@ -11,9 +11,14 @@
  *  3. the alignment point E is the largest term exponent, floored at min_exponent;
  *  4. each term is truncated toward zero to a multiple of 2^(E-F); the truncated terms are summed
  *     exactly;
- *  5. the exact sum is rounded to the accumulator: toward zero to FP32, or to nearest even to FP16.
+ *  5. the exact sum is rounded to the accumulator: toward zero to FP32 after keeping F + 1
+ *     significant bits (truncated) when F < 23, or once to nearest even to FP16.
  * With c_added (B200 FP8) the block aligns the products only, rounds their sum toward zero to
  * FP32, and adds c with one round-to-nearest-even FP32 addition.
+ * With c_added_halves (H100 and B200 FP8 with an FP16 accumulator) the block's products run as
+ * two chained FP16-accumulator blocks of the model, the first from +0 over the products at
+ * positions t with t mod 4 in {0, 1}, the second over those with t mod 4 in {2, 3}; c, rounded
+ * to FP16, is added last with one round-to-nearest-even FP16 addition.
  * An exact zero sum is +0, or -0 when every term is a negative zero (IEEE rule).
  *
  * Inputs in the block function are FP32 values that the input format represents exactly; F32
@@ -36,6 +41,8 @@ enum {
 enum {
   CFP8_TC_C_FUSED = 0, /* c is one more term of the aligned sum (all GPUs except B200 FP8) */
   CFP8_TC_C_ADDED = 1, /* products aligned and summed, then c added with one RNE FP32 add */
+  CFP8_TC_C_ADDED_HALVES = 2, /* two FP16 half-blocks of interleaved pairs from zero, then c added
+                                 with one RNE FP16 add; needs CFP8_TC_ACC_F16 */
 };
 
 /* No floor on the alignment point (V100). */

@@ -7,22 +7,32 @@ package struct CTensorCoreModel: Sendable, Equatable {
   package var fractionBits: Int32
   package var minExponent: Int32   // CTensorCoreModel.noMinExponent for none
   package var fp16Accumulator: Bool
-  package var cAddedAfter: Bool
+  package var cMode: CMode
+
+  /// Where c enters a block (cfp8_tensorcore.h's CFP8_TC_C_*).
+  package enum CMode: Sendable, Equatable {
+    case fused, addedAfter, addedAfterHalves
+  }
 
   package static let noMinExponent: Int32 = -100_000
 
-  package init(blockSize: Int32, fractionBits: Int32, minExponent: Int32, fp16Accumulator: Bool, cAddedAfter: Bool) {
+  package init(blockSize: Int32, fractionBits: Int32, minExponent: Int32, fp16Accumulator: Bool, cMode: CMode) {
     self.blockSize = blockSize
     self.fractionBits = fractionBits
     self.minExponent = minExponent
     self.fp16Accumulator = fp16Accumulator
-    self.cAddedAfter = cAddedAfter
+    self.cMode = cMode
   }
 
   var c: cfp8_tc_model {
-    cfp8_tc_model(block_size: blockSize, fraction_bits: fractionBits, min_exponent: minExponent,
-                  accumulator: fp16Accumulator ? Int32(CFP8_TC_ACC_F16) : Int32(CFP8_TC_ACC_F32),
-                  c_mode: cAddedAfter ? Int32(CFP8_TC_C_ADDED) : Int32(CFP8_TC_C_FUSED))
+    let mode: Int32
+    switch cMode {
+    case .fused: mode = Int32(CFP8_TC_C_FUSED)
+    case .addedAfter: mode = Int32(CFP8_TC_C_ADDED)
+    case .addedAfterHalves: mode = Int32(CFP8_TC_C_ADDED_HALVES)
+    }
+    return cfp8_tc_model(block_size: blockSize, fraction_bits: fractionBits, min_exponent: minExponent,
+                         accumulator: fp16Accumulator ? Int32(CFP8_TC_ACC_F16) : Int32(CFP8_TC_ACC_F32), c_mode: mode)
   }
 }
 
@@ -61,7 +71,7 @@ extension CKernels {
     var ca = a.cValue
     var cb = b.cValue
     var sc = cfp8_scaling(mode: scalingMode, a_scales: aScales, b_scales: bScales, a_mx: aMX, b_mx: bMX)
-    var cm = (model ?? CTensorCoreModel(blockSize: 1, fractionBits: 24, minExponent: -126, fp16Accumulator: false, cAddedAfter: false)).c
+    var cm = (model ?? CTensorCoreModel(blockSize: 1, fractionBits: 24, minExponent: -126, fp16Accumulator: false, cMode: .fused)).c
     var ep = cfp8_epilogue(alpha: alpha, beta: beta, c: c, ldc: Int64(n), bias: bias, d: UnsafeMutableRawPointer(d),
                            d_format: Int32(CFP8_FORMAT_F32), ldd: Int64(n), d_scale: 1, amax_out: amax)
     let status = cfp8_tc_gemm(Int64(m), Int64(n), Int64(k), &ca, &cb, accInit, &sc, &cm, accumulation,
