@@ -109,6 +109,29 @@ CFP8_TARGET_AVX512 static float amax_run_avx512(const void *x, int32_t fmt, size
   for (; i < n; i++) r = amax_step(r, load_f32(x, fmt, off + i));
   return r;
 }
+
+/* The same maximum with AVX2 (max is exact, so any order gives the scalar run's value). */
+CFP8_TARGET_AVX2 static float amax_run_avx2(const void *x, int32_t fmt, size_t off, size_t n) {
+  if (fmt == CFP8_FORMAT_F16) return amax_run_scalar(x, fmt, off, n);
+  __m256 m = _mm256_setzero_ps(), nan = _mm256_setzero_ps();
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v;
+    if (fmt == CFP8_FORMAT_F32) v = _mm256_loadu_ps((const float *)x + off + i);
+    else v = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)x + off + i))), 16));
+    const __m256 a = _mm256_and_ps(v, absmask);
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+    m = _mm256_max_ps(m, a);
+  }
+  if (_mm256_movemask_ps(nan)) return NAN;
+  float lanes[8];
+  _mm256_storeu_ps(lanes, m);
+  float r = 0.0f;
+  for (int l = 0; l < 8; l++) r = lanes[l] > r ? lanes[l] : r;
+  for (; i < n; i++) r = amax_step(r, load_f32(x, fmt, off + i));
+  return r;
+}
 #endif
 
 typedef float (*amax_run_fn)(const void *, int32_t, size_t, size_t);
@@ -116,6 +139,7 @@ typedef float (*amax_run_fn)(const void *, int32_t, size_t, size_t);
 static amax_run_fn pick_amax(int32_t isa) {
 #if defined(CFP8_X86)
   if (isa == CFP8_ISA_AVX512) return amax_run_avx512;
+  if (isa == CFP8_ISA_AVX2) return amax_run_avx2;
 #endif
   return amax_run_scalar;
 }
