@@ -40,10 +40,12 @@ let package = Package(
     .target(name: "FP8IO", dependencies: ["FP8"]),
     .target(name: "MixedPrecision", dependencies: ["FP8", "TensorCores", "FP8IO"]),
     .target(name: "Deployment", dependencies: ["FP8", "MixedPrecision"]),
+    // Open MPI is loaded at run time (dlopen), never linked: everything builds and runs without it.
+    .target(name: "DataParallel", dependencies: ["FP8", "FP8Linalg", "MixedPrecision"]),
     .executableTarget(
       name: "fp8emu",
       dependencies: [
-        "FP8", "FP8Linalg", "TensorCores", "FP8IO", "MixedPrecision", "Deployment",
+        "FP8", "FP8Linalg", "TensorCores", "FP8IO", "MixedPrecision", "Deployment", "DataParallel",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -55,6 +57,9 @@ let package = Package(
       ],
       path: "Benchmarks/FP8Bench"
     ),
+    // Runs under mpirun for DataParallelTests: real collectives checked against in-process sums.
+    .executableTarget(
+      name: "DataParallelCheck", dependencies: ["DataParallel", "MixedPrecision", "FP8", "_TestSupport"], path: "Tests/DataParallelCheck"),
     .target(name: "_TestSupport", dependencies: ["FP8"], path: "Tests/_TestSupport"),
     .testTarget(name: "FP8Tests", dependencies: ["FP8", "_TestSupport"]),
     .testTarget(name: "FP8LinalgTests", dependencies: ["FP8", "FP8Linalg", "_TestSupport"]),
@@ -62,5 +67,6 @@ let package = Package(
     .testTarget(name: "FP8IOTests", dependencies: ["FP8", "FP8IO", "_TestSupport"], exclude: ["Corpus"]),
     .testTarget(name: "DeploymentTests", dependencies: ["FP8", "Deployment", "MixedPrecision", "_TestSupport"]),
     .testTarget(name: "MixedPrecisionTests", dependencies: ["FP8", "TensorCores", "MixedPrecision", "_TestSupport"], exclude: ["Fixtures"]),
+    .testTarget(name: "DataParallelTests", dependencies: ["FP8", "MixedPrecision", "DataParallel", "_TestSupport"]),
   ]
 )

@@ -280,11 +280,15 @@ typedef void (*deq_run_fn)(const uint8_t *q, const float *table, const float *rs
 
 static void deq_run_scalar(const uint8_t *q, const float *t, const float *rs, int64_t span, void *out, int32_t of,
                            size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    float v = t[q[i]] * rs[i / (size_t)span];
-    if (of == CFP8_FORMAT_F32) ((float *)out)[i] = v;
-    else if (of == CFP8_FORMAT_BF16) ((uint16_t *)out)[i] = cfp8_f32_to_bf16_rne(v);
-    else ((uint16_t *)out)[i] = f32_to_f16_rne(v);
+  for (size_t i0 = 0, b = 0; i0 < n; i0 += (size_t)span, b++) {
+    const size_t i1 = n - i0 > (size_t)span ? i0 + (size_t)span : n;
+    const float s = rs[b];
+    if (of == CFP8_FORMAT_F32)
+      for (size_t i = i0; i < i1; i++) ((float *)out)[i] = t[q[i]] * s;
+    else if (of == CFP8_FORMAT_BF16)
+      for (size_t i = i0; i < i1; i++) ((uint16_t *)out)[i] = cfp8_f32_to_bf16_rne(t[q[i]] * s);
+    else
+      for (size_t i = i0; i < i1; i++) ((uint16_t *)out)[i] = f32_to_f16_rne(t[q[i]] * s);
   }
 }
 

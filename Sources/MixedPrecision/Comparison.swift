@@ -26,6 +26,8 @@ public struct RunResult: Sendable, Codable {
   /// Held-out loss (teacher forcing, clean data) after steps `evalSteps` (every `evalEvery` steps).
   public var evalSteps: [Int] = []
   public var evalLosses: [Double] = []
+  /// The last exchanged step's gradient exchange, on rank 0 (data-parallel runs only).
+  public var exchange: ExchangeStats? = nil
 
   init(recipe: String, gpu: String, numerics: String, losses: [Float], finalLoss: Double, relativeToFP32: Double?,
               metricName: String, metric: Double, heldOutLoss: Double, stepsToFP32Loss: Int?, tokensPerSecond: Double,
@@ -136,11 +138,13 @@ extension Trainer {
   /// above it keeps training past `options.steps` at the final learning rate, for at most
   /// `extraFraction` × steps more, until an evaluation reaches it; those extra steps count only for
   /// "steps to FP32 loss" (final loss, metric and held-out loss are taken at `options.steps`).
+  /// `afterStep` runs after each of the `options.steps` (periodic checkpoints).
   public func run(
     evalEvery: Int = 0, reachTarget: Double? = nil, extraFraction: Double = 0.2, log: MonitorLog? = nil,
-    progress: (Int, Float) -> Void = { _, _ in }
+    progress: (Int, Float) -> Void = { _, _ in }, afterStep: (Trainer) throws(TrainingError) -> Void = { _ in }
   ) throws(TrainingError) -> RunResult {
     var losses: [Float] = []
+    var exchange: ExchangeStats?
     var evalSteps: [Int] = [], evalLosses: [Double] = []
     var evalSeconds = 0.0
     func evaluateHeldOut(after step: Int) throws(TrainingError) {
@@ -153,8 +157,10 @@ extension Trainer {
     while step < options.steps {
       let r = try trainStep()
       losses.append(r.loss)
+      if let e = r.exchange, e.gradientBytes > 0 { exchange = e }
       log?.write(r, recipe: options.recipe.rawValue)
       progress(r.step, r.loss)
+      try afterStep(self)
       if evalEvery > 0 && ((r.step + 1) % evalEvery == 0 || r.step + 1 == options.steps) { try evaluateHeldOut(after: r.step + 1) }
     }
     let secs = Date().timeIntervalSince(start) - evalSeconds
@@ -170,11 +176,13 @@ extension Trainer {
       }
     }
     let tokens = Double(losses.count * options.accumulation * options.microBatch * task.sequenceLength)
-    return RunResult(
+    var result = RunResult(
       recipe: options.recipe.rawValue, gpu: options.gpu.rawValue, numerics: options.recipe.isFP8 ? options.gpu.numericsName : "fp32",
       losses: losses, finalLoss: Comparison.finalLoss(losses), relativeToFP32: nil, metricName: task.metricName, metric: metric,
       heldOutLoss: held, stepsToFP32Loss: nil, tokensPerSecond: tokens / max(secs, 1e-9),
       bytesFP8: bytesFP8, bytesFP32: bytesFP32, skippedSteps: scaler.skippedSteps, seconds: secs,
       evalSteps: evalSteps, evalLosses: evalLosses)
+    result.exchange = exchange
+    return result
   }
 }

@@ -19,6 +19,8 @@ public struct StepRecord: Sendable, Codable, Equatable {
   public var layers: [LayerRecord]
   /// Decisions taken this step (learning-rate reductions, re-calibrations), human readable.
   public var events: [String]
+  /// This rank's gradient exchange (data-parallel runs only).
+  public var exchange: ExchangeStats? = nil
 }
 
 /// Writes one line per step, as CSV (a header first) or JSON lines.
@@ -57,6 +59,7 @@ public final class MonitorLog {
             for f in ["amax", "scale", "sqnr_db", "saturated", "flushed"] { h.append("\(l.name).\(k.shortName).\(f)") }
           }
         }
+        if r.exchange != nil { h += ["exchange_gradient_bytes", "exchange_control_bytes", "exchange_sqnr_db"] }
         h.append("events")
         line = h.joined(separator: ",") + "\n"
         wroteHeader = true
@@ -67,6 +70,7 @@ public final class MonitorLog {
           if let s { c += ["\(s.amax)", "\(s.scale)", "\(s.sqnrDB)", "\(s.saturated)", "\(s.flushed)"] } else { c += ["", "", "", "", ""] }
         }
       }
+      if let e = r.exchange { c += ["\(e.gradientBytes)", "\(e.controlBytes)", "\(e.sqnrDB)"] }
       c.append("\"" + r.events.joined(separator: "; ").replacingOccurrences(of: "\"", with: "'") + "\"")
       line += c.joined(separator: ",")
     }

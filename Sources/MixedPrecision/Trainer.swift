@@ -6,8 +6,9 @@ import TensorCores
 /// scaling state), and the matrix-product hook that casts operands and calls the engine.
 ///
 /// A step (``trainStep()``): the recipe's start of step; `accumulation` micro-batches (forward,
-/// backward with the loss multiplied by the loss scale, gradients summed in order), after which
-/// the accumulated gradients are complete; then unscale, the overflow decision (skip on Inf/NaN,
+/// backward with the loss multiplied by the loss scale, gradients summed along
+/// ``AccumulationTree``; under data parallelism this rank's share, combined with the other ranks'
+/// by the ``StepReducer``, which also makes the ranks agree on the recipe's amaxes); then unscale, the overflow decision (skip on Inf/NaN,
 /// counted), clip by value (option), clip by global norm, AdamW on the FP32 masters, the recipe's
 /// end of step. FP8 weights are re-quantised from the masters at every use, so they always follow
 /// the update.
@@ -36,6 +37,11 @@ public final class Trainer {
   var evalMode = false
   /// Quantised weights of the current step (they change only at the update): key linear·2 + (0 forward, 1 dgrad).
   var weightCache: [Int: Operand] = [:]
+  /// Combines the ranks' sums under data parallelism; nil: this process is the only rank.
+  public var reducer: (any StepReducer)?
+  /// Whether the casts running now record the layer statistics: those of the step's first
+  /// micro-batch, which rank 0 computes whatever the number of ranks.
+  var recordStats = true
 
   public init(options: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine = IdealMatmulEngine(),
               model config: TransformerConfig? = nil) throws(TrainingError) {
@@ -108,11 +114,11 @@ public final class Trainer {
     do { (q, deq, stats) = try fp8.apply(km, rows: outer, cols: k, isa: options.isa) } catch { throw .fp8(error) }
     if !evalMode {
       recipe.observe(amax: stats.amax, at: site)
-      switch site.kind {
+      if recordStats { switch site.kind {
       case .activation: if site.role == .forward { layerStats[site.linear].activation = stats }
       case .weight: if site.role == .forward { layerStats[site.linear].weight = stats }
       case .gradient: if site.role == .gradInput { layerStats[site.linear].gradient = stats }
-      }
+      } }
       if collectBytes && site.role == .forward {
         // Every scale counted as FP32, the E8M0 ones of MXFP8 included.
         bytesFP8 += q.bits.count + 4 * (q.scales.count + q.mxScales.count)
@@ -155,38 +161,49 @@ public final class Trainer {
       for x in model.params[model.config.weightIndex(ofLinear: l)] { amax = max(amax, abs(x)) }
       return amax
     }
-    var (loss, gradients) = try accumulateGradients(lossScale: lossScale)
-    // The accumulated gradients are complete here: data-parallel training all-reduces them here.
-    let finite = unscale(&gradients, lossScale: lossScale)
+    let local = try accumulateGradients(lossScale: lossScale)
+    // Agreed by maximum across ranks: the recipe's amaxes, and rank 0's SQNR verdict on the first
+    // micro-batch (the other ranks contribute −∞).
+    let amaxes = recipe.stepAmaxes
+    let verdict: Float = local.share.lowerBound == 0 ? Float(lowSQNRLayer().map { $0 + 1 } ?? 0) : -.infinity
+    let mine = StepSums(gradients: local.gradients, loss: local.loss, maxima: amaxes + [verdict])
+    let all = try reducer?.reduce(mine) ?? mine
+    let loss = all.loss / Float(options.accumulation)
+    var gradients = all.gradients ?? []
+    let finite = all.gradients != nil && unscale(&gradients, lossScale: lossScale)
     let (applied, norm, lr) = applyGradients(&gradients, finite: finite)
     if !applied { events.append("step \(step): Inf/NaN gradients, step skipped, loss scale \(lossScale) -> \(scaler.scale)") }
-    recipe.endStep(amaxes: recipe.stepAmaxes)
-    events += reduceLearningRateOnLowSQNR()
+    recipe.endStep(amaxes: Array(all.maxima.prefix(amaxes.count)))
+    events += reduceLearningRate(layer: Int(all.maxima.last!) - 1)
     eventLog += events
     let rec = StepRecord(step: step, loss: loss, gradNorm: norm, lossScale: lossScale, skipped: !applied, learningRate: lr,
-                         layers: layerStats, events: events)
+                         layers: layerStats, events: events, exchange: all.exchange)
     step += 1
     return rec
   }
 
-  /// Forward and backward passes over the step's micro-batches: the mean loss and the sum of the
-  /// gradients of `lossScale ×` the loss, added in micro-batch order.
-  func accumulateGradients(lossScale: Float) throws(TrainingError) -> (loss: Float, gradients: [[Float]]) {
+  /// Forward and backward passes over this rank's micro-batches: the sums of their losses and of
+  /// the gradients of `lossScale ×` the loss, along ``AccumulationTree``. Every rank draws every
+  /// micro-batch, so that the data RNG does not depend on the number of ranks.
+  func accumulateGradients(lossScale: Float) throws(TrainingError) -> (share: Range<Int>, loss: Float, gradients: [[Float]]) {
     let hook: MatmulHook<Float> = { (l, r, a, b, m, n, k) throws(TrainingError) in try self.matmul(l, r, a, b, m, n, k) }
-    var sum = model.params.map { [Float](repeating: 0, count: $0.count) }
-    var lossSum: Float = 0
+    let count = options.accumulation
+    let share = reducer?.share(of: count) ?? 0..<count
+    var batches: [Batch?] = []
+    for micro in 0..<count {
+      let b = task.trainBatch(&dataRNG, size: options.microBatch)
+      batches.append(share.contains(micro) ? b : nil)
+    }
     collectBytes = step == 0
     if collectBytes { bytesFP8 = 0; bytesFP32 = 0 }
-    for _ in 0..<options.accumulation {
-      let batch = task.trainBatch(&dataRNG, size: options.microBatch)
-      let (loss, g) = try model.lossAndGradients(batch, lossScale: lossScale, hook: hook)
-      collectBytes = false
-      lossSum += loss
-      for i in sum.indices {
-        sum[i].withUnsafeMutableBufferPointer { S in g[i].withUnsafeBufferPointer { G in for j in 0..<S.count { S[j] += G[j] } } }
-      }
-    }
-    return (lossSum / Float(options.accumulation), sum)
+    defer { recordStats = true }
+    let (loss, sum) = try AccumulationTree.sum(share, leaf: { (micro) throws(TrainingError) -> (Float, [[Float]]) in
+      recordStats = micro == 0
+      defer { collectBytes = false }
+      let (loss, g) = try model.lossAndGradients(batches[micro]!, lossScale: lossScale, hook: hook)
+      return (loss, g)
+    }, add: { ($0.0 + $1.0, AccumulationTree.add($0.1, $1.1)) })
+    return (share, loss, sum)
   }
 
   /// Multiplies the accumulated gradients by 1 / (loss scale × micro-batches); returns whether
@@ -215,20 +232,24 @@ public final class Trainer {
     return (true, norm, lr)
   }
 
-  /// SQNR-driven learning-rate reduction: the multiplier drops when a cast layer's forward SQNR
-  /// falls below the threshold (at most once per cooldown).
-  func reduceLearningRateOnLowSQNR() -> [String] {
-    guard let thr = options.sqnrThresholdDB, step - lastReduction >= options.lrReductionCooldown else { return [] }
-    for (l, rec) in layerStats.enumerated() where !highPrecision[l] {
-      let worst = min(rec.activation?.sqnrDB ?? .infinity, rec.weight?.sqnrDB ?? .infinity)
-      if worst < thr {
-        lrMultiplier *= options.lrReductionFactor
-        lastReduction = step
-        return [String(format: "step %d: %@ forward SQNR %.2f dB < %.2f dB: learning rate x%g (multiplier %g)",
-                       step, rec.name, worst, thr, Double(options.lrReductionFactor), Double(lrMultiplier))]
-      }
+  /// The first cast layer whose forward SQNR (first micro-batch) is below the threshold, when a
+  /// learning-rate reduction is due (at most once per cooldown).
+  func lowSQNRLayer() -> Int? {
+    guard let thr = options.sqnrThresholdDB, step - lastReduction >= options.lrReductionCooldown else { return nil }
+    return layerStats.indices.first { l in
+      !highPrecision[l] && min(layerStats[l].activation?.sqnrDB ?? .infinity, layerStats[l].weight?.sqnrDB ?? .infinity) < thr
     }
-    return []
+  }
+
+  /// SQNR-driven learning-rate reduction for the layer rank 0 found (`layer` < 0: none).
+  func reduceLearningRate(layer: Int) -> [String] {
+    guard layer >= 0, let thr = options.sqnrThresholdDB else { return [] }
+    let rec = layerStats[layer]
+    let worst = min(rec.activation?.sqnrDB ?? .infinity, rec.weight?.sqnrDB ?? .infinity)
+    lrMultiplier *= options.lrReductionFactor
+    lastReduction = step
+    return [String(format: "step %d: %@ forward SQNR %.2f dB < %.2f dB: learning rate x%g (multiplier %g)",
+                   step, rec.name, worst, thr, Double(options.lrReductionFactor), Double(lrMultiplier))]
   }
 
   /// The task's metric and held-out loss with the recipe's forward numerics (no scaling state changes).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataParallel
 import FP8
 import Foundation
 import MixedPrecision
@@ -60,6 +61,11 @@ struct Train: ParsableCommand {
   @Option(help: "Override dynamic loss scaling: on or off (default: on except fp32).") var lossScaling: String?
   @Option(help: "Save a safetensors checkpoint of the (single-recipe) run at the end.") var saveCheckpoint: String?
   @Option(help: "Resume the (single-recipe) run from this checkpoint.") var resume: String?
+  @Option(help: "Under mpirun: the format gradients are exchanged in: fp32, bf16, e5m2 (per-tensor scale from the ranks' amax) or e4m3-blockwise (1x128 tiles).")
+  var exchange: String = "fp32"
+  @Option(help: "Under mpirun: seconds a rank waits for the others in one exchange before the job is aborted.")
+  var collectiveTimeout: Double = 300
+  @Option(help: "Also save the checkpoint every N steps (with --save-checkpoint).") var checkpointEvery: Int?
   @Flag(help: "No progress bar.") var quiet = false
   @Option(help: "OpenMP threads of the training step: products, attention, layers (0: the runtime's default; the bits do not depend on it).") var threads: Int = 1
 
@@ -108,6 +114,37 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
+    guard let format = ExchangeFormat(rawValue: exchange) else {
+      throw ValidationError("--exchange: \(ExchangeFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    if checkpointEvery != nil && (saveCheckpoint == nil || (checkpointEvery ?? 0) <= 0) {
+      throw ValidationError("--checkpoint-every needs a positive N and --save-checkpoint")
+    }
+    let comm: MPICommunicator?
+    do { comm = try Launch.communicator(timeout: collectiveTimeout) } catch {
+      FileHandle.standardError.write(Data("fp8emu: \(error)\n".utf8))
+      throw ExitCode(error.exitCode)
+    }
+    guard let comm else { return try train(DataParallelRun(comm: nil, exchange: format)) }
+    // A rank that fails must end the job, or the others would wait for it.
+    do { try train(DataParallelRun(comm: comm, exchange: format)) } catch let e as ValidationError {
+      comm.abort(e.message, code: 64)
+    } catch {
+      comm.abort("\(error)", code: DataParallelRun.exitCode(error))
+    }
+    comm.finalize()
+  }
+
+  /// Trains on this rank; rank 0 alone prints and writes files.
+  func train(_ dp: DataParallelRun) throws {
+    let quiet = self.quiet || !dp.isRoot
+    if let comm = dp.comm {
+      let hosts = try comm.hosts()
+      if dp.isRoot {
+        let per = accumulation / max(comm.size, 1)
+        FileHandle.standardError.write(Data("data parallel: \(Launch.placement(hosts)); exchange \(dp.exchange); \(accumulation) micro-batches per step, \(per) per rank\n".utf8))
+      }
+    }
     // The engine every matrix product goes through: the tensor-core model for FP8 products
     // (H100 / B200 / A100 numerics), the ideal FP32 engine otherwise.
     let engine: any MatmulEngine = TensorCoreMatmulEngine(threads: threads)
@@ -131,25 +168,32 @@ struct Train: ParsableCommand {
     if gpu == nil && chosenGPU == .ideal && !quiet {
       FileHandle.standardError.write(Data("note: this build's engine computes ideal FP32 numerics only; tensor-core numerics (--gpu h100, ...) are not available yet\n".utf8))
     }
-    let monitor = try log.map { try MonitorLog(path: $0) }
+    let monitor = dp.isRoot ? try log.map { try MonitorLog(path: $0) } : nil
     let store = SafetensorsCheckpointStore()
     var results: [RunResult] = []
     for (r, g) in recipes {
       let o = try options(for: r, gpu: g, task: task)
       let t = try Trainer(options: o, task: task, engine: engine, model: try modelConfig(task))
-      if let resume { try t.restore(try store.load(from: resume)) }
+      t.reducer = try dp.reducer(options: o)(t)
+      if let resume { try t.restore(try dp.loadCheckpoint(resume, store: store)) }
+      // Written whole or not at all (temporary file, then rename), by rank 0 only.
+      func save(_ t: Trainer) throws(TrainingError) { if let saveCheckpoint, dp.isRoot { try store.save(t.checkpoint(), to: saveCheckpoint) } }
       var bar = ProgressBar(enabled: !quiet)
       // Runs that save or resume a checkpoint take no held-out evaluations along the way.
-      let result = try t.run(evalEvery: checkpointed ? 0 : evalEvery, reachTarget: Comparison.fp32Target(results), log: monitor) {
-        step, loss in
-        bar.update(Double(step + 1) / Double(o.steps), text: stepText(r.rawValue, step + 1, o.steps, loss))
-        if checkpointed && quiet && !json { print("step \(step) loss \(loss)") }
-      }
-      if let saveCheckpoint { try store.save(t.checkpoint(), to: saveCheckpoint) }
+      let result = try t.run(evalEvery: checkpointed ? 0 : evalEvery, reachTarget: Comparison.fp32Target(results), log: monitor,
+                             progress: { step, loss in
+                               bar.update(Double(step + 1) / Double(o.steps), text: stepText(r.rawValue, step + 1, o.steps, loss))
+                               if checkpointed && self.quiet && dp.isRoot && !json { print("step \(step) loss \(loss)") }
+                             },
+                             afterStep: { (t) throws(TrainingError) in
+                               if let every = checkpointEvery, t.step % every == 0, t.step < o.steps { try save(t) }
+                             })
+      try save(t)
       bar.finish()
       results.append(result)
     }
     Comparison.relate(&results)
+    guard dp.isRoot else { return }
     if let curves {
       let enc = JSONEncoder()
       enc.outputFormatting = [.sortedKeys]

@@ -5,6 +5,7 @@
 // than the 13-bit window, terms just inside and just outside it, cancellation, subnormals, signed
 // zeros, NaN/Inf operands, overflowing and -0 accumulators, every scaling, 1–3 threads, and a
 // model with F = 3 (under which even blocks of E5M2 subnormal products lose bits).
+import FP8
 import TensorCores
 import Testing
 import _TestSupport
