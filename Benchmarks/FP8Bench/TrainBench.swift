@@ -90,8 +90,7 @@ struct TrainBench: ParsableCommand {
             if trainers[k] == nil {
               var o = TrainingOptions()
               o.recipe = r; o.gpu = trainingGPU; o.steps = 1_000_000; o.microBatch = s.microBatch; o.accumulation = s.accumulation
-              o.threads = t
-              let tr = try Trainer(options: o, task: s.task, engine: TensorCoreMatmulEngine(threads: t), model: s.config)
+              let tr = try Trainer(options: o, task: s.task, engine: TensorCoreMatmulEngine(threads: t), model: s.config, threads: t)
               try tr.trainStep()
               trainers[k] = tr
             }

@@ -43,9 +43,12 @@ public final class Trainer {
   /// micro-batch, which rank 0 computes whatever the number of ranks.
   var recordStats = true
 
+  /// `threads`: OpenMP threads of the step's C kernels (products, attention, layers; 0: the
+  /// runtime's default). The bits do not depend on it, so it is not part of the options a
+  /// checkpoint records.
   public init(options: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine = IdealMatmulEngine(),
-              model config: TransformerConfig? = nil) throws(TrainingError) {
-    guard options.steps >= 0, options.microBatch > 0, options.accumulation > 0, options.threads >= 0 else {
+              model config: TransformerConfig? = nil, threads: Int = 1) throws(TrainingError) {
+    guard options.steps >= 0, options.microBatch > 0, options.accumulation > 0, threads >= 0 else {
       throw .invalidArgument("steps, micro-batch and accumulation must be positive, threads not negative")
     }
     if options.recipe.isFP8 && !engine.supports(options.numerics) {
@@ -69,7 +72,7 @@ public final class Trainer {
     var initRNG = TrainRNG(seed: options.seed)
     model = Transformer<Float>(config: cfg, rng: &initRNG)
     model.fp16Schedule = options.effectiveFP16Schedule
-    model.kernels = KernelContext(isa: options.isa, threads: options.threads)
+    model.kernels = KernelContext(isa: options.isa, threads: threads)
     optimizer = AdamW(shapes: cfg.parameterShapes)
     scaler = LossScaler(dynamic: options.effectiveLossScaling, initial: options.initialLossScale, growthInterval: options.lossScaleGrowthInterval)
     dataRNG = TrainRNG(seed: options.seed ^ 0xD1B5_4A32_D192_ED03)

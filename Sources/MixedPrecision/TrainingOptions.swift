@@ -60,8 +60,6 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 
   /// SIMD path of the step's C kernels (casts, products, layers); every path gives the same bits.
   public var isa = ISA.auto
-  /// OpenMP threads of the step's C kernels (products, attention, layers); the bits do not depend on it.
-  public var threads = 1
 
   public init() {}
 

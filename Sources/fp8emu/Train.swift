@@ -72,7 +72,7 @@ struct Train: ParsableCommand {
   func options(for r: Recipe, gpu g: TrainingGPU, task: any TrainingTask) throws -> TrainingOptions {
     var o = TrainingOptions()
     o.recipe = r; o.gpu = g; o.steps = steps; o.microBatch = microBatch ?? task.defaultMicroBatch
-    o.accumulation = accumulation; o.seed = seed; o.threads = threads
+    o.accumulation = accumulation; o.seed = seed
     guard steps >= 0, o.microBatch > 0, accumulation > 0 else {
       throw ValidationError("--steps must be 0 or more, --micro-batch and --accumulation 1 or more")
     }
@@ -173,7 +173,7 @@ struct Train: ParsableCommand {
     var results: [RunResult] = []
     for (r, g) in recipes {
       let o = try options(for: r, gpu: g, task: task)
-      let t = try Trainer(options: o, task: task, engine: engine, model: try modelConfig(task))
+      let t = try Trainer(options: o, task: task, engine: engine, model: try modelConfig(task), threads: threads)
       t.reducer = try dp.reducer(options: o)(t)
       if let resume { try t.restore(try dp.loadCheckpoint(resume, store: store)) }
       // Written whole or not at all (temporary file, then rename), by rank 0 only.
