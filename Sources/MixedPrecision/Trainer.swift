@@ -174,7 +174,7 @@ public final class Trainer {
     let loss = all.loss / Float(options.accumulation)
     var gradients = all.gradients ?? []
     let finite = all.gradients != nil && unscale(&gradients, lossScale: lossScale)
-    let (applied, norm, lr) = applyGradients(&gradients, finite: finite)
+    let (applied, norm, lr) = try applyGradients(&gradients, finite: finite)
     if !applied { events.append("step \(step): Inf/NaN gradients, step skipped, loss scale \(lossScale) -> \(scaler.scale)") }
     recipe.endStep(amaxes: Array(all.maxima.prefix(amaxes.count)))
     events += reduceLearningRate(layer: Int(all.maxima.last!) - 1)
@@ -224,14 +224,14 @@ public final class Trainer {
   /// The overflow decision (the loss scaler's) and, when the step is applied, clipping and AdamW on
   /// the masters. Returns whether it was applied, the gradient norm before clipping (NaN when
   /// skipped), and the learning rate.
-  func applyGradients(_ gradients: inout [[Float]], finite: Bool) -> (Bool, Double, Float) {
+  func applyGradients(_ gradients: inout [[Float]], finite: Bool) throws(TrainingError) -> (Bool, Double, Float) {
     let apply = scaler.record(finite: finite)
     let lr = options.learningRate(at: step) * lrMultiplier
     guard apply else { return (false, .nan, lr) }
     if let v = options.clipValue { Clipping.byValue(&gradients, limit: v) }
     let norm: Double
     if let c = options.clipNorm { norm = Clipping.byGlobalNorm(&gradients, maxNorm: c) } else { norm = Clipping.globalNorm(gradients) }
-    optimizer.update(&model.params, gradients, lr: lr, options: options)
+    try optimizer.update(&model.params, gradients, lr: lr, options: options, kernels: model.kernels)
     return (true, norm, lr)
   }
 
