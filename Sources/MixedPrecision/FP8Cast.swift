@@ -45,8 +45,12 @@ package struct FP8Cast: Sendable, Hashable {
 
   /// Casts a rows × cols FP32 matrix (row-major; rows × k for a k-major operand). Returns the FP8
   /// bits with their dequantisation scales (E8M0 bytes for MX), the dequantised values and the
-  /// statistics.
-  package func apply(_ x: [Float], rows: Int, cols: Int, isa: ISA = .auto) throws(FP8Error) -> (QuantizedTensor, [Float], QuantStats) {
+  /// statistics. Without `statistics` (a cast nobody monitors) the dequantised values are empty
+  /// (``QuantizedTensor/dequantize(isa:threads:)`` gives them) and the statistics hold the amax,
+  /// scale and saturation only (SQNR and flushed fraction NaN): the bits are the same.
+  package func apply(_ x: [Float], rows: Int, cols: Int, isa: ISA = .auto, statistics: Bool = true) throws(FP8Error)
+    -> (QuantizedTensor, [Float], QuantStats)
+  {
     guard format == .e4m3 || format == .e5m2 else { throw .badFormat("cast to \(format) (e4m3 or e5m2)") }
     switch (scale, granularity) {
     case (.mx, .mxfp8), (.fixed, .perTensor), (.current, .perTensor), (.current, .perChannel), (.current, .tile128),
@@ -91,8 +95,20 @@ package struct FP8Cast: Sendable, Hashable {
       }
     }
     let bits = try FP8Conversion.encode(scaled, to: format, isa: isa)
-    var deq = try FP8Conversion.decode(bits, from: format, isa: isa)
     let inv = scales.map { 1 / $0 }
+    let q: QuantizedTensor
+    if scale == .mx {
+      q = QuantizedTensor(bits: bits, format: format, rows: rows, cols: cols, granularity: granularity, scales: [],
+                          mxScales: inv.map(e8m0))
+    } else {
+      q = QuantizedTensor(bits: bits, format: format, rows: rows, cols: cols, granularity: granularity, scales: inv)
+    }
+    let n = Swift.max(x.count, 1)
+    guard statistics else {
+      return (q, [], QuantStats(amax: amax, scale: scales.min() ?? 1, sqnrDB: .nan, saturated: Double(saturated) / Double(n),
+                                flushed: .nan))
+    }
+    var deq = try FP8Conversion.decode(bits, from: format, isa: isa)
     var flushed = 0, nonzero = 0
     var sig = 0.0, err = 0.0
     x.withUnsafeBufferPointer { X in
@@ -115,17 +131,9 @@ package struct FP8Cast: Sendable, Hashable {
       }
     }
     let sqnr = err == 0 ? Double.infinity : 10 * Foundation.log10(sig / err)
-    let n = Swift.max(x.count, 1)
     let stats = QuantStats(
       amax: amax, scale: scales.min() ?? 1, sqnrDB: sqnr, saturated: Double(saturated) / Double(n),
       flushed: nonzero == 0 ? 0 : Double(flushed) / Double(nonzero))
-    let q: QuantizedTensor
-    if scale == .mx {
-      q = QuantizedTensor(bits: bits, format: format, rows: rows, cols: cols, granularity: granularity, scales: [],
-                          mxScales: inv.map(e8m0))
-    } else {
-      q = QuantizedTensor(bits: bits, format: format, rows: rows, cols: cols, granularity: granularity, scales: inv)
-    }
     return (q, deq, stats)
   }
 }

@@ -113,8 +113,13 @@ public final class Trainer {
     if site.kind == .weight, let c = weightCache[cacheKey] { return c }
     if options.fakeQuantization && site.kind == .gradient { return plain }
     let km = Trainer.kMajor(x, isA: site.isA, outer: outer, k: k)
+    // The monitors record the forward casts and the output gradient of dgrad of the first
+    // micro-batch; the other casts need only their bits and amax.
+    let monitored = !evalMode && recordStats && (site.role == .forward ? site.kind != .gradient : site.role == .gradInput)
     let (q, deq, stats): (QuantizedTensor, [Float], QuantStats)
-    do { (q, deq, stats) = try fp8.apply(km, rows: outer, cols: k, isa: options.isa) } catch { throw .fp8(error) }
+    do {
+      (q, deq, stats) = try fp8.apply(km, rows: outer, cols: k, isa: options.isa, statistics: monitored || options.fakeQuantization)
+    } catch { throw .fp8(error) }
     if !evalMode {
       recipe.observe(amax: stats.amax, at: site)
       if recordStats { switch site.kind {
@@ -131,6 +136,7 @@ public final class Trainer {
     let op = options.fakeQuantization
       // Quantise-dequantise; the product runs in FP32 on the dequantised values (k-major layout).
       ? Operand(values: deq, transposed: !site.isA)
+      : deq.isEmpty ? Operand(values: x.values, transposed: x.transposed, quantized: q)
       : Operand(values: x.values, transposed: x.transposed, quantized: q, dequantized: deq)
     if site.kind == .weight { weightCache[cacheKey] = op }
     return op
