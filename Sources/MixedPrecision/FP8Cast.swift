@@ -80,18 +80,19 @@ package struct FP8Cast: Sendable, Hashable {
         while c0 < cols { let c1 = Swift.min(cols, c0 + gc); body(r, c0, c1, g); c0 = c1; g += 1 }
       }
     }
-    var scaled = [Float](repeating: 0, count: x.count)
     var saturated = 0
-    x.withUnsafeBufferPointer { X in
-      scaled.withUnsafeMutableBufferPointer { S in
-        forEachRun { r, c0, c1, g in
-          let s = scales[g]
-          for c in c0..<c1 {
-            let v = X[r * cols + c] * s
-            if abs(v) > satThreshold && v.isFinite { saturated += 1 }
-            S[r * cols + c] = v
+    let scaled = x.withUnsafeBufferPointer { X in
+      [Float](unsafeUninitializedCapacity: x.count) { S, count in
+        for r in 0..<rows {
+          var c0 = 0, g = (r / gr) * nc
+          while c0 < cols {
+            let c1 = Swift.min(cols, c0 + gc)
+            saturated += Self.scaleRun(X.baseAddress! + r * cols + c0, S.baseAddress! + r * cols + c0, count: c1 - c0,
+                                       scale: scales[g], threshold: satThreshold)
+            c0 = c1; g += 1
           }
         }
+        count = x.count
       }
     }
     let bits = try FP8Conversion.encode(scaled, to: format, isa: isa)
@@ -135,6 +136,23 @@ package struct FP8Cast: Sendable, Hashable {
       amax: amax, scale: scales.min() ?? 1, sqnrDB: sqnr, saturated: Double(saturated) / Double(n),
       flushed: nonzero == 0 ? 0 : Double(flushed) / Double(nonzero))
     return (q, deq, stats)
+  }
+}
+
+extension FP8Cast {
+  /// y = x · scale over one run of a scale group; returns how many |y| lie beyond `threshold` and
+  /// are finite (a loop without branches, so that it vectorises).
+  @inline(__always) static func scaleRun(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, scale: Float,
+                                         threshold: Float) -> Int {
+    var n: Int32 = 0
+    for i in 0..<count {
+      let v = x[i] * scale
+      y[i] = v
+      let a = abs(v)
+      let beyond: Int32 = a > threshold ? 1 : 0, finite: Int32 = a < .infinity ? 1 : 0
+      n &+= beyond & finite
+    }
+    return Int(n)
   }
 }
 
