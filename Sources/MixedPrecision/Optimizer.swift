@@ -80,7 +80,7 @@ struct LossScaler: Sendable, Equatable, Codable {
 enum Clipping {
   /// Clamps every element to [−limit, limit].
   static func byValue(_ g: inout [[Float]], limit: Float) {
-    for i in g.indices { for j in g[i].indices { g[i][j] = min(max(g[i][j], -limit), limit) } }
+    for i in g.indices { g[i].withUnsafeMutableBufferPointer { t in for j in t.indices { t[j] = min(max(t[j], -limit), limit) } } }
   }
 
   /// The global L2 norm (accumulated in FP64 in a fixed order).
@@ -96,7 +96,7 @@ enum Clipping {
     let n = globalNorm(g)
     if n > Double(maxNorm), n.isFinite {
       let f = Float(Double(maxNorm) / n)
-      for i in g.indices { for j in g[i].indices { g[i][j] *= f } }
+      for i in g.indices { g[i].withUnsafeMutableBufferPointer { t in for j in t.indices { t[j] *= f } } }
     }
     return n
   }

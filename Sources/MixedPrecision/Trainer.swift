@@ -222,7 +222,9 @@ public final class Trainer {
     let inv = 1 / (lossScale * Float(options.accumulation))
     var finite = true
     for i in gradients.indices {
-      for j in gradients[i].indices { gradients[i][j] *= inv; if !gradients[i][j].isFinite { finite = false } }
+      gradients[i].withUnsafeMutableBufferPointer { g in
+        for j in g.indices { g[j] *= inv; if !g[j].isFinite { finite = false } }
+      }
     }
     return finite
   }
