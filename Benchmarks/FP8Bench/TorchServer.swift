@@ -42,16 +42,18 @@ final class TorchServer {
     }
   }
 
-  /// Per-step seconds of `steps` timed training steps after `warmup` untimed ones.
-  func measure(_ request: [String: Any]) throws -> [Double] {
+  /// Wall and CPU seconds of each of `steps` timed training steps after `warmup` untimed ones.
+  func measure(_ request: [String: Any]) throws -> (wall: [Double], cpu: [Double]) {
     let json = try JSONSerialization.data(withJSONObject: request)
     input.fileHandleForWriting.write(json + Data("\n".utf8))
     guard let line = readLine(), let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
       throw ServerError(description: "the PyTorch server stopped")
     }
     if let e = obj["error"] as? String { throw ServerError(description: e) }
-    guard let s = obj["seconds"] as? [Double], !s.isEmpty else { throw ServerError(description: "bad reply: \(line)") }
-    return s
+    guard let s = obj["seconds"] as? [Double], let c = obj["cpu_seconds"] as? [Double], !s.isEmpty, c.count == s.count else {
+      throw ServerError(description: "bad reply: \(line)")
+    }
+    return (s, c)
   }
 
   deinit {

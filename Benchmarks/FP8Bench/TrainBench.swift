@@ -3,10 +3,22 @@ import FP8IO
 import Foundation
 import MixedPrecision
 
+/// Before a multi-threaded measurement: lets the other side's idle OpenMP workers stop spinning
+/// (LLVM's runtime spins 200 ms by default), so that they do not take a core from this one.
+func settle(_ threads: Int) { if threads > 1 { usleep(300_000) } }
+
+/// CPU time of this process, all threads (CLOCK_PROCESS_CPUTIME_ID).
+func processCPUSeconds() -> Double {
+  var t = timespec()
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+  return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
 /// `fp8-bench train`: training throughput of our engine against PyTorch on the same model, in one
 /// run. Every round measures, for each model size and thread count, our recipes and then PyTorch
 /// FP32 and torchao's emulated FP8 (`scripts/torch_twin.py serve`, a child process), one after
-/// the other; a figure is the median over rounds of each measurement's median step time.
+/// the other; a figure is the median over rounds of each measurement's median step time (wall
+/// clock, and the process's CPU time).
 struct TrainBench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train", abstract: "Training throughput against PyTorch (tokens/s, GFLOP/s).")
@@ -34,9 +46,15 @@ struct TrainBench: ParsableCommand {
     var tokensPerSecond: Double
     var gflops: Double
     var vsPyTorchFP32: Double?
+    /// The same from the processes' CPU time per step (all threads), which the other processes of a
+    /// shared machine disturb less than the wall clock.
+    var medianStepCPUSeconds: Double
+    var tokensPerCPUSecond: Double
+    var cpuVsPyTorchFP32: Double?
   }
 
-  /// One model size's measured shape: the wordchain task at the size's context.
+  /// One model size's measured shape: the wordchain task at the size's context, the main job's
+  /// micro-batches (about 192 tokens, at least one sequence) and accumulation.
   struct Setup {
     var size: ModelSize
     var task: any TrainingTask
@@ -77,10 +95,13 @@ struct TrainBench: ParsableCommand {
       return r
     }
     guard rounds > 0, steps > 0 else { throw ValidationError("--rounds and --steps must be positive") }
+    guard let trainingGPU = TrainingGPU(name: gpu) else {
+      throw ValidationError("--gpu: \(TrainingGPU.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
     let setups = try sizes.map { size -> Setup in
-      let task = try TextTask.wordChain(sequenceLength: size.context)
+      let task = try BuiltInTask.wordchain.make(sequenceLength: size.context)
       return Setup(size: size, task: task, config: size.config(vocab: task.vocab, sequenceLength: size.context),
-                   microBatch: size.textMicroBatch)
+                   microBatch: task.defaultMicroBatch)
     }
     var torch: TorchServer?
     if !noTorch {
@@ -91,7 +112,7 @@ struct TrainBench: ParsableCommand {
 
     var trainers: [String: Trainer] = [:]
     var warmedTorch = Set<String>()
-    var perRound: [String: [Double]] = [:]  // key: model/threads/run
+    var perRound: [String: [Double]] = [:], perRoundCPU: [String: [Double]] = [:]  // key: model/threads/run
     func key(_ s: Setup, _ t: Int, _ run: String) -> String { "\(s.size.rawValue)/\(t)/\(run)" }
     func median(_ x: [Double]) -> Double { let s = x.sorted(); return s[s.count / 2] }
 
@@ -104,18 +125,20 @@ struct TrainBench: ParsableCommand {
             if trainers[k] == nil {
               var o = TrainingOptions()
               o.recipe = r; o.gpu = trainingGPU; o.steps = 1_000_000; o.microBatch = s.microBatch; o.accumulation = s.accumulation
-              o.threads = t
-              let tr = try Trainer(options: o, task: s.task, engine: TensorCoreMatmulEngine(threads: t), model: s.config)
+              let tr = try Trainer(options: o, task: s.task, engine: TensorCoreMatmulEngine(threads: t), model: s.config, threads: t)
               try tr.trainStep()
               trainers[k] = tr
             }
-            var times: [Double] = []
+            settle(t)
+            var times: [Double] = [], cpu: [Double] = []
             for _ in 0..<steps {
-              let start = DispatchTime.now().uptimeNanoseconds
+              let start = DispatchTime.now().uptimeNanoseconds, c = processCPUSeconds()
               try trainers[k]!.trainStep()
               times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+              cpu.append(processCPUSeconds() - c)
             }
             perRound[k, default: []].append(median(times))
+            perRoundCPU[k, default: []].append(median(cpu))
           }
           guard let torch else { continue }
           for run in torchRuns {
@@ -127,7 +150,10 @@ struct TrainBench: ParsableCommand {
               "threads": t, "steps": steps, "warmup": warmedTorch.insert(k).inserted ? 1 : 0,
             ]
             do {
-              perRound[k, default: []].append(median(try torch.measure(request)))
+              settle(t)
+              let (wall, cpu) = try torch.measure(request)
+              perRound[k, default: []].append(median(wall))
+              perRoundCPU[k, default: []].append(median(cpu))
             } catch {
               FileHandle.standardError.write(Data("note: \(run) left out: \(error)\n".utf8))
               torchRuns.removeAll { $0 == run }
@@ -144,13 +170,17 @@ struct TrainBench: ParsableCommand {
         var block: [Row] = []
         for n in names {
           guard let times = perRound[key(s, t, n)], times.count == rounds else { continue }
-          let sec = median(times)
+          let sec = median(times), cpu = median(perRoundCPU[key(s, t, n)] ?? [])
           let tps = Double(s.tokensPerStep) / sec
           block.append(Row(model: s.size.rawValue, threads: t, run: n, tokensPerStep: s.tokensPerStep, medianStepSeconds: sec,
-                           tokensPerSecond: tps, gflops: tps * s.config.trainingFLOPsPerToken(seq: s.config.maxSeq) * 1e-9))
+                           tokensPerSecond: tps, gflops: tps * s.config.trainingFLOPsPerToken(seq: s.config.maxSeq) * 1e-9,
+                           medianStepCPUSeconds: cpu, tokensPerCPUSecond: Double(s.tokensPerStep) / cpu))
         }
         if let base = block.first(where: { $0.run == "pytorch-fp32" }) {
-          for i in block.indices { block[i].vsPyTorchFP32 = block[i].tokensPerSecond / base.tokensPerSecond }
+          for i in block.indices {
+            block[i].vsPyTorchFP32 = block[i].tokensPerSecond / base.tokensPerSecond
+            block[i].cpuVsPyTorchFP32 = block[i].tokensPerCPUSecond / base.tokensPerCPUSecond
+          }
         }
         rows += block
       }
@@ -163,11 +193,13 @@ struct TrainBench: ParsableCommand {
       print("PyTorch \(torch.torchVersion)" + (torch.torchaoVersion.map { ", torchao \($0)" } ?? ", torchao not importable"))
     }
     print("medians of \(rounds) interleaved rounds, \(steps) timed steps each; wordchain task")
-    print("| model | threads | run | tokens/step | tokens/s | GFLOP/s | vs PyTorch FP32 |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | threads | run | tokens/step | tokens/s | GFLOP/s | vs PyTorch FP32 | tokens/CPU-s | vs PyTorch FP32 (CPU) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows {
       let vs = r.vsPyTorchFP32.map { String(format: "%.2f×", $0) } ?? "-"
-      print("| \(r.model) | \(r.threads) | \(r.run) | \(r.tokensPerStep) | " + String(format: "%.0f | %.1f | ", r.tokensPerSecond, r.gflops) + vs + " |")
+      let cvs = r.cpuVsPyTorchFP32.map { String(format: "%.2f×", $0) } ?? "-"
+      print("| \(r.model) | \(r.threads) | \(r.run) | \(r.tokensPerStep) | " + String(format: "%.0f | %.1f | ", r.tokensPerSecond, r.gflops) + vs
+            + String(format: " | %.0f | ", r.tokensPerCPUSecond) + cvs + " |")
     }
   }
 }

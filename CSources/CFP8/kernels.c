@@ -22,6 +22,7 @@ static void init_avx2(cfp8_kernels *k) {
   cfp8_convert_init_avx2(&k->convert);
   cfp8_tc_init_avx2(&k->tc);
   cfp8_int8_init_avx2(&k->int8);
+  cfp8_quantize_init_avx2(&k->quantize);
   cfp8_nn_init_avx2(&k->nn);
 }
 

@@ -63,9 +63,10 @@ typedef struct cfp8_quantize_kernels {
   cfp8_deq_row_table16_fn deq_row_table16;
 } cfp8_quantize_kernels;
 
-/* Each ISA's registration (quantize_<isa>.c; AVX-512 on x86 only). vbmi: the CPU has AVX-512
+/* Each ISA's registration (quantize_<isa>.c; AVX2 and AVX-512 on x86 only). vbmi: the CPU has AVX-512
  * VBMI (the byte-table dequantiser). */
 void cfp8_quantize_init_scalar(cfp8_quantize_kernels *k);
+void cfp8_quantize_init_avx2(cfp8_quantize_kernels *k);
 void cfp8_quantize_init_avx512(cfp8_quantize_kernels *k, int vbmi);
 
 #endif

@@ -4,7 +4,9 @@
 #include "internal.h"
 #include "kernels.h"
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 static float f16_to_f32(uint16_t h) {
   uint32_t s = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1F, f = h & 0x3FF;
@@ -54,24 +56,39 @@ static int32_t packed_exp(float v, int32_t format) {
   return cfp8_tc_exponent(v, format);
 }
 
-/* Decode and exponent tables of an FP8 operand format (exponents as packed_exp gives them). */
-typedef struct { float v[256]; int32_t e[256]; } fp8_tables;
+/* Per-byte tables of an FP8 operand format: the value, the value times 2^-64 (the kernels'
+ * pre-scaled copy, exact: FP8 values are far from underflow), the model exponent as packed_exp
+ * gives it, that exponent as int8 (-64 for a zero operand; FP8 exponents lie in [-14, 15]) and
+ * whether the value is NaN or infinite. Built once per format. */
+typedef struct { float v[256], pre[256]; int32_t e[256]; int8_t e8[256]; uint8_t special[256]; } fp8_tables;
 
-static void make_tables(int32_t format, fp8_tables *t) {
-  if (!is_fp8_in(format)) return;
-  const float *dec = cfp8_decode_table_f32(format);
-  for (int x = 0; x < 256; x++) { t->v[x] = dec[x]; t->e[x] = packed_exp(dec[x], format); }
+static fp8_tables fp8_table_set[2];
+static pthread_once_t fp8_tables_once = PTHREAD_ONCE_INIT;
+
+static void build_fp8_tables(void) {
+  for (int f = 0; f < 2; f++) {
+    const int32_t format = f ? CFP8_FORMAT_E5M2 : CFP8_FORMAT_E4M3;
+    const float *dec = cfp8_decode_table_f32(format);
+    fp8_tables *t = &fp8_table_set[f];
+    for (int x = 0; x < 256; x++) {
+      t->v[x] = dec[x];
+      t->pre[x] = dec[x] * 0x1p-64f;
+      t->e[x] = packed_exp(dec[x], format);
+      t->e8[x] = (int8_t)(t->e[x] == CFP8_TC_EXP_ZERO ? -64 : t->e[x]);
+      t->special[x] = !isfinite(dec[x]);
+    }
+  }
 }
 
-/* Element (r, c) of op(X): its value and its model exponent. */
-static inline void load_packed(const cfp8_operand *x, int64_t r, int64_t c, const fp8_tables *t, float *v, int32_t *e) {
-  int64_t idx = x->transposed ? c * x->ld + r : r * x->ld + c;
-  if (x->format == CFP8_FORMAT_E4M3 || x->format == CFP8_FORMAT_E5M2) {
-    uint8_t byte = ((const uint8_t *)x->data)[idx];
-    *v = t->v[byte];
-    *e = t->e[byte];
-    return;
-  }
+/* The tables of E4M3 or E5M2 (NULL for other formats). */
+static const fp8_tables *tables_for(int32_t format) {
+  if (!is_fp8_in(format)) return NULL;
+  pthread_once(&fp8_tables_once, build_fp8_tables);
+  return &fp8_table_set[format == CFP8_FORMAT_E5M2];
+}
+
+/* Element (r, c) of op(X) (not FP8): its value and its model exponent. */
+static inline void load_packed(const cfp8_operand *x, int64_t r, int64_t c, float *v, int32_t *e) {
   float f = load(x, r, c);
   *v = f;
   uint32_t u = cfp8_f32_bits(f) & 0x7FFFFFFFu;
@@ -112,6 +129,88 @@ static int finite_all(const float *s, int64_t n) {
 static int d_format_ok(int32_t f) {
   return f == CFP8_FORMAT_F32 || f == CFP8_FORMAT_F16 || f == CFP8_FORMAT_BF16 || f == CFP8_FORMAT_E4M3 ||
          f == CFP8_FORMAT_E5M2 || f == CFP8_FORMAT_E4M3FNUZ || f == CFP8_FORMAT_E5M2FNUZ;
+}
+
+/* One stored line of an FP8 operand (k bytes, `step` apart) through the byte tables: element kk
+ * goes to v[kk·stride], pre[kk·stride] (when pre is not NULL), e[kk·stride], and its int8
+ * exponent to e8[kk·stride] (a_layout) or, for B's pair-interleaved layout, to
+ * e8[(kk & ~1)·stride + (kk & 1)]. Returns whether a value is NaN or infinite. Local restrict
+ * pointers: the int8 stores would otherwise make the compiler reload every pointer per element. */
+static int pack_fp8_line(const uint8_t *restrict line, int64_t step, int64_t k, const fp8_tables *restrict t,
+                         float *restrict v, float *restrict pre, int32_t *restrict e, int8_t *restrict e8, int64_t stride,
+                         int a_layout) {
+  uint8_t special = 0;
+  for (int64_t kk = 0; kk < k; kk++) {
+    const uint8_t byte = line[kk * step];
+    v[kk * stride] = t->v[byte];
+    if (pre) pre[kk * stride] = t->pre[byte];
+    e[kk * stride] = t->e[byte];
+    e8[a_layout ? kk * stride : (kk & ~(int64_t)1) * stride + (kk & 1)] = t->e8[byte];
+    special |= t->special[byte];
+  }
+  return special != 0;
+}
+
+/* Row i of D from the accumulators: v = acc (times the tensor or row-wise scale), alpha·v,
+ * + beta·C, + bias, stored in d_format. Every NaN is stored as the block model's canonical NaN
+ * 0x7FFFFFFF (NVIDIA's): a NaN made by an invalid FP32 operation outside the block model (Inf − Inf
+ * when promoting or in the IDEAL/EXACT sums) is the CPU's default NaN, negative on x86-64 and
+ * positive on AArch64, so the bits agree on every CPU and every accumulation scheme. Returns
+ * whether a NaN was seen; *amax receives max |v| over the other values. Written as simple loops
+ * over the row so that the common F32 case vectorises. */
+static int epilogue_row(const float *restrict acc, int64_t i, int64_t n, int32_t mode, const cfp8_scaling *scaling,
+                        const cfp8_epilogue *ep, float *amax) {
+  enum { CH = 256 };
+  float t[CH];
+  const float alpha = ep->alpha, beta = ep->beta;
+  const float tensor_scale = mode == CFP8_SCALING_TENSOR ? scaling->a_scales[0] * scaling->b_scales[0] : 1.0f;
+  const float *restrict bias = ep->bias, *restrict c = beta != 0.0f ? ep->c + i * ep->ldc : NULL;
+  int nan = 0;
+  float mx = 0.0f;
+  for (int64_t j0 = 0; j0 < n; j0 += CH) {
+    const int64_t len = n - j0 < CH ? n - j0 : CH;
+    if (mode == CFP8_SCALING_TENSOR) {
+      for (int64_t j = 0; j < len; j++) t[j] = acc[j0 + j] * tensor_scale;
+    } else if (mode == CFP8_SCALING_ROWWISE) {
+      const float sa = scaling->a_scales[i], *restrict sb = scaling->b_scales + j0;
+      for (int64_t j = 0; j < len; j++) t[j] = acc[j0 + j] * (sa * sb[j]);
+    } else {
+      for (int64_t j = 0; j < len; j++) t[j] = acc[j0 + j];
+    }
+    if (alpha != 1.0f) /* alpha·v is v when alpha = 1 (a NaN's payload aside: it is replaced below) */
+      for (int64_t j = 0; j < len; j++) t[j] = alpha * t[j];
+    if (c)
+      for (int64_t j = 0; j < len; j++) t[j] = fmaf(beta, c[j0 + j], t[j]);
+    if (bias)
+      for (int64_t j = 0; j < len; j++) t[j] = t[j] + bias[j0 + j];
+    int chunk_nan = 0;
+    for (int64_t j = 0; j < len; j++) {
+      const float a = fabsf(t[j]);
+      chunk_nan |= a != a;
+      mx = a > mx ? a : mx; /* a NaN compares false */
+    }
+    if (chunk_nan) {
+      nan = 1;
+      for (int64_t j = 0; j < len; j++)
+        if (t[j] != t[j]) t[j] = cfp8_bits_f32(0x7FFFFFFFu);
+    }
+    const int64_t di = i * ep->ldd + j0;
+    switch (ep->d_format) {
+    case CFP8_FORMAT_F32: memcpy((float *)ep->d + di, t, (size_t)len * sizeof(float)); break;
+    case CFP8_FORMAT_F16:
+      for (int64_t j = 0; j < len; j++) ((uint16_t *)ep->d)[di + j] = f32_to_f16_rne(t[j]);
+      break;
+    case CFP8_FORMAT_BF16:
+      for (int64_t j = 0; j < len; j++) ((uint16_t *)ep->d)[di + j] = f32_to_bf16_rne(t[j]);
+      break;
+    default:
+      for (int64_t j = 0; j < len; j++)
+        ((uint8_t *)ep->d)[di + j] = cfp8_encode_f32_reference(t[j] * ep->d_scale, ep->d_format, CFP8_ROUND_NEAREST_EVEN,
+                                                               CFP8_PRESET_CUDA_SATFINITE, 0);
+    }
+  }
+  *amax = mx;
+  return nan;
 }
 
 cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a, const cfp8_operand *b,
@@ -190,39 +289,57 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
     return CFP8_ERR_NO_MEMORY;
   }
   const int nt = cfp8_threads(threads);
-  fp8_tables ta, tb;
-  make_tables(a->format, &ta);
-  make_tables(b->format, &tb);
-#pragma omp parallel for schedule(static) num_threads(nt)
+  const fp8_tables *ta = tables_for(a->format), *tb = tables_for(b->format);
+  /* FP8 operands (the training products) go through the byte tables along each stored line;
+   * other formats element by element. Both fill the same arrays with the same values. */
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
   for (int64_t i = 0; i < m; i++) {
+    if (ta) {
+      const uint8_t *line = (const uint8_t *)a->data + (a->transposed ? i : i * a->ld);
+      if (pack_fp8_line(line, a->transposed ? a->ld : 1, k, ta, av + i * k, av_pre + i * k, ae + i * k, ae8 + i * k, 1, 1))
+        asp[i] = 1;
+      continue;
+    }
     for (int64_t kk = 0; kk < k; kk++) {
       float v;
       int32_t e;
-      load_packed(a, i, kk, &ta, &v, &e);
+      load_packed(a, i, kk, &v, &e);
       av[i * k + kk] = v;
-      if (av_pre) av_pre[i * k + kk] = v * 0x1p-64f; /* exact: FP8 values are far from underflow */
       ae[i * k + kk] = e;
-      if (ae8) ae8[i * k + kk] = (int8_t)(e == CFP8_TC_EXP_ZERO ? -64 : e); /* FP8: e in [-14, 15] */
       if (!isfinite(v)) asp[i] = 1;
     }
   }
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
   for (int64_t p = 0; p < npanels; p++) {
-    for (int64_t kk = 0; kk < k; kk++)
-      for (int jj = 0; jj < CFP8_TC_PANEL; jj++) {
-        int64_t j = p * CFP8_TC_PANEL + jj, idx = (p * k + kk) * CFP8_TC_PANEL + jj;
-        float v = 0.0f;
-        int32_t e = CFP8_TC_EXP_ZERO;
-        if (j < n) load_packed(b, kk, j, &tb, &v, &e);
-        bv[idx] = v;
-        be[idx] = e;
-        if (be8) {
-          int8_t *pair = be8 + (p * kp + (kk & ~(int64_t)1)) * CFP8_TC_PANEL;
-          pair[2 * jj + (kk & 1)] = (int8_t)(e == CFP8_TC_EXP_ZERO ? -64 : e);
-          if (kk == k - 1 && !(kk & 1)) pair[2 * jj + 1] = -64;
+    for (int jj = 0; jj < CFP8_TC_PANEL; jj++) {
+      const int64_t j = p * CFP8_TC_PANEL + jj;
+      /* be8: per panel, pairs of k interleaved byte by byte (see tensorcore_avx2.c) */
+      int8_t *pairs = be8 ? be8 + p * kp * CFP8_TC_PANEL + 2 * jj : NULL;
+      if (j >= n) {
+        for (int64_t kk = 0; kk < k; kk++) {
+          bv[(p * k + kk) * CFP8_TC_PANEL + jj] = 0.0f;
+          be[(p * k + kk) * CFP8_TC_PANEL + jj] = CFP8_TC_EXP_ZERO;
         }
-        if (!isfinite(v)) bsp[p] = 1;
+      } else if (tb) {
+        const uint8_t *line = (const uint8_t *)b->data + (b->transposed ? j * b->ld : j);
+        const int64_t at = p * k * CFP8_TC_PANEL + jj;
+        if (pack_fp8_line(line, b->transposed ? 1 : b->ld, k, tb, bv + at, NULL, be + at, pairs, CFP8_TC_PANEL, 0)) bsp[p] = 1;
+      } else {
+        for (int64_t kk = 0; kk < k; kk++) {
+          float v;
+          int32_t e;
+          load_packed(b, kk, j, &v, &e);
+          bv[(p * k + kk) * CFP8_TC_PANEL + jj] = v;
+          be[(p * k + kk) * CFP8_TC_PANEL + jj] = e;
+          if (!isfinite(v)) bsp[p] = 1;
+        }
       }
+      if (pairs) {
+        if (j >= n)
+          for (int64_t kk = 0; kk < kp; kk++) pairs[(kk & ~(int64_t)1) * CFP8_TC_PANEL + (kk & 1)] = -64;
+        else if (k & 1) pairs[(k - 1) * CFP8_TC_PANEL + 1] = -64; /* the pad of an odd K */
+      }
+    }
   }
   for (int64_t x = 0; x < nmx_a; x++) amx[x] = mx_exp(scaling->a_mx[x]);
   for (int64_t x = 0; x < nmx_b; x++) bmx[x] = mx_exp(scaling->b_mx[x]);
@@ -239,7 +356,7 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
   };
   /* tasks: 4 rows × one 16-column panel; a K chain never leaves its task */
   const int64_t rblocks = (m + 3) / 4, tasks = rblocks * npanels;
-#pragma omp parallel for schedule(static, 1) num_threads(nt)
+#pragma omp parallel for schedule(static, 1) num_threads(nt) if (nt > 1)
   for (int64_t tsk = 0; tsk < tasks; tsk++) {
     int64_t p = tsk / rblocks, i0 = (tsk % rblocks) * 4; /* a B panel stays in cache across row blocks */
     const int done = tk->task_rows && tk->task_rows(&job, i0, p);
@@ -250,31 +367,11 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
   /* ---- epilogue ---- */
   float amax = 0.0f;
   int any_nan = 0;
-#pragma omp parallel for schedule(static) num_threads(nt) reduction(max : amax) reduction(| : any_nan)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(max : amax) reduction(| : any_nan)
   for (int64_t i = 0; i < m; i++) {
-    for (int64_t j = 0; j < n; j++) {
-      float v = acc[i * ldacc + j];
-      if (mode == CFP8_SCALING_TENSOR) v = v * (scaling->a_scales[0] * scaling->b_scales[0]);
-      else if (mode == CFP8_SCALING_ROWWISE) v = v * (scaling->a_scales[i] * scaling->b_scales[j]);
-      v = ep->alpha * v;
-      if (ep->beta != 0.0f) v = fmaf(ep->beta, ep->c[i * ep->ldc + j], v);
-      if (ep->bias) v = v + ep->bias[j];
-      /* A NaN made by an invalid FP32 operation outside the block model (Inf − Inf when promoting or
-       * in the IDEAL/EXACT sums) is the CPU's default NaN: negative on x86-64, positive on AArch64.
-       * Every NaN is stored as the block model's canonical NaN 0x7FFFFFFF (NVIDIA's), so the bits
-       * agree on every CPU and every accumulation scheme. */
-      if (isnan(v)) { any_nan = 1; v = cfp8_bits_f32(0x7FFFFFFFu); }
-      else if (fabsf(v) > amax) amax = fabsf(v);
-      int64_t di = i * ep->ldd + j;
-      switch (ep->d_format) {
-      case CFP8_FORMAT_F32: ((float *)ep->d)[di] = v; break;
-      case CFP8_FORMAT_F16: ((uint16_t *)ep->d)[di] = f32_to_f16_rne(v); break;
-      case CFP8_FORMAT_BF16: ((uint16_t *)ep->d)[di] = f32_to_bf16_rne(v); break;
-      default:
-        ((uint8_t *)ep->d)[di] = cfp8_encode_f32_reference(v * ep->d_scale, ep->d_format, CFP8_ROUND_NEAREST_EVEN,
-                                                          CFP8_PRESET_CUDA_SATFINITE, 0);
-      }
-    }
+    float row_amax = 0.0f;
+    any_nan |= epilogue_row(acc + i * ldacc, i, n, mode, scaling, ep, &row_amax);
+    amax = row_amax > amax ? row_amax : amax;
   }
   if (ep->amax_out) *ep->amax_out = any_nan ? NAN : amax;
   free(av); free(av_pre); free(bv); free(acc); free(ae); free(be); free(ae8); free(be8); free(asp); free(bsp); free(amx); free(bmx);

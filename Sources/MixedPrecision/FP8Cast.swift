@@ -45,8 +45,12 @@ package struct FP8Cast: Sendable, Hashable {
 
   /// Casts a rows × cols FP32 matrix (row-major; rows × k for a k-major operand). Returns the FP8
   /// bits with their dequantisation scales (E8M0 bytes for MX), the dequantised values and the
-  /// statistics.
-  package func apply(_ x: [Float], rows: Int, cols: Int, isa: ISA = .auto) throws(FP8Error) -> (QuantizedTensor, [Float], QuantStats) {
+  /// statistics. Without `statistics` (a cast nobody monitors) the dequantised values are empty
+  /// (``QuantizedTensor/dequantize(isa:threads:)`` gives them) and the statistics hold the amax,
+  /// scale and saturation only (SQNR and flushed fraction NaN): the bits are the same.
+  package func apply(_ x: [Float], rows: Int, cols: Int, isa: ISA = .auto, statistics: Bool = true) throws(FP8Error)
+    -> (QuantizedTensor, [Float], QuantStats)
+  {
     guard format == .e4m3 || format == .e5m2 else { throw .badFormat("cast to \(format) (e4m3 or e5m2)") }
     switch (scale, granularity) {
     case (.mx, .mxfp8), (.fixed, .perTensor), (.current, .perTensor), (.current, .perChannel), (.current, .tile128),
@@ -76,23 +80,36 @@ package struct FP8Cast: Sendable, Hashable {
         while c0 < cols { let c1 = Swift.min(cols, c0 + gc); body(r, c0, c1, g); c0 = c1; g += 1 }
       }
     }
-    var scaled = [Float](repeating: 0, count: x.count)
     var saturated = 0
-    x.withUnsafeBufferPointer { X in
-      scaled.withUnsafeMutableBufferPointer { S in
-        forEachRun { r, c0, c1, g in
-          let s = scales[g]
-          for c in c0..<c1 {
-            let v = X[r * cols + c] * s
-            if abs(v) > satThreshold && v.isFinite { saturated += 1 }
-            S[r * cols + c] = v
+    let scaled = x.withUnsafeBufferPointer { X in
+      [Float](unsafeUninitializedCapacity: x.count) { S, count in
+        for r in 0..<rows {
+          var c0 = 0, g = (r / gr) * nc
+          while c0 < cols {
+            let c1 = Swift.min(cols, c0 + gc)
+            saturated += Self.scaleRun(X.baseAddress! + r * cols + c0, S.baseAddress! + r * cols + c0, count: c1 - c0,
+                                       scale: scales[g], threshold: satThreshold)
+            c0 = c1; g += 1
           }
         }
+        count = x.count
       }
     }
     let bits = try FP8Conversion.encode(scaled, to: format, isa: isa)
-    var deq = try FP8Conversion.decode(bits, from: format, isa: isa)
     let inv = scales.map { 1 / $0 }
+    let q: QuantizedTensor
+    if scale == .mx {
+      q = QuantizedTensor(bits: bits, format: format, rows: rows, cols: cols, granularity: granularity, scales: [],
+                          mxScales: inv.map(e8m0))
+    } else {
+      q = QuantizedTensor(bits: bits, format: format, rows: rows, cols: cols, granularity: granularity, scales: inv)
+    }
+    let n = Swift.max(x.count, 1)
+    guard statistics else {
+      return (q, [], QuantStats(amax: amax, scale: scales.min() ?? 1, sqnrDB: .nan, saturated: Double(saturated) / Double(n),
+                                flushed: .nan))
+    }
+    var deq = try FP8Conversion.decode(bits, from: format, isa: isa)
     var flushed = 0, nonzero = 0
     var sig = 0.0, err = 0.0
     x.withUnsafeBufferPointer { X in
@@ -115,18 +132,27 @@ package struct FP8Cast: Sendable, Hashable {
       }
     }
     let sqnr = err == 0 ? Double.infinity : 10 * Foundation.log10(sig / err)
-    let n = Swift.max(x.count, 1)
     let stats = QuantStats(
       amax: amax, scale: scales.min() ?? 1, sqnrDB: sqnr, saturated: Double(saturated) / Double(n),
       flushed: nonzero == 0 ? 0 : Double(flushed) / Double(nonzero))
-    let q: QuantizedTensor
-    if scale == .mx {
-      q = QuantizedTensor(bits: bits, format: format, rows: rows, cols: cols, granularity: granularity, scales: [],
-                          mxScales: inv.map(e8m0))
-    } else {
-      q = QuantizedTensor(bits: bits, format: format, rows: rows, cols: cols, granularity: granularity, scales: inv)
-    }
     return (q, deq, stats)
+  }
+}
+
+extension FP8Cast {
+  /// y = x · scale over one run of a scale group; returns how many |y| lie beyond `threshold` and
+  /// are finite (a loop without branches, so that it vectorises).
+  @inline(__always) static func scaleRun(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, scale: Float,
+                                         threshold: Float) -> Int {
+    var n: Int32 = 0
+    for i in 0..<count {
+      let v = x[i] * scale
+      y[i] = v
+      let a = abs(v)
+      let beyond: Int32 = a > threshold ? 1 : 0, finite: Int32 = a < .infinity ? 1 : 0
+      n &+= beyond & finite
+    }
+    return Int(n)
   }
 }
 

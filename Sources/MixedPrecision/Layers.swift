@@ -61,13 +61,14 @@ enum Layers {
 
   // MARK: LayerNorm
 
-  struct LayerNormCache<T: TrainScalar> { var xhat: [T]; var rstd: [T] }
+  /// What the backward pass needs beside the input x: each row's mean and 1/sqrt(var + eps).
+  struct LayerNormCache<T: TrainScalar> { var mean: [T]; var rstd: [T] }
 
   /// y = (x − mean) / sqrt(var + eps) · g + b over the last dimension d. With `fp16`, the output
   /// is rounded to FP16 (the statistics are computed in T).
   static func layerNormForward<T: TrainScalar>(_ x: [T], _ g: [T], _ b: [T], rows: Int, d: Int, eps: T = 1e-5, fp16: Bool) -> ([T], LayerNormCache<T>) {
     var y = [T](repeating: 0, count: rows * d)
-    var xhat = [T](repeating: 0, count: rows * d)
+    var means = [T](repeating: 0, count: rows)
     var rstd = [T](repeating: 0, count: rows)
     for r in 0..<rows {
       var mean: T = 0
@@ -77,34 +78,38 @@ enum Layers {
       for j in 0..<d { let c = x[r * d + j] - mean; v += c * c }
       v /= T(d)
       let rs = 1 / (v + eps).squareRoot()
+      means[r] = mean
       rstd[r] = rs
       for j in 0..<d {
-        let h = (x[r * d + j] - mean) * rs
-        xhat[r * d + j] = h
-        let o = h * g[j] + b[j]
+        let o = (x[r * d + j] - mean) * rs * g[j] + b[j]
         y[r * d + j] = fp16 ? roundFP16(o) : o
       }
     }
-    return (y, LayerNormCache(xhat: xhat, rstd: rstd))
+    return (y, LayerNormCache(mean: means, rstd: rstd))
   }
 
-  static func layerNormBackward<T: TrainScalar>(_ dy: [T], _ cache: LayerNormCache<T>, _ g: [T], rows: Int, d: Int, gg: inout [T], gb: inout [T]) -> [T] {
+  /// dx of ``layerNormForward(_:_:_:rows:d:eps:fp16:)`` for the input `x` it was given (x̂
+  /// recomputed as the forward pass computed it); adds dg and db into gg, gb.
+  static func layerNormBackward<T: TrainScalar>(_ dy: [T], _ x: [T], _ cache: LayerNormCache<T>, _ g: [T], rows: Int, d: Int,
+                                                       gg: inout [T], gb: inout [T]) -> [T] {
     precondition(gg.count == d && gb.count == d)
     var dx = [T](repeating: 0, count: rows * d)
     for r in 0..<rows {
       var sum: T = 0, sumXh: T = 0
       for j in 0..<d {
         let i = r * d + j
-        gg[j] += dy[i] * cache.xhat[i]
+        let xh = (x[i] - cache.mean[r]) * cache.rstd[r]
+        gg[j] += dy[i] * xh
         gb[j] += dy[i]
         let dxh = dy[i] * g[j]
         sum += dxh
-        sumXh += dxh * cache.xhat[i]
+        sumXh += dxh * xh
       }
       let meanD = sum / T(d), meanDX = sumXh / T(d)
       for j in 0..<d {
         let i = r * d + j
-        dx[i] = cache.rstd[r] * (dy[i] * g[j] - meanD - cache.xhat[i] * meanDX)
+        let xh = (x[i] - cache.mean[r]) * cache.rstd[r]
+        dx[i] = cache.rstd[r] * (dy[i] * g[j] - meanD - xh * meanDX)
       }
     }
     return dx

@@ -80,23 +80,21 @@ public struct IdealMatmulEngine: MatmulEngine {
       guard b.values.count == kn else { throw .invalidArgument("B has \(b.values.count) values, expected \(kn)") }
       (bValues, bT) = (b.values, b.transposed)
     }
-    var c = [Float](repeating: 0, count: mn)
-    if mn == 0 { return c }
-    try aValues.withUnsafeBufferPointer { (pa) throws(TrainingError) in
+    if mn == 0 { return [] }
+    return try aValues.withUnsafeBufferPointer { (pa) throws(TrainingError) in
       try bValues.withUnsafeBufferPointer { (pb) throws(TrainingError) in
-        try c.withUnsafeMutableBufferPointer { (pc) throws(TrainingError) in
-          // A size-0 operand has no base address; k = 0 reads nothing.
-          let one: [Float] = [0]
-          try one.withUnsafeBufferPointer { (z) throws(TrainingError) in
+        // A size-0 operand has no base address; k = 0 reads nothing.
+        let zero: [Float] = [0]
+        return try zero.withUnsafeBufferPointer { (z) throws(TrainingError) in
+          try FloatKernels.filled(mn) { (c) throws(FP8Error) in
             try FloatKernels.gemm(m: m, n: n, k: k,
                                   FloatMatrix(base: pa.baseAddress ?? z.baseAddress!, transposed: aT, ld: max(1, aT ? m : k)),
                                   FloatMatrix(base: pb.baseAddress ?? z.baseAddress!, transposed: bT, ld: max(1, bT ? k : n)),
-                                  into: pc.baseAddress!, ldd: n, kernels)
+                                  into: c, ldd: n, kernels)
           }
         }
       }
     }
-    return c
   }
 }
 

@@ -1,3 +1,5 @@
+import FP8
+
 /// AdamW on the FP32 master weights (decoupled weight decay on matrices only, not on biases,
 /// LayerNorm gains or embeddings). Moments are FP32.
 struct AdamW: Sendable, Equatable {
@@ -13,22 +15,21 @@ struct AdamW: Sendable, Equatable {
     decays = shapes.map { $0.name.hasSuffix(".w") }
   }
 
-  mutating func update(_ params: inout [[Float]], _ grads: [[Float]], lr: Float, options o: TrainingOptions) {
+  /// One step on every tensor with the C kernel (`cfp8_adamw`: m = β1·m + (1−β1)·g,
+  /// v = β2·v + ((1−β2)·g)·g, p −= lr·(m̂/(√v̂ + ε) + wd·p), each operation rounded as written).
+  mutating func update(_ params: inout [[Float]], _ grads: [[Float]], lr: Float, options o: TrainingOptions,
+                       kernels: KernelContext) throws(TrainingError) {
     t += 1
     let bc1 = 1 - pow1(o.beta1, t), bc2 = 1 - pow1(o.beta2, t)
     for i in params.indices {
-      let wd = decays[i] ? o.weightDecay : 0
-      params[i].withUnsafeMutableBufferPointer { P in
-        m[i].withUnsafeMutableBufferPointer { M in
-          v[i].withUnsafeMutableBufferPointer { V in
-            grads[i].withUnsafeBufferPointer { G in
-              for j in 0..<P.count {
-                let g = G[j]
-                M[j] = o.beta1 * M[j] + (1 - o.beta1) * g
-                V[j] = o.beta2 * V[j] + (1 - o.beta2) * g * g
-                let mh = M[j] / bc1, vh = V[j] / bc2
-                P[j] -= lr * (mh / (vh.squareRoot() + o.epsilon) + wd * P[j])
-              }
+      let step = AdamWStep(learningRate: lr, beta1: o.beta1, beta2: o.beta2, epsilon: o.epsilon,
+                           weightDecay: decays[i] ? o.weightDecay : 0, biasCorrection1: bc1, biasCorrection2: bc2)
+      try FloatKernels.run { () throws(FP8Error) in
+        try params[i].withUnsafeMutableBufferPointer { (p) throws(FP8Error) in
+          try m[i].withUnsafeMutableBufferPointer { (m) throws(FP8Error) in
+            try v[i].withUnsafeMutableBufferPointer { (v) throws(FP8Error) in
+              try CKernels.adamW(param: p.baseAddress, m: m.baseAddress, v: v.baseAddress, grad: grads[i], count: p.count, step: step,
+                                 isa: kernels.isa.rawValue, threads: Int32(kernels.threads))
             }
           }
         }
@@ -79,7 +80,7 @@ struct LossScaler: Sendable, Equatable, Codable {
 enum Clipping {
   /// Clamps every element to [−limit, limit].
   static func byValue(_ g: inout [[Float]], limit: Float) {
-    for i in g.indices { for j in g[i].indices { g[i][j] = min(max(g[i][j], -limit), limit) } }
+    for i in g.indices { g[i].withUnsafeMutableBufferPointer { t in for j in t.indices { t[j] = min(max(t[j], -limit), limit) } } }
   }
 
   /// The global L2 norm (accumulated in FP64 in a fixed order).
@@ -95,7 +96,7 @@ enum Clipping {
     let n = globalNorm(g)
     if n > Double(maxNorm), n.isFinite {
       let f = Float(Double(maxNorm) / n)
-      for i in g.indices { for j in g[i].indices { g[i][j] *= f } }
+      for i in g.indices { g[i].withUnsafeMutableBufferPointer { t in for j in t.indices { t[j] *= f } } }
     }
     return n
   }

@@ -32,10 +32,16 @@ public enum BuiltInTask: String, CaseIterable, Sendable {
   /// ``AdditionTask``.
   case addition
 
-  public func make(digits: Int = 2, labelNoise: Double = 0.1) throws(TrainingError) -> any TrainingTask {
+  /// The task; `sequenceLength` sets wordchain's (default 32), addition's follows from `digits`.
+  public func make(digits: Int = 2, labelNoise: Double = 0.1, sequenceLength: Int? = nil) throws(TrainingError) -> any TrainingTask {
     switch self {
-    case .wordchain: return try TextTask.wordChain()
-    case .addition: return AdditionTask(digits: digits, labelNoise: labelNoise)
+    case .wordchain: return try TextTask.wordChain(sequenceLength: sequenceLength ?? 32)
+    case .addition:
+      let task = AdditionTask(digits: digits, labelNoise: labelNoise)
+      if let sequenceLength, sequenceLength != task.sequenceLength {
+        throw .invalidArgument("addition of \(digits)-digit numbers has sequences of \(task.sequenceLength) tokens, not \(sequenceLength)")
+      }
+      return task
     }
   }
 }
@@ -169,6 +175,7 @@ public struct TextTask: TrainingTask {
   public var entropyFloorBits: Double?
 
   public init(text: String, sequenceLength: Int = 32) throws(TrainingError) {
+    guard sequenceLength > 0 else { throw .invalidArgument("sequence length \(sequenceLength)") }
     chars = Array(Set(text)).sorted()
     let index = Dictionary(uniqueKeysWithValues: chars.enumerated().map { ($1, $0) })
     ids = text.map { index[$0]! }
@@ -196,7 +203,8 @@ public struct TextTask: TrainingTask {
 
   public var vocab: Int { chars.count }
   public var metricName: String { "bits/char" }
-  public var defaultMicroBatch: Int { 6 }
+  /// About 192 tokens: 6 sequences of 32 characters.
+  public var defaultMicroBatch: Int { max(1, 192 / sequenceLength) }
 
   func window(at start: Int) -> ([Int], [Int]) {
     (Array(ids[start..<start + sequenceLength]), Array(ids[start + 1...start + sequenceLength]))

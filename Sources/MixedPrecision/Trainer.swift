@@ -43,10 +43,13 @@ public final class Trainer {
   /// micro-batch, which rank 0 computes whatever the number of ranks.
   var recordStats = true
 
+  /// `threads`: OpenMP threads of the step's C kernels (products, attention, layers; 0: the
+  /// runtime's default). The bits do not depend on it, so it is not part of the options a
+  /// checkpoint records.
   public init(options: TrainingOptions, task: any TrainingTask, engine: any MatmulEngine = IdealMatmulEngine(),
-              model config: TransformerConfig? = nil) throws(TrainingError) {
-    guard options.steps >= 0, options.microBatch > 0, options.accumulation > 0, options.threads >= 0 else {
-      throw .invalidArgument("steps, micro-batch and accumulation must be positive, threads 0 or more")
+              model config: TransformerConfig? = nil, threads: Int = 1) throws(TrainingError) {
+    guard options.steps >= 0, options.microBatch > 0, options.accumulation > 0, threads >= 0 else {
+      throw .invalidArgument("steps, micro-batch and accumulation must be positive, threads not negative")
     }
     if options.recipe.isFP8 && !engine.supports(options.numerics) {
       throw .numericsNotAvailable("\(options.numerics) for recipe \(options.recipe) (engine \(type(of: engine)))")
@@ -57,10 +60,19 @@ public final class Trainer {
     self.task = task
     self.engine = engine
     let cfg = config ?? TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength)
+    // Bounds that keep the parameter count within Int; the memory estimate below does the rest.
+    guard cfg.d > 0, cfg.d <= 1 << 20, cfg.heads > 0, cfg.d % cfg.heads == 0, (1...(1 << 16)).contains(cfg.layers),
+          (1...64).contains(cfg.ffnMultiplier), cfg.vocab <= 1 << 24, cfg.maxSeq <= 1 << 24 else {
+      throw .invalidArgument("model width \(cfg.d) with \(cfg.heads) heads and \(cfg.layers) layers (width a multiple of heads)")
+    }
+    guard cfg.vocab >= task.vocab, cfg.maxSeq >= task.sequenceLength else {
+      throw .invalidArgument("the model (vocabulary \(cfg.vocab), context \(cfg.maxSeq)) is smaller than the task's \(task.vocab), \(task.sequenceLength)")
+    }
+    do { _ = try cfg.trainingBytes(microBatch: options.microBatch, seq: task.sequenceLength) } catch { throw .fp8(error) }
     var initRNG = TrainRNG(seed: options.seed)
     model = Transformer<Float>(config: cfg, rng: &initRNG)
     model.fp16Schedule = options.effectiveFP16Schedule
-    model.kernels = KernelContext(isa: options.isa, threads: options.threads)
+    model.kernels = KernelContext(isa: options.isa, threads: threads)
     optimizer = AdamW(shapes: cfg.parameterShapes)
     scaler = LossScaler(dynamic: options.effectiveLossScaling, initial: options.initialLossScale, growthInterval: options.lossScaleGrowthInterval)
     dataRNG = TrainRNG(seed: options.seed ^ 0xD1B5_4A32_D192_ED03)
@@ -101,8 +113,13 @@ public final class Trainer {
     if site.kind == .weight, let c = weightCache[cacheKey] { return c }
     if options.fakeQuantization && site.kind == .gradient { return plain }
     let km = Trainer.kMajor(x, isA: site.isA, outer: outer, k: k)
+    // The monitors record the forward casts and the output gradient of dgrad of the first
+    // micro-batch; the other casts need only their bits and amax.
+    let monitored = !evalMode && recordStats && (site.role == .forward ? site.kind != .gradient : site.role == .gradInput)
     let (q, deq, stats): (QuantizedTensor, [Float], QuantStats)
-    do { (q, deq, stats) = try fp8.apply(km, rows: outer, cols: k, isa: options.isa) } catch { throw .fp8(error) }
+    do {
+      (q, deq, stats) = try fp8.apply(km, rows: outer, cols: k, isa: options.isa, statistics: monitored || options.fakeQuantization)
+    } catch { throw .fp8(error) }
     if !evalMode {
       recipe.observe(amax: stats.amax, at: site)
       if recordStats { switch site.kind {
@@ -119,6 +136,7 @@ public final class Trainer {
     let op = options.fakeQuantization
       // Quantise-dequantise; the product runs in FP32 on the dequantised values (k-major layout).
       ? Operand(values: deq, transposed: !site.isA)
+      : deq.isEmpty ? Operand(values: x.values, transposed: x.transposed, quantized: q)
       : Operand(values: x.values, transposed: x.transposed, quantized: q, dequantized: deq)
     if site.kind == .weight { weightCache[cacheKey] = op }
     return op
@@ -162,7 +180,7 @@ public final class Trainer {
     let loss = all.loss / Float(options.accumulation)
     var gradients = all.gradients ?? []
     let finite = all.gradients != nil && unscale(&gradients, lossScale: lossScale)
-    let (applied, norm, lr) = applyGradients(&gradients, finite: finite)
+    let (applied, norm, lr) = try applyGradients(&gradients, finite: finite)
     if !applied { events.append("step \(step): Inf/NaN gradients, step skipped, loss scale \(lossScale) -> \(scaler.scale)") }
     recipe.endStep(amaxes: Array(all.maxima.prefix(amaxes.count)))
     events += reduceLearningRate(layer: Int(all.maxima.last!) - 1)
@@ -204,7 +222,9 @@ public final class Trainer {
     let inv = 1 / (lossScale * Float(options.accumulation))
     var finite = true
     for i in gradients.indices {
-      for j in gradients[i].indices { gradients[i][j] *= inv; if !gradients[i][j].isFinite { finite = false } }
+      gradients[i].withUnsafeMutableBufferPointer { g in
+        for j in g.indices { g[j] *= inv; if !g[j].isFinite { finite = false } }
+      }
     }
     return finite
   }
@@ -212,14 +232,14 @@ public final class Trainer {
   /// The overflow decision (the loss scaler's) and, when the step is applied, clipping and AdamW on
   /// the masters. Returns whether it was applied, the gradient norm before clipping (NaN when
   /// skipped), and the learning rate.
-  func applyGradients(_ gradients: inout [[Float]], finite: Bool) -> (Bool, Double, Float) {
+  func applyGradients(_ gradients: inout [[Float]], finite: Bool) throws(TrainingError) -> (Bool, Double, Float) {
     let apply = scaler.record(finite: finite)
     let lr = options.learningRate(at: step) * lrMultiplier
     guard apply else { return (false, .nan, lr) }
     if let v = options.clipValue { Clipping.byValue(&gradients, limit: v) }
     let norm: Double
     if let c = options.clipNorm { norm = Clipping.byGlobalNorm(&gradients, maxNorm: c) } else { norm = Clipping.globalNorm(gradients) }
-    optimizer.update(&model.params, gradients, lr: lr, options: options)
+    try optimizer.update(&model.params, gradients, lr: lr, options: options, kernels: model.kernels)
     return (true, norm, lr)
   }
 

@@ -58,10 +58,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
   /// Steps after a reduction before another one.
   public var lrReductionCooldown = 50
 
-  /// SIMD path of the FP8 casts; every path gives the same bits.
+  /// SIMD path of the step's C kernels (casts, products, layers); every path gives the same bits.
   public var isa = ISA.auto
-  /// OpenMP threads of the step's C kernels (products, attention, element-wise work); the bits do not depend on it.
-  public var threads = 1
 
   public init() {}
 

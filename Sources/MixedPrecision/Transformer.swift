@@ -68,7 +68,7 @@ public struct Transformer<T: TrainScalar>: Sendable {
   public var params: [[T]]
   package var fp16Schedule: Bool = false
   /// SIMD path and threads of the C kernels (Float models).
-  public var kernels = KernelContext()
+  package var kernels = KernelContext()
 
   public init(config: TransformerConfig, params: [[T]]) {
     self.config = config; self.params = params
@@ -92,8 +92,6 @@ public struct Transformer<T: TrainScalar>: Sendable {
     }
   }
 
-  @inline(__always) func rs(_ x: T) -> T { fp16Schedule ? roundFP16(x) : x }
-
   struct BlockCache {
     var hIn: [T]; var ln1: [T]; var ln1c: Layers.LayerNormCache<T>; var qkv: [T]; var probs: [T]; var att: [T]
     var h2: [T]; var ln2: [T]; var ln2c: Layers.LayerNormCache<T>; var pre: [T]; var act: [T]
@@ -104,31 +102,35 @@ public struct Transformer<T: TrainScalar>: Sendable {
   func forward(_ tokens: [Int], batch: Int, seq: Int, hook: MatmulHook<T>) throws(TrainingError) -> ([T], Cache) {
     let c = config, d = c.d, n = batch * seq, f = c.ffnMultiplier * d
     guard seq <= c.maxSeq, tokens.count == n else { throw .invalidArgument("batch shape \(batch)×\(seq) vs \(tokens.count) tokens") }
+    if let t = tokens.first(where: { $0 < 0 || $0 >= c.vocab }) { throw .invalidArgument("token id \(t) outside vocabulary") }
     var h = [T](repeating: 0, count: n * d)
-    for r in 0..<n {
-      let t = tokens[r], pos = r % seq
-      guard t >= 0, t < c.vocab else { throw .invalidArgument("token id \(t) outside vocabulary") }
-      for j in 0..<d { h[r * d + j] = params[0][t * d + j] + params[1][pos * d + j] }
+    h.withUnsafeMutableBufferPointer { h in
+      params[0].withUnsafeBufferPointer { tok in
+        params[1].withUnsafeBufferPointer { pos in
+          for r in 0..<n {
+            let t = tokens[r] * d, p = (r % seq) * d
+            for j in 0..<d { h[r * d + j] = tok[t + j] + pos[p + j] }
+          }
+        }
+      }
     }
     var blocks: [BlockCache] = []
     for i in 0..<c.layers {
       let p = 2 + 12 * i, l = 4 * i
-      let (ln1, ln1c) = Layers.layerNormForward(h, params[p], params[p + 1], rows: n, d: d, fp16: fp16Schedule)
+      let (ln1, ln1c) = try layerNorm(h, params[p], params[p + 1], rows: n)
       let qkv = try Layers.linearForward(ln1, params[p + 2], params[p + 3], rows: n, inF: d, outF: 3 * d, linear: l, hook: hook)
       let (att, probs) = try attentionForward(qkv, batch: batch, seq: seq)
       let o = try Layers.linearForward(att, params[p + 4], params[p + 5], rows: n, inF: d, outF: d, linear: l + 1, hook: hook)
-      var h2 = h
-      for j in 0..<h2.count { h2[j] = rs(h[j] + o[j]) }
-      let (ln2, ln2c) = Layers.layerNormForward(h2, params[p + 6], params[p + 7], rows: n, d: d, fp16: fp16Schedule)
+      let h2 = try residual(h, o)
+      let (ln2, ln2c) = try layerNorm(h2, params[p + 6], params[p + 7], rows: n)
       let pre = try Layers.linearForward(ln2, params[p + 8], params[p + 9], rows: n, inF: d, outF: f, linear: l + 2, hook: hook)
-      let act = Layers.geluForward(pre)
+      let act = try gelu(pre)
       let o2 = try Layers.linearForward(act, params[p + 10], params[p + 11], rows: n, inF: f, outF: d, linear: l + 3, hook: hook)
       blocks.append(BlockCache(hIn: h, ln1: ln1, ln1c: ln1c, qkv: qkv, probs: probs, att: att, h2: h2, ln2: ln2, ln2c: ln2c, pre: pre, act: act))
-      h = h2
-      for j in 0..<h.count { h[j] = rs(h2[j] + o2[j]) }
+      h = try residual(h2, o2)
     }
     let q = 2 + 12 * c.layers
-    let (lnf, lnfc) = Layers.layerNormForward(h, params[q], params[q + 1], rows: n, d: d, fp16: fp16Schedule)
+    let (lnf, lnfc) = try layerNorm(h, params[q], params[q + 1], rows: n)
     let logits = try Layers.linearForward(lnf, params[q + 2], params[q + 3], rows: n, inF: d, outF: c.vocab, linear: 4 * c.layers, hook: hook)
     return (logits, Cache(blocks: blocks, hFinal: h, lnf: lnf, lnfc: lnfc))
   }
@@ -138,63 +140,55 @@ public struct Transformer<T: TrainScalar>: Sendable {
     try forward(tokens, batch: batch, seq: seq, hook: hook).0
   }
 
+  /// dx of linear layer `linear` (weights at parameter index `w`, bias at w + 1) for the output
+  /// gradient dy and input x; stores dW into g[w] and adds db into g[w + 1].
+  func linearBackward(_ dy: [T], _ x: [T], w: Int, rows: Int, inF: Int, outF: Int, linear: Int, hook: MatmulHook<T>,
+                      into g: inout [[T]]) throws(TrainingError) -> [T] {
+    let dx = try hook(linear, .gradInput, MatrixRef(values: dy, transposed: false), MatrixRef(values: params[w], transposed: false), rows, inF, outF)
+    g[w] = try hook(linear, .gradWeight, MatrixRef(values: dy, transposed: true), MatrixRef(values: x, transposed: false), outF, inF, rows)
+    try biasGradient(dy, rows: rows, into: &g[w + 1])
+    return dx
+  }
+
   /// Mean weighted cross-entropy of the batch and the gradients of `lossScale ×` the loss with
   /// respect to every parameter (in the order of ``params``).
   func lossAndGradients(_ b: Batch, lossScale: T = 1, hook: MatmulHook<T>) throws(TrainingError) -> (loss: T, grads: [[T]]) {
     let c = config, d = c.d, n = b.batch * b.seq, f = c.ffnMultiplier * d
     let (logits, cache) = try forward(b.tokens, batch: b.batch, seq: b.seq, hook: hook)
-    let (loss, dl0) = Layers.crossEntropy(logits, targets: b.targets, weights: b.weights.map { T($0) }, rows: n, vocab: c.vocab)
-    var g = params.map { [T](repeating: 0, count: $0.count) }
-    let dl = lossScale == 1 ? dl0 : dl0.map { $0 * lossScale }
+    let (loss, dl) = try crossEntropy(logits, b, scale: lossScale)
+    // Matrices are stored whole by their weight-gradient product; the rest accumulate from zero.
+    var g = zip(c.parameterShapes, params).map { $0.0.name.hasSuffix(".w") ? [] : [T](repeating: 0, count: $0.1.count) }
     let q = 2 + 12 * c.layers
-    var gA1 = take(&g, q + 2), gB1 = take(&g, q + 3)
-    let dlnf = try Layers.linearBackward(dl, cache.lnf, params[q + 2], rows: n, inF: d, outF: c.vocab, linear: 4 * c.layers, hook: hook, gw: &gA1, gb: &gB1)
-    g[q + 2] = gA1; g[q + 3] = gB1
-    var gA2 = take(&g, q), gB2 = take(&g, q + 1)
-    var dh = Layers.layerNormBackward(dlnf, cache.lnfc, params[q], rows: n, d: d, gg: &gA2, gb: &gB2)
-    g[q] = gA2; g[q + 1] = gB2
+    let dlnf = try linearBackward(dl, cache.lnf, w: q + 2, rows: n, inF: d, outF: c.vocab, linear: 4 * c.layers, hook: hook, into: &g)
+    var dh = try layerNormBackward(dlnf, cache.hFinal, cache.lnfc, gamma: q, rows: n, into: &g)
     for i in stride(from: c.layers - 1, through: 0, by: -1) {
       let p = 2 + 12 * i, l = 4 * i, bc = cache.blocks[i]
       // h = h2 + fc2(gelu(fc1(ln2(h2))))
-      var gA3 = take(&g, p + 10), gB3 = take(&g, p + 11)
-      let dact = try Layers.linearBackward(dh, bc.act, params[p + 10], rows: n, inF: f, outF: d, linear: l + 3, hook: hook, gw: &gA3, gb: &gB3)
-      g[p + 10] = gA3; g[p + 11] = gB3
-      let dpre = Layers.geluBackward(dact, bc.pre)
-      var gA4 = take(&g, p + 8), gB4 = take(&g, p + 9)
-      let dln2 = try Layers.linearBackward(dpre, bc.ln2, params[p + 8], rows: n, inF: d, outF: f, linear: l + 2, hook: hook, gw: &gA4, gb: &gB4)
-      g[p + 8] = gA4; g[p + 9] = gB4
-      var gA5 = take(&g, p + 6), gB5 = take(&g, p + 7)
-      let dh2part = Layers.layerNormBackward(dln2, bc.ln2c, params[p + 6], rows: n, d: d, gg: &gA5, gb: &gB5)
-      g[p + 6] = gA5; g[p + 7] = gB5
-      for j in 0..<dh.count { dh[j] += dh2part[j] }
+      let dact = try linearBackward(dh, bc.act, w: p + 10, rows: n, inF: f, outF: d, linear: l + 3, hook: hook, into: &g)
+      let dpre = try geluBackward(dact, bc.pre)
+      let dln2 = try linearBackward(dpre, bc.ln2, w: p + 8, rows: n, inF: d, outF: f, linear: l + 2, hook: hook, into: &g)
+      try accumulate(&dh, try layerNormBackward(dln2, bc.h2, bc.ln2c, gamma: p + 6, rows: n, into: &g))
       // h2 = hIn + proj(attn(qkv(ln1(hIn))))
-      var gA6 = take(&g, p + 4), gB6 = take(&g, p + 5)
-      let datt = try Layers.linearBackward(dh, bc.att, params[p + 4], rows: n, inF: d, outF: d, linear: l + 1, hook: hook, gw: &gA6, gb: &gB6)
-      g[p + 4] = gA6; g[p + 5] = gB6
+      let datt = try linearBackward(dh, bc.att, w: p + 4, rows: n, inF: d, outF: d, linear: l + 1, hook: hook, into: &g)
       let dqkv = try attentionBackward(datt, bc.qkv, bc.probs, batch: b.batch, seq: b.seq)
-      var gA7 = take(&g, p + 2), gB7 = take(&g, p + 3)
-      let dln1 = try Layers.linearBackward(dqkv, bc.ln1, params[p + 2], rows: n, inF: d, outF: 3 * d, linear: l, hook: hook, gw: &gA7, gb: &gB7)
-      g[p + 2] = gA7; g[p + 3] = gB7
-      var gA8 = take(&g, p), gB8 = take(&g, p + 1)
-      let dhpart = Layers.layerNormBackward(dln1, bc.ln1c, params[p], rows: n, d: d, gg: &gA8, gb: &gB8)
-      g[p] = gA8; g[p + 1] = gB8
-      for j in 0..<dh.count { dh[j] += dhpart[j] }
+      let dln1 = try linearBackward(dqkv, bc.ln1, w: p + 2, rows: n, inF: d, outF: 3 * d, linear: l, hook: hook, into: &g)
+      try accumulate(&dh, try layerNormBackward(dln1, bc.hIn, bc.ln1c, gamma: p, rows: n, into: &g))
     }
-    for r in 0..<n {
-      let t = b.tokens[r], pos = r % b.seq
-      for j in 0..<d {
-        g[0][t * d + j] += dh[r * d + j]
-        g[1][pos * d + j] += dh[r * d + j]
+    // Token and position embeddings: rows added in token order.
+    var gTok = take(&g[0]), gPos = take(&g[1])
+    gTok.withUnsafeMutableBufferPointer { tok in
+      gPos.withUnsafeMutableBufferPointer { pos in
+        dh.withUnsafeBufferPointer { dh in
+          for r in 0..<n {
+            let t = b.tokens[r] * d, p = (r % b.seq) * d
+            for j in 0..<d { tok[t + j] += dh[r * d + j]; pos[p + j] += dh[r * d + j] }
+          }
+        }
       }
     }
+    g[0] = gTok; g[1] = gPos
     return (loss, g)
   }
-}
-
-@inline(__always) func take<E>(_ a: inout [[E]], _ i: Int) -> [E] {
-  var x: [E] = []
-  swap(&x, &a[i])
-  return x
 }
 
 /// SplitMix64 with a Gaussian draw: the run's only source of randomness (its state is saved in

@@ -24,15 +24,18 @@ struct Train: ParsableCommand {
   @Option(help: "Micro-batches per optimiser step (gradient accumulation). (default: 4)") var gradAccumulation: Int?
   @Option(name: .customLong("accumulation"), help: ArgumentHelp("Deprecated spelling of --grad-accumulation.", visibility: .hidden))
   var deprecatedAccumulation: Int?
-  @Option(help: "Sequences per micro-batch (default: 6 of 32 characters for wordchain and text, 16 for addition).") var microBatch: Int?
+  @Option(help: "Sequences per micro-batch (default: about 192 characters for wordchain and text, 6 of 32; 16 for addition).") var microBatch: Int?
   @Option(help: "Optimiser steps.") var steps: Int = 300
   @Option(help: "Random seed (initialisation and data).") var seed: UInt64 = 1
   @Option(help: "Peak learning rate.") var lr: Float = 3e-3
   @Option(help: "Learning-rate warm-up steps (linear), followed by cosine decay.") var warmup: Int = 60
   @Option(help: "Learning rate at the last step, as a fraction of the peak.") var finalLrFraction: Float = 0.3
-  @Option(help: "Model width d (a multiple of --heads).") var width: Int = 64
-  @Option(help: "Transformer blocks.") var layers: Int = 2
-  @Option(help: "Attention heads.") var heads: Int = 4
+  @Option(help: "Named model size: tiny (d 64, 2 layers, 4 heads, context 32), small (128, 4, 4, 64), medium (256, 6, 8, 128) or nanogpt (384, 6, 6, 256: nanoGPT's character model, 10.7M parameters). --width, --layers, --heads and --seq override it. (default: tiny)")
+  var model: String?
+  @Option(help: "Sequence length of the text tasks (wordchain, --text). (default: the model's context)") var seq: Int?
+  @Option(help: "Model width d (a multiple of --heads). (default: the model's, 64)") var width: Int?
+  @Option(help: "Transformer blocks. (default: the model's, 2)") var layers: Int?
+  @Option(help: "Attention heads. (default: the model's, 4)") var heads: Int?
   @Option(help: "Standard deviation of the initial weights and embeddings.") var initStd: Double = 0.1
   @Option(help: "Built-in task: wordchain (character-level language model on a synthetic word Markov chain; bits/char) or addition (exact match). (default: wordchain)") var task: String?
   @Option(help: "Addition task: digits of each operand, 1 to 9. (default: 2)") var digits: Int?
@@ -67,7 +70,7 @@ struct Train: ParsableCommand {
   var collectiveTimeout: Double = 300
   @Option(help: "Also save the checkpoint every N steps (with --save-checkpoint).") var checkpointEvery: Int?
   @Flag(help: "Print nothing but the result: no progress, no notes.") var quiet = false
-  @Option(help: "OpenMP threads of each FP8 product (0: the runtime's default; the bits do not depend on it).") var threads: Int = 1
+  @Option(help: "OpenMP threads of the training step: products, attention, layers (0: the runtime's default; the bits do not depend on it).") var threads: Int = 1
   @OptionGroup var memory: MemoryOption
 
   /// What the options ask for, checked: the runs (recipe and GPU, FP32 first) and the options of
@@ -78,6 +81,11 @@ struct Train: ParsableCommand {
     var task: BuiltInTask?
     var base: TrainingOptions
     var exchange: ExchangeFormat
+    /// The model's shape: a named size with the given overrides.
+    var size: ModelSize
+    var width: Int, layers: Int, heads: Int
+    /// The text tasks' sequence length.
+    var seq: Int
   }
 
   /// Every option's check, in one place (each a usage error naming the option and the value). A
@@ -111,13 +119,17 @@ struct Train: ParsableCommand {
     try Check.positive(lr, "--lr")
     try Check.inRange(warmup, 0...1_000_000_000, "--warmup")
     try Check.finite(finalLrFraction, "--final-lr-fraction", in: 0...1)
+    let size = try model.map { try Check.named($0, "--model", ModelSize.allCases.map(\.rawValue)) { ModelSize(rawValue: $0) } } ?? .tiny
+    let width = self.width ?? size.width, layers = self.layers ?? size.layers, heads = self.heads ?? size.heads
     try Check.inRange(width, 1...65536, "--width")
     try Check.inRange(layers, 1...1024, "--layers")
     try Check.inRange(heads, 1...width, "--heads")
     guard width % heads == 0 else { throw Check.fail("--heads \(heads) does not divide --width \(width)") }
+    if let seq { try Check.inRange(seq, 2...65536, "--seq") }
     try Check.positive(initStd, "--init-std")
     try Check.conflict(text != nil, "--text", task != nil, "--task")
     let builtIn = try text == nil ? Check.named(task ?? "wordchain", "--task", BuiltInTask.allCases.map(\.rawValue)) { BuiltInTask(rawValue: $0) } : nil
+    try Check.applies(seq != nil, "--seq", when: builtIn != .addition, "to text tasks (wordchain, --text); addition's length follows --digits")
     try Check.applies(digits != nil, "--digits", when: builtIn == .addition, "to --task addition")
     try Check.applies(labelNoise != nil, "--label-noise", when: builtIn == .addition, "to --task addition")
     if let digits { try Check.inRange(digits, 1...9, "--digits") }
@@ -135,7 +147,7 @@ struct Train: ParsableCommand {
       try Check.applies(given, name, when: fp8, "to FP8 recipes")
     }
     var o = TrainingOptions()
-    o.steps = steps; o.accumulation = accumulation; o.seed = seed; o.threads = threads
+    o.steps = steps; o.accumulation = accumulation; o.seed = seed
     o.learningRate = lr; o.warmupSteps = warmup; o.finalLRFraction = finalLrFraction
     if let amaxHistory { try Check.inRange(amaxHistory, 1...1 << 20, "--amax-history"); o.amaxHistoryLength = amaxHistory }
     if let amaxAlgo { o.amaxAlgorithm = try Check.named(amaxAlgo, "--amax-algo", ["max", "most_recent"]) { AmaxAlgorithm(rawValue: $0) } }
@@ -176,7 +188,8 @@ struct Train: ParsableCommand {
       try Check.atLeast(checkpointEvery, 1, "--checkpoint-every")
       try Check.applies(true, "--checkpoint-every", when: saveCheckpoint != nil, "with --save-checkpoint")
     }
-    return Plan(runs: runs, gpu: chosenGPU, task: builtIn, base: o, exchange: format)
+    return Plan(runs: runs, gpu: chosenGPU, task: builtIn, base: o, exchange: format, size: size, width: width, layers: layers,
+                heads: heads, seq: seq ?? size.context)
   }
 
   func validate() throws {
@@ -184,8 +197,8 @@ struct Train: ParsableCommand {
   }
 
   func makeTask(_ plan: Plan) throws -> any TrainingTask {
-    if let text { return try TextTask(file: text) }
-    return try plan.task!.make(digits: digits ?? 2, labelNoise: labelNoise ?? 0.1)
+    if let text { return try TextTask(file: text, sequenceLength: plan.seq) }
+    return try plan.task!.make(digits: digits ?? 2, labelNoise: labelNoise ?? 0.1, sequenceLength: plan.task == .wordchain ? plan.seq : nil)
   }
 
   func run() throws {
@@ -213,12 +226,12 @@ struct Train: ParsableCommand {
     // of them the checkpoint to resume), the inputs read, the model fits in memory.
     if dp.isRoot { try checkOutputsWritable([log, svg, curves, saveCheckpoint], inputs: [resume, text].compactMap { $0 }) }
     let task = try makeTask(plan)
-    let config = modelConfig(task)
+    let config = modelConfig(task, plan)
     let microBatch = self.microBatch ?? task.defaultMicroBatch
     try memory.budget.check(
       config.trainingMemoryEstimate(microBatch: microBatch, sequenceLength: task.sequenceLength,
                                     evaluationSequences: task.evaluationSequences),
-      for: "training this model (--width \(width), --layers \(layers), --micro-batch \(microBatch))")
+      for: "training this model (\(config.parameterCount) parameters: --width \(plan.width), --layers \(plan.layers), --micro-batch \(microBatch), --seq \(task.sequenceLength))")
     if let comm = dp.comm {
       let hosts = try comm.hosts()
       if dp.isRoot && !self.quiet {
@@ -238,7 +251,7 @@ struct Train: ParsableCommand {
     for (r, g) in plan.runs {
       var o = plan.base
       o.recipe = r; o.gpu = g; o.microBatch = microBatch
-      let t = try Trainer(options: o, task: task, engine: engine, model: config)
+      let t = try Trainer(options: o, task: task, engine: engine, model: config, threads: threads)
       t.reducer = try dp.reducer(options: o)(t)
       if let checkpoint { try t.restore(checkpoint) }
       // Written whole or not at all (temporary file, then rename), by rank 0 only.
@@ -269,6 +282,9 @@ struct Train: ParsableCommand {
       }
     } else {
       print("task: \(task.name), \(steps) steps x \(plan.base.accumulation) micro-batches of \(microBatch), seed \(seed), gpu \(plan.gpu)")
+      if config != ModelSize.tiny.config(vocab: task.vocab, sequenceLength: 32) {
+        print("model: \(config.layers) layers, \(config.heads) heads, d \(config.d), context \(config.maxSeq), \(config.parameterCount) parameters")
+      }
       if let floor = (task as? TextTask)?.entropyFloorBits {
         print("source entropy: \(String(format: "%.3f", floor)) bits/char (the floor of bits/char)")
       }
@@ -276,8 +292,8 @@ struct Train: ParsableCommand {
     }
   }
 
-  func modelConfig(_ task: any TrainingTask) -> TransformerConfig {
-    var c = TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength, d: width, heads: heads, layers: layers)
+  func modelConfig(_ task: any TrainingTask, _ plan: Plan) -> TransformerConfig {
+    var c = TransformerConfig(vocab: task.vocab, maxSeq: task.sequenceLength, d: plan.width, heads: plan.heads, layers: plan.layers)
     c.initStd = initStd
     return c
   }

@@ -56,7 +56,7 @@ private func plainHookFn() -> MatmulHook<Double> { return { (_, _, a, b, m, n, k
     }
     let (_, cache) = Layers.layerNormForward(x, g, b, rows: rows, d: d, fp16: false)
     var gg = [Double](repeating: 0, count: d), gb = [Double](repeating: 0, count: d)
-    let dx = Layers.layerNormBackward(r, cache, g, rows: rows, d: d, gg: &gg, gb: &gb)
+    let dx = Layers.layerNormBackward(r, x, cache, g, rows: rows, d: d, gg: &gg, gb: &gb)
     expectClose(dx, x, { loss($0, g, b) }, "layernorm dx")
     expectClose(gg, g, { loss(x, $0, b) }, "layernorm dg")
     expectClose(gb, b, { loss(x, g, $0) }, "layernorm db")

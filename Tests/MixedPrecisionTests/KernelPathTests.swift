@@ -1,8 +1,8 @@
 // The FP32 model on the C kernels: against the FP64 Swift reference of the same weights (the
 // reference is itself checked against finite differences in GradientCheckTests), and the same bits
 // for every thread count and SIMD path.
-import Testing
 import FP8
+import Testing
 @testable import MixedPrecision
 import _TestSupport
 
@@ -52,9 +52,9 @@ private func engineHook(_ kernels: KernelContext) -> MatmulHook<Float> {
     o.recipe = .fp32; o.steps = 3; o.microBatch = 3; o.accumulation = 2; o.seed = 7
     let config = TransformerConfig(vocab: task.vocab, maxSeq: 16, d: 32, heads: 4, layers: 2)
     func run(_ threads: Int, _ isa: ISA) throws -> ([UInt32], [[UInt32]]) {
-      o.threads = threads; o.isa = isa
+      o.isa = isa
       let t = try Trainer(options: o, task: task, engine: IdealMatmulEngine(kernels: KernelContext(isa: isa, threads: threads)),
-                          model: config)
+                          model: config, threads: threads)
       let losses = try (0..<3).map { _ in try t.trainStep().loss.bitPattern }
       return (losses, t.model.params.map { $0.map(\.bitPattern) })
     }

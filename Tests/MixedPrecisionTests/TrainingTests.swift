@@ -19,13 +19,13 @@ private func losses(_ o: TrainingOptions, steps: Int) throws -> [UInt32] {
   return try (0..<steps).map { _ in try t.trainStep().loss.bitPattern }
 }
 
-/// Loss bit patterns of `steps` steps on the tensor-core engine with `threads` and `isa` (the casts
-/// use the same ISA).
+/// Loss bit patterns of `steps` steps on the tensor-core engine with `threads` and `isa` for the
+/// whole step (products, attention, layers, casts).
 private func tensorCoreLosses(_ o: TrainingOptions, task: any TrainingTask = AdditionTask(), model: TransformerConfig = smallConfig,
                               threads: Int, isa: ISA, steps: Int) throws -> [UInt32] {
   var o = o
   o.isa = isa
-  let t = try Trainer(options: o, task: task, engine: TensorCoreMatmulEngine(threads: threads, isa: isa), model: model)
+  let t = try Trainer(options: o, task: task, engine: TensorCoreMatmulEngine(threads: threads, isa: isa), model: model, threads: threads)
   return try (0..<steps).map { _ in try t.trainStep().loss.bitPattern }
 }
 
