@@ -28,8 +28,8 @@ public struct DataParallelRun {
 
   /// Reads a checkpoint on rank 0 and hands it to every rank, so that the file need only exist on
   /// rank 0's host.
-  public func loadCheckpoint(_ path: String, store: some CheckpointStore) throws -> Checkpoint {
-    guard let comm, comm.size > 1 else { return try store.load(from: path) }
+  public func loadCheckpoint(_ path: String) throws -> Checkpoint {
+    guard let comm, comm.size > 1 else { return try Checkpoint.load(from: path) }
     var bytes: [UInt8] = []
     if comm.rank == 0 {
       do throws(FileError) {
@@ -41,11 +41,13 @@ public struct DataParallelRun {
     try size.withMutableBytes { (b) throws(DataParallelError) in try comm.broadcast(b, root: 0, what: "checkpoint size") }
     if comm.rank != 0 { bytes = [UInt8](repeating: 0, count: Int(size[0])) }
     try bytes.withMutableBytes { (b) throws(DataParallelError) in try comm.broadcast(b, root: 0, what: "checkpoint") }
-    if comm.rank == 0 { return try store.load(from: path) }
+    if comm.rank == 0 { return try Checkpoint.load(from: path) }
     let copy = FileManager.default.temporaryDirectory.appendingPathComponent("fp8emu-resume-\(getpid()).\(UInt32.random(in: 0...UInt32.max))").path
     do throws(FileError) { try OutputFile.write(bytes, to: copy) } catch { throw TrainingError.file(error) }
     defer { try? FileManager.default.removeItem(atPath: copy) }
-    return try store.load(from: copy)
+    do { return try Checkpoint.load(from: copy) } catch .badCheckpoint(let why) {
+      throw TrainingError.badCheckpoint(why.replacingOccurrences(of: copy, with: path))
+    }
   }
 
   /// The sysexits code for an error that ends a rank.

@@ -246,7 +246,7 @@ struct Train: ParsableCommand {
     let monitor = dp.isRoot ? try log.map { try MonitorLog(path: $0) } : nil
     let store = SafetensorsCheckpointStore()
     // Rank 0 reads the checkpoint and sends it to the others.
-    let checkpoint = try resume.map { try dp.loadCheckpoint($0, store: store) }
+    let checkpoint = try resume.map { try dp.loadCheckpoint($0) }
     var results: [RunResult] = []
     for (r, g) in plan.runs {
       var o = plan.base
