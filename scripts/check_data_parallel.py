@@ -160,7 +160,7 @@ with tempfile.TemporaryDirectory() as tmp:
     loss = {}
     for ex in ("fp32", "e5m2", "e4m3-blockwise"):
         r = mpirun(2, ["--recipe", "delayed", "--quiet", "--json", "--eval-every", "0", "--exchange", ex, *small])
-        loss[ex] = json.loads(r.stdout.strip().splitlines()[-1])["heldOutLoss"] if r.returncode == 0 else None
+        loss[ex] = json.loads(r.stdout.strip().splitlines()[-1])["held_out_loss"] if r.returncode == 0 else None
     for ex in ("e5m2", "e4m3-blockwise"):
         ok = loss["fp32"] and loss[ex] and abs(loss[ex] / loss["fp32"] - 1) < 0.01
         rel = f"{100 * (loss[ex] / loss['fp32'] - 1):+.3f}%" if ok else str(loss)
