@@ -59,6 +59,11 @@ class Result:
 def run(argv, cwd=None, limit_as=None, timeout=120, interrupt=None, env=None):
     """Runs argv; `interrupt` = (signal, watch_dir): sends the signal once a new file appears there."""
     def limits():
+        # The child starts with the default dispositions, whatever this suite inherited: a suite
+        # run under nohup, or as a background job of a script, has SIGHUP or SIGINT ignored, and an
+        # ignored signal stays ignored across exec (the behaviour the interrupt cases rely on).
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_DFL)
         if limit_as:
             resource.setrlimit(resource.RLIMIT_AS, (limit_as, limit_as))
     before = set(os.listdir(interrupt[1])) if interrupt else None
