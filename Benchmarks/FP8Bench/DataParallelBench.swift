@@ -1,4 +1,5 @@
 import ArgumentParser
+import FP8IO
 import Foundation
 
 /// `fp8-bench dataparallel`: `fp8emu train` under `mpirun -np N`, per exchange format: step time,
@@ -84,9 +85,7 @@ struct DataParallelBench: ParsableCommand {
       if let l = rows[i].heldOutLoss, let b = base.heldOutLoss { rows[i].vsSingleProcess = l / b - 1 }
     }
     if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      for r in rows { print(String(decoding: try enc.encode(r), as: UTF8.self)) }
+      for r in rows { try JSONLines.print(r) }
       return
     }
     if convergence {
@@ -135,6 +134,9 @@ struct DataParallelBench: ParsableCommand {
       let log = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
       throw ValidationError("fp8emu \(args.joined(separator: " ")) on \(ranks) rank(s) failed (status \(p.terminationStatus)):\n\(log)")
     }
-    return try JSONDecoder().decode(Result.self, from: Data(line.utf8))
+    // fp8emu's JSON keys are snake_case.
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    return try decoder.decode(Result.self, from: Data(line.utf8))
   }
 }
