@@ -82,7 +82,6 @@ struct Train: ParsableCommand {
     var base: TrainingOptions
     var exchange: ExchangeFormat
     /// The model's shape: a named size with the given overrides.
-    var size: ModelSize
     var width: Int, layers: Int, heads: Int
     /// The text tasks' sequence length.
     var seq: Int
@@ -188,7 +187,7 @@ struct Train: ParsableCommand {
       try Check.atLeast(checkpointEvery, 1, "--checkpoint-every")
       try Check.applies(true, "--checkpoint-every", when: saveCheckpoint != nil, "with --save-checkpoint")
     }
-    return Plan(runs: runs, gpu: chosenGPU, task: builtIn, base: o, exchange: format, size: size, width: width, layers: layers,
+    return Plan(runs: runs, gpu: chosenGPU, task: builtIn, base: o, exchange: format, width: width, layers: layers,
                 heads: heads, seq: seq ?? size.context)
   }
 
