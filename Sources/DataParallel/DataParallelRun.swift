@@ -49,17 +49,4 @@ public struct DataParallelRun {
       throw TrainingError.badCheckpoint(why.replacingOccurrences(of: copy, with: path))
     }
   }
-
-  /// The sysexits code for an error that ends a rank.
-  public static func exitCode(_ error: any Error) -> Int32 {
-    switch error {
-    case let e as DataParallelError: return e.exitCode
-    case TrainingError.invalidArgument: return 64  // EX_USAGE
-    case TrainingError.badCheckpoint, TrainingError.badText: return 65  // EX_DATAERR
-    case TrainingError.file(.cannotOpen), TrainingError.file(.notRegularFile): return 66  // EX_NOINPUT
-    case TrainingError.file(.refusedOutput), TrainingError.file(.cannotCreate): return 73  // EX_CANTCREAT
-    case TrainingError.file: return 74  // EX_IOERR
-    default: return 70  // EX_SOFTWARE
-    }
-  }
 }

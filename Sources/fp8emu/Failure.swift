@@ -1,16 +1,19 @@
+import DataParallel
 import FP8
 import FP8IO
 import MixedPrecision
 import TensorCores
 
 /// Exit statuses, as in sysexits.h: 64 only for a command line that is wrong, 65 for input data
-/// that is wrong, 66 for an input that is missing or unreadable, 73 for an output that cannot be
-/// created, 74 for an I/O error while reading or writing, 1 for everything else.
+/// that is wrong, 66 for an input that is missing or unreadable, 69 for Open MPI failing under
+/// mpirun, 73 for an output that cannot be created, 74 for an I/O error while reading or writing,
+/// 1 for everything else.
 enum ExitStatus: Int32 {
   case failure = 1
   case usage = 64
   case dataError = 65
   case noInput = 66
+  case unavailable = 69
   case cannotCreate = 73
   case ioError = 74
 }
@@ -68,6 +71,12 @@ struct Failure: Error {
       case .outOfMemory, .nullPointer: self.init(e.description, .failure)
       case .unsupportedISA: self.init(e.description, .usage)
       default: self.init(e.description, .dataError)
+      }
+    case let e as DataParallelError:
+      switch e {
+      case .fp8(let k): self.init(k)
+      case .invalidArgument, .unsupportedLauncher: self.init(e.description, .usage)
+      case .mpiUnavailable, .mpi, .timeout: self.init(e.description, .unavailable)
       }
     case let e as TrainingError:
       switch e {

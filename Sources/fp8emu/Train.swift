@@ -202,17 +202,16 @@ struct Train: ParsableCommand {
 
   func run() throws {
     let plan = try plan()
-    let comm: MPICommunicator?
-    do { comm = try Launch.communicator(timeout: collectiveTimeout) } catch {
-      writeStderr("fp8emu: \(error)\n")
-      throw ExitCode(error.exitCode)
-    }
+    // Under mpirun without a usable Open MPI: one error line and status 69, through Failure.
+    let comm = try Launch.communicator(timeout: collectiveTimeout)
     guard let comm else { return try train(plan, DataParallelRun(comm: nil, exchange: plan.exchange)) }
     // A rank that fails must end the job, or the others would wait for it.
     do { try train(plan, DataParallelRun(comm: comm, exchange: plan.exchange)) } catch let e as ValidationError {
       comm.abort(e.message, code: 64)
     } catch {
-      comm.abort("\(error)", code: DataParallelRun.exitCode(error))
+      // The same line and sysexits status as a single process's failure.
+      let failure = Failure(error)
+      comm.abort(failure.line, code: failure.status.rawValue)
     }
     comm.finalize()
   }
