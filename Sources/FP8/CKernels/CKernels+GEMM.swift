@@ -4,19 +4,10 @@ import CFP8
 /// engine and the tensor-core model: op(X)[r, c] is data[r·ld + c], or data[c·ld + r] when
 /// transposed; `data` holds FP8 bytes, FP16/BF16 bit patterns or FP32 values.
 package struct GEMMOperandDescriptor {
-  package var data: UnsafeRawPointer?
-  package var format: Int32
-  package var transposed: Bool
-  package var leadingDimension: Int
-  package init(data: UnsafeRawPointer?, format: Int32, transposed: Bool, leadingDimension: Int) {
-    self.data = data
-    self.format = format
-    self.transposed = transposed
-    self.leadingDimension = leadingDimension
-  }
+  let cValue: cfp8_operand
 
-  var cValue: cfp8_operand {
-    cfp8_operand(data: data, format: format, transposed: transposed ? 1 : 0, ld: Int64(leadingDimension))
+  package init(data: UnsafeRawPointer?, format: Int32, transposed: Bool, leadingDimension: Int) {
+    cValue = cfp8_operand(data: data, format: format, transposed: transposed ? 1 : 0, ld: Int64(leadingDimension))
   }
 }
 
@@ -28,27 +19,14 @@ package enum GEMMScalingMode: Int32 {
 /// The batch of `cfp8_gemm_batched` (`cfp8_gemm_batch`): outer × inner products, product (o, i)
 /// moved by o·outer + i·inner elements in each of A, B, C and D.
 package struct GEMMBatch: Sendable {
-  package var outer: Int, inner: Int
-  package var aStrides: (outer: Int, inner: Int)
-  package var bStrides: (outer: Int, inner: Int)
-  package var cStrides: (outer: Int, inner: Int)
-  package var dStrides: (outer: Int, inner: Int)
+  let c: cfp8_gemm_batch
 
   package init(outer: Int, inner: Int, aStrides: (outer: Int, inner: Int), bStrides: (outer: Int, inner: Int),
                cStrides: (outer: Int, inner: Int) = (0, 0), dStrides: (outer: Int, inner: Int)) {
-    self.outer = outer
-    self.inner = inner
-    self.aStrides = aStrides
-    self.bStrides = bStrides
-    self.cStrides = cStrides
-    self.dStrides = dStrides
-  }
-
-  var c: cfp8_gemm_batch {
-    cfp8_gemm_batch(outer: Int64(outer), inner: Int64(inner), a_outer: Int64(aStrides.outer),
-                    a_inner: Int64(aStrides.inner), b_outer: Int64(bStrides.outer), b_inner: Int64(bStrides.inner),
-                    c_outer: Int64(cStrides.outer), c_inner: Int64(cStrides.inner), d_outer: Int64(dStrides.outer),
-                    d_inner: Int64(dStrides.inner))
+    c = cfp8_gemm_batch(outer: Int64(outer), inner: Int64(inner), a_outer: Int64(aStrides.outer),
+                        a_inner: Int64(aStrides.inner), b_outer: Int64(bStrides.outer), b_inner: Int64(bStrides.inner),
+                        c_outer: Int64(cStrides.outer), c_inner: Int64(cStrides.inner), d_outer: Int64(dStrides.outer),
+                        d_inner: Int64(dStrides.inner))
   }
 }
 
@@ -70,7 +48,7 @@ extension CKernels {
       alpha: alpha, beta: beta, c: c, ldc: Int64(ldc), bias: bias, d: d, d_format: dFormat, ldd: Int64(ldd),
       d_scale: dScale, amax_out: amax)
     try check(cfp8_gemm_batched(&bt, Int64(m), Int64(n), Int64(k), &ca, &cb, &s, &e, isa, threads),
-              "batched GEMM \(batch.outer)×\(batch.inner) × (\(m)×\(k) · \(k)×\(n))")
+              "batched GEMM \(batch.c.outer)×\(batch.c.inner) × (\(m)×\(k) · \(k)×\(n))")
   }
 
   /// `cfp8_gemm`: D = alpha·(scaled op(A)·op(B)) + beta·C + bias, see cfp8_gemm.h.

@@ -2,12 +2,8 @@
 import CFP8
 
 /// The C model parameters, as plain values (the TensorCores module builds them from presets).
-package struct CTensorCoreModel: Sendable, Equatable {
-  package var blockSize: Int32
-  package var fractionBits: Int32
-  package var minExponent: Int32   // CTensorCoreModel.noMinExponent for none
-  package var fp16Accumulator: Bool
-  package var cMode: CMode
+package struct CTensorCoreModel: Sendable {
+  let c: cfp8_tc_model
 
   /// Where c enters a block (cfp8_tensorcore.h's CFP8_TC_C_*).
   package enum CMode: Sendable, Equatable {
@@ -17,22 +13,14 @@ package struct CTensorCoreModel: Sendable, Equatable {
   package static let noMinExponent: Int32 = -100_000
 
   package init(blockSize: Int32, fractionBits: Int32, minExponent: Int32, fp16Accumulator: Bool, cMode: CMode) {
-    self.blockSize = blockSize
-    self.fractionBits = fractionBits
-    self.minExponent = minExponent
-    self.fp16Accumulator = fp16Accumulator
-    self.cMode = cMode
-  }
-
-  var c: cfp8_tc_model {
     let mode: Int32
     switch cMode {
     case .fused: mode = Int32(CFP8_TC_C_FUSED)
     case .addedAfter: mode = Int32(CFP8_TC_C_ADDED)
     case .addedAfterHalves: mode = Int32(CFP8_TC_C_ADDED_HALVES)
     }
-    return cfp8_tc_model(block_size: blockSize, fraction_bits: fractionBits, min_exponent: minExponent,
-                         accumulator: fp16Accumulator ? Int32(CFP8_TC_ACC_F16) : Int32(CFP8_TC_ACC_F32), c_mode: mode)
+    c = cfp8_tc_model(block_size: blockSize, fraction_bits: fractionBits, min_exponent: minExponent,
+                      accumulator: fp16Accumulator ? Int32(CFP8_TC_ACC_F16) : Int32(CFP8_TC_ACC_F32), c_mode: mode)
   }
 }
 
