@@ -18,16 +18,8 @@ public enum TensorExchange {
   /// The `.npy` element type a tensor is exported as: its own for F32, F16, U8, I8, F64 and I32;
   /// float32 (exact) for FP8 and BF16, which NumPy lacks; nil for the others.
   public static func npyType(of dtype: SafetensorsDType) -> NpyDType? {
-    switch dtype {
-    case .f32: return .f32
-    case .f16: return .f16
-    case .u8: return .u8
-    case .i8: return .i8
-    case .f64: return .f64
-    case .i32: return .i32
-    case .bf16: return .f32
-    default: return dtype.isFP8Value ? .f32 : nil
-    }
+    if let same = NpyDType.allCases.first(where: { safetensorsType($0) == dtype }) { return same }
+    return dtype == .bf16 || dtype.isFP8Value ? .f32 : nil
   }
 
   /// Writes one tensor of a safetensors file as a `.npy` file (C order; see `npyType(of:)`).
