@@ -33,6 +33,7 @@
  * NEON_CASE_DIGESTS=1 the nn section also prints the running digest after each case to stderr, to
  * find the first case whose scalar outputs differ between two builds. */
 #include "cfp8.h"
+#include "../CSupport/test_support.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,16 +91,6 @@ static double now(void) {
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void) {
-  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-static float bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-static uint32_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 
 /* ---- convert ------------------------------------------------------------------------------- */
 static const int kFP8[] = {CFP8_FORMAT_E4M3, CFP8_FORMAT_E5M2, CFP8_FORMAT_E4M3FNUZ, CFP8_FORMAT_E5M2FNUZ};

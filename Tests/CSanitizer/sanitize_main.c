@@ -4,6 +4,7 @@
  * (any out-of-bounds access or undefined behaviour aborts the run). Results of every SIMD path
  * are also compared bit for bit with the scalar path. */
 #include "cfp8.h"
+#include "../CSupport/test_support.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +26,6 @@ static const size_t kSizes[] = {0, 1, 15, 16, 17, 31, 33, 63, 64, 65, 127, 129};
 #define NSIZES (sizeof(kSizes) / sizeof(kSizes[0]))
 static int isas[4], nisa = 0;
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void) {
-  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 /* A heap block of exactly `bytes` bytes placed at an offset so that ASan catches a one-byte
  * overrun: malloc(bytes + off) and return p + off (the end is the end of the allocation). */
 static void *exact_alloc(size_t bytes, size_t off, void **base) {
