@@ -6,10 +6,9 @@ so that the results can become test fixtures quickly.
   python3 scripts/gpu/read_results.py DIR --export-npy FIXTURE_DIR
   python3 scripts/gpu/read_results.py DIR --check-selftest   # used by selftest.sh (fake outputs)
 
-Only numpy is needed (fp8np.py beside this file).
+Only numpy is needed (fp8np.py and make_manifest.py beside this file).
 """
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -18,18 +17,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fp8np  # noqa: E402
+# The manifest writer's own digest, so that a file checks against its entry by construction.
+from make_manifest import sha256  # noqa: E402
 
 CATS = ["zero", "f32_subnormal", "finite_in_range", "finite_overflow", "inf", "nan"]
 ALL_SPECIALS = False
 KEY = []  # one-line key results, printed again at the very end (the device tool shows the tail)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_all(directory):
