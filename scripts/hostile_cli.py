@@ -256,6 +256,15 @@ class Suite:
         self.mounts.append(d)
         return d
 
+    @staticmethod
+    def fill(disk, nbytes):
+        """Writes up to nbytes into disk/filler; the write that no longer fits is the point."""
+        with open(os.path.join(disk, "filler"), "wb") as fh:
+            try:
+                fh.write(b"\xAA" * nbytes)
+            except OSError:
+                pass
+
     def unmount_all(self):
         for d in reversed(self.mounts):
             subprocess.run(["umount", d], check=False)
@@ -464,21 +473,13 @@ class Suite:
             with open(out, "wb") as fh:
                 fh.write(b"precious" * 1000)
             # fill the disk: a new file can still be created (an inode), not one byte written
-            with open(os.path.join(disk, "filler"), "wb") as fh:
-                try:
-                    fh.write(b"\xAA" * (1 << 20))
-                except OSError:
-                    pass
+            self.fill(disk, 1 << 20)
             before = self.snapshot(disk)
             r = self.emu_run(argv(out))
             self.expect(r, {73, 74}, what=f"{name} on a full disk")
             self.unchanged(before, self.snapshot(disk), f"{name}: full disk")
         disk = self.tmpfs("1m")
-        with open(os.path.join(disk, "filler"), "wb") as fh:
-            try:
-                fh.write(b"\xAA" * (2 << 20))
-            except OSError:
-                pass
+        self.fill(disk, 2 << 20)
         before = self.snapshot(disk)
         r = self.emu_run(["copy", self.fixture("model.safetensors"), "--out", os.path.join(disk, "new")])
         self.expect(r, {73, 74}, what="copy onto a completely full disk")
