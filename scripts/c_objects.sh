@@ -1,4 +1,4 @@
-# Sourced by the scripts that build CSources/CFP8 outside SwiftPM (sanitize.sh, nn_accuracy.sh).
+# Sourced by the scripts that build CSources/CFP8 outside SwiftPM (sanitize.sh, nn_accuracy.sh, fuzz.sh).
 # c_objects OUT SRC...: compiles every CSources/CFP8/*.c and the extra sources SRC into OUT with
 # "$CC" "${FLAGS[@]}", two at a time; an object newer than its source and every header is kept.
 # Leaves the object paths in OBJS.

@@ -13,17 +13,11 @@ TARGETS=("$@")
 BIN=/opt/swift/usr/bin
 OUT=.build/fuzz
 mkdir -p "$OUT/obj" "$OUT/mm"
-CFLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -fopenmp -fno-math-errno -fsanitize=fuzzer-no-link,address,undefined
+FLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -fopenmp -fno-math-errno -fsanitize=fuzzer-no-link,address,undefined
         -fno-sanitize-recover=all -ICSources/CFP8/include -ICSources/CFP8)
-objs=()
-for src in CSources/CFP8/*.c; do
-  obj="$OUT/obj/$(basename "${src%.c}").o"
-  objs+=("$obj")
-  if [ "$obj" -nt "$src" ] && [ -z "$(find CSources/CFP8 -name '*.h' -newer "$obj")" ]; then continue; fi
-  "$BIN/clang" "${CFLAGS[@]}" -c "$src" -o "$obj" &
-  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
-done
-wait
+CC="$BIN/clang"
+source scripts/c_objects.sh
+c_objects "$OUT/obj"
 # the registry of temporary output files (FP8IO's writers register theirs)
 tempfiles_obj="$OUT/obj/tempfiles.o"
 if [ ! "$tempfiles_obj" -nt CSources/CTempFiles/tempfiles.c ]; then
@@ -33,9 +27,9 @@ fi
 newer() { [ ! -e "$1" ] || [ -n "$(find "${@:2}" -newer "$1" -type f 2>/dev/null | head -1)" ]; }
 for t in convert quantize gemm; do
   if newer "$OUT/fuzz_$t" "Fuzz/c" CSources/CFP8; then
-    "$BIN/clang" "${CFLAGS[@]/fuzzer-no-link/fuzzer}" -c "Fuzz/c/fuzz_$t.c" -o "$OUT/obj/fuzz_$t.main.o"
+    "$BIN/clang" "${FLAGS[@]/fuzzer-no-link/fuzzer}" -c "Fuzz/c/fuzz_$t.c" -o "$OUT/obj/fuzz_$t.main.o"
     # link without -fopenmp (Swift's clang would ask for -lomp; the runtime here is libomp5)
-    "$BIN/clang" -fsanitize=fuzzer,address,undefined -fuse-ld=lld "$OUT/obj/fuzz_$t.main.o" "${objs[@]}" -o "$OUT/fuzz_$t" -lomp5 -lm
+    "$BIN/clang" -fsanitize=fuzzer,address,undefined -fuse-ld=lld "$OUT/obj/fuzz_$t.main.o" "${OBJS[@]}" -o "$OUT/fuzz_$t" -lomp5 -lm
   fi
 done
 # The Swift parsers: Sources/FP8 as module FP8, then the FP8IO reader files and the fuzz entry
@@ -46,7 +40,7 @@ if newer "$OUT/fuzz_swift" Fuzz/swift Sources/FP8 Sources/FP8IO CSources/CFP8 CS
   # swiftc leaves module files (FuzzParsers-1.swiftmodule, ...) in its working directory: run it in
   # the scratch folder, never in the repository root.
   root=$PWD
-  objs_abs=("${objs[@]/#/$root/}")
+  objs_abs=("${OBJS[@]/#/$root/}")
   SWIFTC=("$BIN/swiftc" -sanitize=fuzzer,address -parse-as-library -O -wmo -g -package-name fp8emu -I "$root/$OUT/mm")
   mkdir -p "$OUT/swiftmods"
   (cd "$OUT" && "${SWIFTC[@]}" -module-name FP8 -emit-module -emit-module-path "$root/$OUT/swiftmods/FP8.swiftmodule" \
