@@ -6,14 +6,12 @@ import FP8Linalg
 import Glibc
 #endif
 
-struct GEMMBench: ParsableCommand {
+struct GEMMBench: ParsableCommand, RepeatedSuite {
   static let configuration = CommandConfiguration(
     commandName: "gemm",
     abstract: "FP8 GEMM (E4M3×E4M3 → FP32) vs OpenBLAS SGEMM: squares 256…4096, skinny M = 1, 4, 16.")
 
-  @Flag(help: "Fewer sizes and repetitions.") var quick = false
-  @Flag(help: "One JSON object per row instead of the table.") var json = false
-  @Option(help: "Repetitions per measurement (median reported); default 5, or 3 with --quick.") var reps: Int?
+  @OptionGroup var common: RepetitionOptions<Self>
   @Flag(help: "Skip OpenBLAS.") var noOpenblas = false
   @Flag(help: """
     Time by process CPU time instead of wall time: robust on a shared machine for 1-thread rows; \
@@ -26,12 +24,8 @@ struct GEMMBench: ParsableCommand {
     var openblasGflops: Double?, openblasBytes: Int
   }
 
-  func validate() throws {
-    if let reps, reps < 1 { throw ValidationError("--reps must be at least 1 (got \(reps))") }
-  }
-
   func run() throws {
-    let reps = self.reps ?? (quick ? 3 : 5)
+    let reps = common.repetitions
     // Two OpenMP runtimes share two cores here (LLVM libomp for ours, GNU libgomp inside Debian's
     // OpenBLAS); threads that spin after a parallel region would steal the other library's cores.
     // Passive waiting, set before either runtime starts, keeps the alternating timings fair.
@@ -39,9 +33,9 @@ struct GEMMBench: ParsableCommand {
     let blas = noOpenblas ? nil : GEMMOpenBLAS.load()
     let all = CKernels.maxThreads
     let threadCounts = all > 1 ? [1, all] : [1]
-    let squares = quick ? [256, 1024, 2048] : [256, 512, 1024, 2048, 4096]
-    let skinny = quick ? [(1, 16384), (4, 16384), (16, 4096)] : [1, 4, 16].flatMap { m in [4096, 16384].map { (m, $0) } }
-    if !json {
+    let squares = common.quick ? [256, 1024, 2048] : [256, 512, 1024, 2048, 4096]
+    let skinny = common.quick ? [(1, 16384), (4, 16384), (16, 4096)] : [1, 4, 16].flatMap { m in [4096, 16384].map { (m, $0) } }
+    if !common.json {
       print("FP8 GEMM, ISA \(ISA.default), \(all) threads available; OpenBLAS: \(blas.map { "core \($0.coreName)" } ?? "not loaded")")
       print("median of \(reps), alternating with OpenBLAS SGEMM (on the decoded FP32 operands); E4M3×E4M3 → FP32; "
             + (cpuTime ? "timed by process CPU time" : "timed by wall clock"))
@@ -49,7 +43,7 @@ struct GEMMBench: ParsableCommand {
             + pad("OpenBLAS", 10) + pad("MB", 8) + "ratio")
     }
     var shapes: [(Int, Int, Int, String, MatrixLayout)] = squares.map { ($0, $0, $0, "tensor", .rowMajor) }
-    shapes += squares.filter { $0 >= 2048 || quick && $0 >= 1024 }.map { ($0, $0, $0, "block", .rowMajor) }
+    shapes += squares.filter { $0 >= 2048 || common.quick && $0 >= 1024 }.map { ($0, $0, $0, "block", .rowMajor) }
     shapes += skinny.map { ($0.0, $0.1, $0.1, "tensor", .rowMajor) }
     // B = Wᵀ stored column-major (an N×K row-major weight), as nn.Linear keeps it
     shapes += [1, 4].map { ($0, 16384, 16384, "tensor", .columnMajor) }
@@ -116,7 +110,7 @@ struct GEMMBench: ParsableCommand {
   }
 
   func emit(_ r: Row, corename: String?) {
-    if json {
+    if common.json {
       var s = "{\"suite\":\"gemm\",\"m\":\(r.m),\"n\":\(r.n),\"k\":\(r.k),\"threads\":\(r.threads),"
       s += "\"a_format\":\"e4m3\",\"b_format\":\"e4m3\",\"d_format\":\"f32\",\"scaling\":\"\(r.scaling)\","
       s += "\"b_layout\":\"\(r.bLayout == .rowMajor ? "row" : "column")\","
@@ -133,23 +127,6 @@ struct GEMMBench: ParsableCommand {
     }
   }
 }
-
-/// Wall (or process CPU) time in seconds of one run of `body`.
-fileprivate func seconds(cpu: Bool, _ body: () throws(FP8Error) -> Void) throws(FP8Error) -> Double {
-  var t0 = timespec(), t1 = timespec()
-  let clock = cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC
-  clock_gettime(clock, &t0)
-  try body()
-  clock_gettime(clock, &t1)
-  return Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
-}
-
-fileprivate func medianOf(_ xs: [Double]) -> Double {
-  let s = xs.sorted()
-  return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
-
-fileprivate func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
 
 fileprivate func fmt(_ x: Double, _ digits: Int = 1) -> String {
   var p = 1.0

@@ -4,30 +4,21 @@ import ArgumentParser
 import Deployment
 import FP8
 import FP8Linalg
-#if canImport(Glibc)
-import Glibc
-#endif
 
-struct Int8Bench: ParsableCommand {
+struct Int8Bench: ParsableCommand, RepeatedSuite {
   static let configuration = CommandConfiguration(
     commandName: "int8",
     abstract: "INT8 GEMM (INT8×INT8 → INT32) vs our FP32 GEMM: squares 512…2048, 1 thread and all.")
 
-  @Flag(help: "Fewer sizes and repetitions.") var quick = false
-  @Flag(help: "One JSON object per row instead of the table.") var json = false
-  @Option(help: "Repetitions per measurement (median reported); default 5, or 3 with --quick.") var reps: Int?
-
-  func validate() throws {
-    if let reps, reps < 1 { throw ValidationError("--reps must be at least 1 (got \(reps))") }
-  }
+  @OptionGroup var common: RepetitionOptions<Self>
 
   func run() throws {
-    let reps = self.reps ?? (quick ? 3 : 5)
+    let reps = common.repetitions
     let all = CKernels.maxThreads
     let threadCounts = all > 1 ? [1, all] : [1]
-    let sizes = quick ? [512, 1024] : [512, 1024, 2048]
+    let sizes = common.quick ? [512, 1024] : [512, 1024, 2048]
     let isas = ISA.supported.filter { $0 != .scalar }
-    if !json {
+    if !common.json {
       print("INT8 GEMM vs our FP32 GEMM (FP32 operands through matmul, ISA \(ISA.default)); VNNI: \(CKernels.hasAVX512VNNI); median of \(reps)")
       print(pad("M×N×K", 16) + pad("thr", 5) + pad("int8 isa", 10) + pad("INT8 GOP/s", 12) + pad("FP32 GFLOP/s", 14) + "ratio")
     }
@@ -36,7 +27,7 @@ struct Int8Bench: ParsableCommand {
         let fp32 = try measureFP32(s, threads: threads, reps: reps)
         for isa in isas {
           let ops = try measureInt8(s, isa: isa, threads: threads, reps: reps)
-          if json {
+          if common.json {
             print("{\"suite\":\"int8\",\"m\":\(s),\"n\":\(s),\"k\":\(s),\"threads\":\(threads),\"isa\":\"\(isa)\",\"vnni\":\(isa == .avx512 && CKernels.hasAVX512VNNI),\"int8_gops\":\(fmt(ops)),\"fp32_gflops\":\(fmt(fp32)),\"ratio\":\(fmt(ops / fp32, 2))}")
           } else {
             print(pad("\(s)×\(s)×\(s)", 16) + pad("\(threads)", 5) + pad(isa.description, 10) + pad(fmt(ops), 12) + pad(fmt(fp32), 14) + fmt(ops / fp32, 2) + "×")
@@ -74,18 +65,10 @@ struct Int8Bench: ParsableCommand {
 fileprivate func median(_ reps: Int, _ body: () throws(FP8Error) -> Void) throws(FP8Error) -> Double {
   try body()
   var times: [Double] = []
-  for _ in 0..<max(1, reps) {
-    var t0 = timespec(), t1 = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t0)
-    try body()
-    clock_gettime(CLOCK_MONOTONIC, &t1)
-    times.append(Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9)
-  }
+  for _ in 0..<max(1, reps) { times.append(try seconds(body)) }
   times.sort()
   return times[times.count / 2]
 }
-
-fileprivate func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
 
 fileprivate func fmt(_ x: Double, _ digits: Int = 1) -> String {
   var p = 1.0

@@ -5,18 +5,15 @@
 import ArgumentParser
 import FP8
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
-struct NNBench: ParsableCommand {
+struct NNBench: ParsableCommand, RepeatedSuite {
   static let configuration = CommandConfiguration(
     commandName: "nn",
     abstract: "Layer kernels (GELU, softmax, LayerNorm, add, cross-entropy, AdamW) and FP32 GEMM shapes vs today's Swift code.")
 
-  @Flag(help: "Fewer repetitions.") var quick = false
-  @Flag(help: "One JSON object per row instead of the table.") var json = false
-  @Option(help: "Repetitions per measurement (median reported); default 7, or 3 with --quick.") var reps: Int?
+  static let defaultReps = 7
+  static let quickHelp = "Fewer repetitions."
+  @OptionGroup var common: RepetitionOptions<Self>
   @Option(help: "Threads for the C kernels (the Swift baseline runs on one).") var threads: Int = 1
   @Option(help: "Models: default (d 64, 4 heads, seq 32, 6 sequences) and/or nanogpt (d 384, 6 heads, seq 256, 2 sequences).")
   var models: String = "default,nanogpt"
@@ -38,8 +35,8 @@ struct NNBench: ParsableCommand {
       guard let m = Self.presets[String(name)] else { throw ValidationError("unknown model '\(name)' (default, nanogpt)") }
       return m
     }
-    let reps = self.reps ?? (quick ? 3 : 7)
-    if !json {
+    let reps = common.repetitions
+    if !common.json {
       print("fp8-bench nn: C kernels on ISA \(ISA.default), \(threads) thread(s); Swift baseline (today's engine code), 1 thread;")
       print("median of \(reps), alternating; " + (cpuTime ? "process CPU time" : "wall clock"))
       print(pad("model", 9) + pad("operation", 22) + pad("shape", 17) + pad("C", 14) + pad("Swift", 14) + "ratio")
@@ -53,7 +50,7 @@ struct NNBench: ParsableCommand {
 
   func emit(_ r: Row) {
     let c = r.work / r.c, s = r.work / r.swift
-    if json {
+    if common.json {
       print("{\"suite\":\"nn\",\"model\":\"\(r.model)\",\"op\":\"\(r.op)\",\"shape\":\"\(r.shape)\",\"unit\":\"\(r.unit)\",\"c\":\(fmt(c, 3)),\"swift\":\(fmt(s, 3)),\"ratio\":\(fmt(c / s, 2)),\"threads\":\(threads),\"isa\":\"\(ISA.default)\"}")
     } else {
       print(pad(r.model, 9) + pad(r.op, 22) + pad(r.shape, 17) + pad(fmt(c, 2) + " " + r.unit, 14)
@@ -67,19 +64,10 @@ struct NNBench: ParsableCommand {
     try swift()
     var tc: [Double] = [], ts: [Double] = []
     for _ in 0..<max(1, reps) {
-      tc.append(try seconds(c))
-      ts.append(try seconds(swift))
+      tc.append(try seconds(cpu: cpuTime, c))
+      ts.append(try seconds(cpu: cpuTime, swift))
     }
-    return (median(tc), median(ts))
-  }
-
-  func seconds(_ body: () throws -> Void) rethrows -> Double {
-    var t0 = timespec(), t1 = timespec()
-    let clock = cpuTime ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC
-    clock_gettime(clock, &t0)
-    try body()
-    clock_gettime(clock, &t1)
-    return Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
+    return (medianOf(tc), medianOf(ts))
   }
 
   // MARK: layer kernels
@@ -256,12 +244,5 @@ struct NNBench: ParsableCommand {
     return rows
   }
 }
-
-fileprivate func median(_ xs: [Double]) -> Double {
-  let s = xs.sorted()
-  return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
-
-fileprivate func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
 
 fileprivate func fmt(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
