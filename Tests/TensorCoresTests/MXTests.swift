@@ -41,37 +41,47 @@ struct MXTests {
     ]
     for (numerics, acc) in cases {
       let scaling = TensorCoreScaling.mx(a: sa, b: sb)
-      let reference = try TensorCoreGEMM.matmul(a, b, accumulator: acc, numerics: numerics, scaling: scaling, isa: .scalar, threads: 1)
+      let reference = try Self.expectScalarBits("\(m)x\(n)x\(k) \(format) wide \(wide) \(numerics)") { isa, threads in
+        try TensorCoreGEMM.matmul(a, b, accumulator: acc, numerics: numerics, scaling: scaling, isa: isa, threads: threads)
+      }
       // not vacuous (FP32 accumulators; E5M2 sums near 2^16 overflow an FP16 accumulator to Inf)
       if !wide && !nanScale, case .gpu = numerics { #expect(reference.contains { $0 != 0 && $0.isFinite }) }
-      for isa in ISA.supported {
-        for threads in [1, 2, 3] {
-          let d = try TensorCoreGEMM.matmul(a, b, accumulator: acc, numerics: numerics, scaling: scaling, isa: isa, threads: threads)
-          let bad = zip(d, reference).filter { $0.bitPattern != $1.bitPattern }.count
-          #expect(bad == 0, "\(m)x\(n)x\(k) \(format) wide \(wide) \(numerics) \(isa) threads \(threads): \(bad) differ")
-        }
+    }
+  }
+
+  /// `matmul(isa, threads)` on every ISA and 1...3 threads gives the bits of `matmul(.scalar, 1)`,
+  /// which it returns.
+  @discardableResult
+  static func expectScalarBits(_ what: String, _ matmul: (ISA, Int) throws -> [Float]) throws -> [Float] {
+    let reference = try matmul(.scalar, 1)
+    for isa in ISA.supported {
+      for threads in [1, 2, 3] {
+        let bad = zip(try matmul(isa, threads), reference).filter { $0.bitPattern != $1.bitPattern }.count
+        #expect(bad == 0, "\(what) \(isa) threads \(threads): \(bad) differ")
       }
+    }
+    return reference
+  }
+
+  /// `check` on six random shapes (edge tiles in M, N and K), data seeds dataSeed, dataSeed + 1, ...
+  static func randomShapes(format: ElementFormat, shapeSeed: UInt64, wide: Bool, dataSeed: UInt64) throws {
+    var rng = SplitMix64(seed: shapeSeed + UInt64(format.rawValue))
+    for trial in 0..<6 {
+      let m = 1 + Int(rng.next() % 11), n = 1 + Int(rng.next() % 40), k = 1 + Int(rng.next() % 300)
+      try check(m: m, n: n, k: k, format: format, wide: wide, seed: dataSeed + UInt64(trial))
     }
   }
 
   @Test("random shapes and scales near 1: bits identical on every ISA and thread count",
         arguments: [ElementFormat.e4m3, .e5m2])
   func nearOne(format: ElementFormat) throws {
-    var rng = SplitMix64(seed: 31 + UInt64(format.rawValue))
-    for trial in 0..<6 {
-      let m = 1 + Int(rng.next() % 11), n = 1 + Int(rng.next() % 40), k = 1 + Int(rng.next() % 300)
-      try Self.check(m: m, n: n, k: k, format: format, wide: false, seed: 1000 + UInt64(trial))
-    }
+    try Self.randomShapes(format: format, shapeSeed: 31, wide: false, dataSeed: 1000)
   }
 
   @Test("scales across the whole E8M0 range: bits identical on every ISA and thread count",
         arguments: [ElementFormat.e4m3, .e5m2])
   func wholeRange(format: ElementFormat) throws {
-    var rng = SplitMix64(seed: 97 + UInt64(format.rawValue))
-    for trial in 0..<6 {
-      let m = 1 + Int(rng.next() % 11), n = 1 + Int(rng.next() % 40), k = 1 + Int(rng.next() % 300)
-      try Self.check(m: m, n: n, k: k, format: format, wide: true, seed: 2000 + UInt64(trial))
-    }
+    try Self.randomShapes(format: format, shapeSeed: 97, wide: true, dataSeed: 2000)
   }
 
   /// The FP8 model with an FP16 accumulator (Ada: F = 13, c fused; H100: two FP16 halves, c after).
@@ -95,13 +105,8 @@ struct MXTests {
         for accumulation in [Accumulation.fast, .promoted] {
           for acc in [nil, init0] {
             let numerics = Numerics.model(Self.f16(gpu, format), accumulation: accumulation)
-            let reference = try TensorCoreGEMM.matmul(a, b, accumulator: acc, numerics: numerics, isa: .scalar, threads: 1)
-            for isa in ISA.supported {
-              for threads in [1, 2, 3] {
-                let d = try TensorCoreGEMM.matmul(a, b, accumulator: acc, numerics: numerics, isa: isa, threads: threads)
-                let bad = zip(d, reference).filter { $0.bitPattern != $1.bitPattern }.count
-                #expect(bad == 0, "\(m)x\(n)x\(k) \(format) \(numerics) \(isa) threads \(threads): \(bad) differ")
-              }
+            try Self.expectScalarBits("\(m)x\(n)x\(k) \(format) \(numerics)") { isa, threads in
+              try TensorCoreGEMM.matmul(a, b, accumulator: acc, numerics: numerics, isa: isa, threads: threads)
             }
           }
         }
