@@ -91,7 +91,7 @@ struct StrictJSONParser {
     var seen = Set<String>()
     skipSpace()
     if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
-    while true {
+    repeat {
       skipSpace()
       guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
       let keyOffset = i
@@ -104,12 +104,8 @@ struct StrictJSONParser {
       i += 1
       skipSpace()
       pairs.append((key, try value()))
-      skipSpace()
-      guard i < b.count else { throw fail("unterminated object") }
-      if b[i] == UInt8(ascii: ",") { i += 1; continue }
-      if b[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
-      throw fail("expected ',' or '}'")
-    }
+    } while try another(closedBy: "}", in: "object")
+    return .object(pairs)
   }
 
   private mutating func array() throws(JSONSyntaxError) -> JSONValue {
@@ -119,15 +115,20 @@ struct StrictJSONParser {
     var items: [JSONValue] = []
     skipSpace()
     if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-    while true {
+    repeat {
       skipSpace()
       items.append(try value())
-      skipSpace()
-      guard i < b.count else { throw fail("unterminated array") }
-      if b[i] == UInt8(ascii: ",") { i += 1; continue }
-      if b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-      throw fail("expected ',' or ']'")
-    }
+    } while try another(closedBy: "]", in: "array")
+    return .array(items)
+  }
+
+  /// After a member of an object or array: true past a ',', false past the closing bracket.
+  private mutating func another(closedBy close: Unicode.Scalar, in what: String) throws(JSONSyntaxError) -> Bool {
+    skipSpace()
+    guard i < b.count else { throw fail("unterminated \(what)") }
+    if b[i] == UInt8(ascii: ",") { i += 1; return true }
+    if b[i] == UInt8(ascii: close) { i += 1; return false }
+    throw fail("expected ',' or '\(close)'")
   }
 
   private mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
