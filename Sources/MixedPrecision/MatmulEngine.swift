@@ -27,6 +27,19 @@ public struct Operand: Sendable {
     if let dequantized { return dequantized }
     do { return try quantized?.dequantize() ?? [] } catch { throw .fp8(error) }
   }
+
+  /// The FP32 values of operand `name` (`count` elements; a payload is `rows` × k) and whether
+  /// they are stored transposed: a payload is k-major, which is the transpose for B only.
+  func floatValues(_ name: String, rows: Int, k: Int, count: Int, payloadTransposed: Bool)
+    throws(TrainingError) -> (values: [Float], transposed: Bool)
+  {
+    if let q = quantized {
+      guard q.rows == rows, q.cols == k, q.bits.count == count else { throw .invalidArgument("\(name) payload shape") }
+      return (try dequantizedKMajor(), payloadTransposed)
+    }
+    guard values.count == count else { throw .invalidArgument("\(name) has \(values.count) values, expected \(count)") }
+    return (values, transposed)
+  }
 }
 
 /// The one door every matrix product of the model goes through: C (m × n, row-major FP32) = A · B.
@@ -60,26 +73,10 @@ public struct IdealMatmulEngine: MatmulEngine {
     let (kn, ovf2) = k.multipliedReportingOverflow(by: n)
     let (mn, ovf3) = m.multipliedReportingOverflow(by: n)
     guard !ovf1, !ovf2, !ovf3 else { throw .invalidArgument("matrix size overflows") }
-    // A: m × k (ld k), or stored as its k × m transpose (ld m); FP8 payloads are k-major (m × k).
-    let aValues: [Float], aT: Bool
-    if let q = a.quantized {
-      guard q.rows == m, q.cols == k, q.bits.count == mk else { throw .invalidArgument("A payload shape") }
-      aValues = try a.dequantizedKMajor()
-      aT = false
-    } else {
-      guard a.values.count == mk else { throw .invalidArgument("A has \(a.values.count) values, expected \(mk)") }
-      (aValues, aT) = (a.values, a.transposed)
-    }
+    // A: m × k (ld k), or stored as its k × m transpose (ld m).
+    let (aValues, aT) = try a.floatValues("A", rows: m, k: k, count: mk, payloadTransposed: false)
     // B: k × n (ld n), or stored as its n × k transpose (ld k), as FP8 payloads are.
-    let bValues: [Float], bT: Bool
-    if let q = b.quantized {
-      guard q.rows == n, q.cols == k, q.bits.count == kn else { throw .invalidArgument("B payload shape") }
-      bValues = try b.dequantizedKMajor()
-      bT = true
-    } else {
-      guard b.values.count == kn else { throw .invalidArgument("B has \(b.values.count) values, expected \(kn)") }
-      (bValues, bT) = (b.values, b.transposed)
-    }
+    let (bValues, bT) = try b.floatValues("B", rows: n, k: k, count: kn, payloadTransposed: true)
     if mn == 0 { return [] }
     return try aValues.withUnsafeBufferPointer { (pa) throws(TrainingError) in
       try bValues.withUnsafeBufferPointer { (pb) throws(TrainingError) in
