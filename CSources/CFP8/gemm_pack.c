@@ -104,70 +104,56 @@ static void pack_f32_rows(const float *src, int64_t stride, int64_t count, int64
   }
 }
 
-void cfp8_gemm_pack_a(const cfp8_operand *a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
-                      const uint8_t *mx, int64_t mxld, int simd, float *dst) {
-  const float *e8 = mx ? cfp8_decode_table_f32(CFP8_FORMAT_E8M0) : NULL;
-  for (int64_t p = 0; p < mc; p += mr) {
-    float *panel = dst + (p / mr) * (int64_t)mr * kc;
-    const int64_t rows = mc - p < mr ? mc - p : mr;
-    if (a->format == CFP8_FORMAT_F32) {
-      const float *x = a->data;
-      if (a->transposed) pack_f32_rows(x + k0 * a->ld + i0 + p, a->ld, rows, kc, mr, panel);
-      else pack_f32_lines(x + (i0 + p) * a->ld + k0, a->ld, rows, kc, mr, panel);
-    } else if (a->transposed) {
-      for (int64_t k = 0; k < kc; k++) {
-        decode_strided(a->data, a->format, (k0 + k) * a->ld + i0 + p, 1, rows, panel + k * mr, 1, simd);
-        for (int64_t r = rows; r < mr; r++) panel[k * mr + r] = 0.0f;
-      }
-    } else {
-#if defined(CFP8_X86)
-      if (simd && a->format <= CFP8_FORMAT_E5M2FNUZ && mr <= 32)
-        decode_transpose_fp8((const uint8_t *)a->data + (i0 + p) * a->ld + k0, a->ld, (int)rows, kc, a->format, panel, mr);
-      else
-#endif
-        for (int64_t r = 0; r < rows; r++)
-          decode_strided(a->data, a->format, (i0 + p + r) * a->ld + k0, 1, kc, panel + r, mr, 0);
-      for (int64_t r = rows; r < mr; r++)
-        for (int64_t k = 0; k < kc; k++) panel[k * mr + r] = 0.0f;
+/* A panel of `count` lines of x from line `line` on, k from k0: panel[k·width + l], zero for l in
+ * [count, width). A's rows and a transposed B's columns run along k (contiguous in k, `ld` apart);
+ * a transposed A's columns and B's rows run across it (element k of line l at (k0 + k)·ld + line + l). */
+static void pack_lines(const cfp8_operand *x, int along_k, int64_t line, int64_t count, int64_t k0, int64_t kc,
+                       int width, int simd, float *panel) {
+  if (x->format == CFP8_FORMAT_F32) {
+    const float *f = x->data;
+    if (along_k) pack_f32_lines(f + line * x->ld + k0, x->ld, count, kc, width, panel);
+    else pack_f32_rows(f + k0 * x->ld + line, x->ld, count, kc, width, panel);
+  } else if (!along_k) {
+    for (int64_t k = 0; k < kc; k++) {
+      decode_strided(x->data, x->format, (k0 + k) * x->ld + line, 1, count, panel + k * width, 1, simd);
+      for (int64_t l = count; l < width; l++) panel[k * width + l] = 0.0f;
     }
+  } else {
+#if defined(CFP8_X86)
+    if (simd && x->format <= CFP8_FORMAT_E5M2FNUZ && width <= 32)
+      decode_transpose_fp8((const uint8_t *)x->data + line * x->ld + k0, x->ld, (int)count, kc, x->format, panel, width);
+    else
+#endif
+      for (int64_t l = 0; l < count; l++)
+        decode_strided(x->data, x->format, (line + l) * x->ld + k0, 1, kc, panel + l, width, 0);
+    for (int64_t l = count; l < width; l++)
+      for (int64_t k = 0; k < kc; k++) panel[k * width + l] = 0.0f;
+  }
+}
+
+/* Panels of `width` lines (the last zero-padded) for lines [first, first + total); with MX scales,
+ * the scale of line l at k is mx[l·mx_line + (k / 32)·mx_block]. */
+static void pack_panels(const cfp8_operand *x, int along_k, int64_t first, int64_t total, int64_t k0, int64_t kc,
+                        int width, const uint8_t *mx, int64_t mx_line, int64_t mx_block, int simd, float *dst) {
+  const float *e8 = mx ? cfp8_decode_table_f32(CFP8_FORMAT_E8M0) : NULL;
+  for (int64_t p = 0; p < total; p += width) {
+    float *panel = dst + (p / width) * (int64_t)width * kc;
+    const int64_t count = total - p < width ? total - p : width;
+    pack_lines(x, along_k, first + p, count, k0, kc, width, simd, panel);
     if (e8)
-      for (int64_t r = 0; r < rows; r++) {
-        const uint8_t *srow = mx + (i0 + p + r) * mxld;
-        for (int64_t k = 0; k < kc; k++) panel[k * mr + r] *= e8[srow[(k0 + k) / 32]];
+      for (int64_t k = 0; k < kc; k++) {
+        const uint8_t *s = mx + ((k0 + k) / 32) * mx_block + (first + p) * mx_line;
+        for (int64_t l = 0; l < count; l++) panel[k * width + l] *= e8[s[l * mx_line]];
       }
   }
 }
 
+void cfp8_gemm_pack_a(const cfp8_operand *a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
+                      const uint8_t *mx, int64_t mxld, int simd, float *dst) {
+  pack_panels(a, !a->transposed, i0, mc, k0, kc, mr, mx, mxld, 1, simd, dst);
+}
+
 void cfp8_gemm_pack_b(const cfp8_operand *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
                       const uint8_t *mx, int64_t mxld, int simd, float *dst) {
-  const float *e8 = mx ? cfp8_decode_table_f32(CFP8_FORMAT_E8M0) : NULL;
-  for (int64_t q = 0; q < nc; q += nr) {
-    float *panel = dst + (q / nr) * (int64_t)nr * kc;
-    const int64_t cols = nc - q < nr ? nc - q : nr;
-    if (b->format == CFP8_FORMAT_F32) {
-      const float *x = b->data;
-      if (b->transposed) pack_f32_lines(x + (j0 + q) * b->ld + k0, b->ld, cols, kc, nr, panel);
-      else pack_f32_rows(x + k0 * b->ld + j0 + q, b->ld, cols, kc, nr, panel);
-    } else if (b->transposed) {
-#if defined(CFP8_X86)
-      if (simd && b->format <= CFP8_FORMAT_E5M2FNUZ && nr <= 32)
-        decode_transpose_fp8((const uint8_t *)b->data + (j0 + q) * b->ld + k0, b->ld, (int)cols, kc, b->format, panel, nr);
-      else
-#endif
-        for (int64_t c = 0; c < cols; c++)
-          decode_strided(b->data, b->format, (j0 + q + c) * b->ld + k0, 1, kc, panel + c, nr, 0);
-      for (int64_t c = cols; c < nr; c++)
-        for (int64_t k = 0; k < kc; k++) panel[k * nr + c] = 0.0f;
-    } else {
-      for (int64_t k = 0; k < kc; k++) {
-        decode_strided(b->data, b->format, (k0 + k) * b->ld + j0 + q, 1, cols, panel + k * nr, 1, simd);
-        for (int64_t c = cols; c < nr; c++) panel[k * nr + c] = 0.0f;
-      }
-    }
-    if (e8)
-      for (int64_t k = 0; k < kc; k++) {
-        const uint8_t *srow = mx + ((k0 + k) / 32) * mxld + j0 + q;
-        for (int64_t c = 0; c < cols; c++) panel[k * nr + c] *= e8[srow[c]];
-      }
-  }
+  pack_panels(b, b->transposed, j0, nc, k0, kc, nr, mx, 1, mxld, simd, dst);
 }
