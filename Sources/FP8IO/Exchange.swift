@@ -18,7 +18,7 @@ public enum TensorExchange {
   /// The `.npy` element type a tensor is exported as: its own for F32, F16, U8, I8, F64 and I32;
   /// float32 (exact) for FP8 and BF16, which NumPy lacks; nil for the others.
   public static func npyType(of dtype: SafetensorsDType) -> NpyDType? {
-    if let same = NpyDType.allCases.first(where: { safetensorsType($0) == dtype }) { return same }
+    if let same = NpyDType.allCases.first(where: { $0.safetensorsDType == dtype }) { return same }
     return dtype == .bf16 || dtype.isFP8Value ? .f32 : nil
   }
 
@@ -65,7 +65,7 @@ public enum TensorExchange {
     for (name, path) in arrays {
       let h = try Npy.header(path: path)
       headers.append(h)
-      entries.append(.init(name: name, dtype: safetensorsType(h.dtype), shape: h.shape))
+      entries.append(.init(name: name, dtype: h.dtype.safetensorsDType, shape: h.shape))
     }
     let w = try SafetensorsWriter(path: output, entries: entries, metadata: nil, inputs: arrays.map(\.path))
     for ((name, path), h) in zip(arrays, headers) {
@@ -88,16 +88,5 @@ public enum TensorExchange {
       }
     }
     try w.commit()
-  }
-
-  static func safetensorsType(_ t: NpyDType) -> SafetensorsDType {
-    switch t {
-    case .f32: return .f32
-    case .f16: return .f16
-    case .u8: return .u8
-    case .i8: return .i8
-    case .f64: return .f64
-    case .i32: return .i32
-    }
   }
 }

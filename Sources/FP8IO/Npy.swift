@@ -13,14 +13,20 @@ public enum NpyDType: String, CaseIterable, Sendable, Hashable {
   case f64 = "<f8"
   case i32 = "<i4"
 
-  public var itemSize: Int {
+  /// The safetensors type of the same elements (every NumPy type here has one).
+  var safetensorsDType: SafetensorsDType {
     switch self {
-    case .u8, .i8: return 1
-    case .f16: return 2
-    case .f32, .i32: return 4
-    case .f64: return 8
+    case .f32: return .f32
+    case .f16: return .f16
+    case .u8: return .u8
+    case .i8: return .i8
+    case .f64: return .f64
+    case .i32: return .i32
     }
   }
+
+  /// Bytes per element.
+  public var itemSize: Int { safetensorsDType.bitSize / 8 }
 
   /// Accepts NumPy's equivalent spellings ("=f4", "f4", "<u1", "u1", ...).
   init?(descr: String) {

@@ -61,16 +61,8 @@ public enum SafetensorsDType: String, CaseIterable, Sendable, Hashable, Comparab
 
   /// The dtype that stores an element format.
   public init(_ format: ElementFormat) {
-    switch format {
-    case .e4m3: self = .f8e4m3
-    case .e5m2: self = .f8e5m2
-    case .e4m3fnuz: self = .f8e4m3fnuz
-    case .e5m2fnuz: self = .f8e5m2fnuz
-    case .e8m0: self = .f8e8m0
-    case .f16: self = .f16
-    case .bf16: self = .bf16
-    case .f32: self = .f32
-    }
+    // `elementFormat` covers every format, so the search always finds one.
+    self = Self.allCases.first { $0.elementFormat == format }!
   }
 
   /// FP8 element types that carry values (E8M0 is a scale type).
