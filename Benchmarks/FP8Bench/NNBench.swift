@@ -230,7 +230,7 @@ struct NNBench: ParsableCommand, RepeatedSuite {
                        : GEMMOperandDescriptor(data: pp.baseAddress, format: f32, transposed: false, leadingDimension: m.seq)
             let b = qk ? GEMMOperandDescriptor(data: base + d, format: f32, transposed: true, leadingDimension: w)
                        : GEMMOperandDescriptor(data: base + 2 * d, format: f32, transposed: false, leadingDimension: w)
-            try CKernels.gemmBatched(batch: batch, m: mm, n: nn, k: kk, a: a, b: b, mode: .none, aScales: nil, bScales: nil,
+            try CKernels.gemm(batch: batch, m: mm, n: nn, k: kk, a: a, b: b, mode: .none, aScales: nil, bScales: nil,
                                      alpha: qk ? 1 / Float(m.dh).squareRoot() : 1, beta: 0, c: nil, ldc: 0, bias: nil,
                                      d: UnsafeMutableRawPointer(qk ? ps.baseAddress! : po.baseAddress!), dFormat: f32,
                                      ldd: qk ? m.seq : d, dScale: 1, amax: nil, isa: isa, threads: t) } } } }

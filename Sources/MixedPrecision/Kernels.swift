@@ -20,14 +20,15 @@ struct FloatMatrix {
 enum FloatKernels {
   /// D (m × n, row stride ldd) = op(A) · op(B), one FMA chain per element in k order from +0
   /// (cfp8_gemm's numerics).
+  /// With `batch`, that product for every (outer, inner) pair (`cfp8_gemm_batched`).
   static func gemm(m: Int, n: Int, k: Int, _ a: FloatMatrix, _ b: FloatMatrix, into d: UnsafeMutablePointer<Float>, ldd: Int,
-                   _ ctx: KernelContext) throws(FP8Error) {
+                   batch: GEMMBatch? = nil, _ ctx: KernelContext) throws(FP8Error) {
     let f32 = ElementFormat.f32.rawValue
     try CKernels.gemm(
-      m: m, n: n, k: k,
+      batch: batch, m: m, n: n, k: k,
       a: GEMMOperandDescriptor(data: UnsafeRawPointer(a.base), format: f32, transposed: a.transposed, leadingDimension: a.ld),
       b: GEMMOperandDescriptor(data: UnsafeRawPointer(b.base), format: f32, transposed: b.transposed, leadingDimension: b.ld),
-      mode: .none, aScales: nil, bScales: nil, aMX: nil, bMX: nil, alpha: 1, beta: 0, c: nil, ldc: ldd, bias: nil,
+      mode: .none, aScales: nil, bScales: nil, alpha: 1, beta: 0, c: nil, ldc: ldd, bias: nil,
       d: UnsafeMutableRawPointer(d), dFormat: f32, ldd: ldd, dScale: 1, amax: nil, isa: ctx.isa.rawValue, threads: Int32(ctx.threads))
   }
 }
@@ -54,13 +55,8 @@ extension FloatKernels {
   static func gemmBatched(batch: Int, heads: Int, m: Int, n: Int, k: Int, _ a: FloatMatrix, aStrides: (outer: Int, inner: Int),
                           _ b: FloatMatrix, bStrides: (outer: Int, inner: Int), into d: UnsafeMutablePointer<Float>, ldd: Int,
                           dStrides: (outer: Int, inner: Int), _ ctx: KernelContext) throws(FP8Error) {
-    let f32 = ElementFormat.f32.rawValue
-    try CKernels.gemmBatched(
-      batch: GEMMBatch(outer: batch, inner: heads, aStrides: aStrides, bStrides: bStrides, dStrides: dStrides), m: m, n: n, k: k,
-      a: GEMMOperandDescriptor(data: UnsafeRawPointer(a.base), format: f32, transposed: a.transposed, leadingDimension: a.ld),
-      b: GEMMOperandDescriptor(data: UnsafeRawPointer(b.base), format: f32, transposed: b.transposed, leadingDimension: b.ld),
-      mode: .none, aScales: nil, bScales: nil, alpha: 1, beta: 0, c: nil, ldc: ldd, bias: nil, d: UnsafeMutableRawPointer(d),
-      dFormat: f32, ldd: ldd, dScale: 1, amax: nil, isa: ctx.isa.rawValue, threads: Int32(ctx.threads))
+    try gemm(m: m, n: n, k: k, a, b, into: d, ldd: ldd,
+             batch: GEMMBatch(outer: batch, inner: heads, aStrides: aStrides, bStrides: bStrides, dStrides: dStrides), ctx)
   }
 
   /// Causal multi-head attention (the semantics of ``Layers/attentionForward(_:batch:seq:heads:d:fp16:)``):

@@ -156,7 +156,7 @@ import _TestSupport
                                           transposed: false, leadingDimension: w)
             let b = GEMMOperandDescriptor(data: UnsafeRawPointer(q.baseAddress! + d), format: ElementFormat.f32.rawValue,
                                           transposed: true, leadingDimension: w)
-            try CKernels.gemmBatched(batch: bt, m: seq, n: seq, k: dh, a: a, b: b, mode: .none, aScales: nil,
+            try CKernels.gemm(batch: bt, m: seq, n: seq, k: dh, a: a, b: b, mode: .none, aScales: nil,
                                      bScales: nil, alpha: 0.25, beta: 0, c: nil, ldc: 0, bias: nil,
                                      d: UnsafeMutableRawPointer(ps.baseAddress!), dFormat: ElementFormat.f32.rawValue,
                                      ldd: seq, dScale: 1, amax: &amax, isa: isa.rawValue, threads: t)

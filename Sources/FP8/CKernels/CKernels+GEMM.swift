@@ -31,31 +31,13 @@ package struct GEMMBatch: Sendable {
 }
 
 extension CKernels {
-  /// `cfp8_gemm_batched`: cfp8_gemm on every product of `batch` (scaling none or tensor, the same
-  /// scales, alpha, beta, bias and d_scale for every product; amax over all of them).
-  package static func gemmBatched(
-    batch: GEMMBatch, m: Int, n: Int, k: Int, a: GEMMOperandDescriptor, b: GEMMOperandDescriptor,
-    mode: GEMMScalingMode, aScales: UnsafePointer<Float>?, bScales: UnsafePointer<Float>?,
-    alpha: Float, beta: Float, c: UnsafePointer<Float>?, ldc: Int, bias: UnsafePointer<Float>?,
-    d: UnsafeMutableRawPointer?, dFormat: Int32, ldd: Int, dScale: Float, amax: UnsafeMutablePointer<Float>?,
-    isa: Int32, threads: Int32
-  ) throws(FP8Error) {
-    var bt = batch.c
-    var ca = a.cValue
-    var cb = b.cValue
-    var s = cfp8_scaling(mode: mode.rawValue, a_scales: aScales, b_scales: bScales, a_mx: nil, b_mx: nil)
-    var e = cfp8_epilogue(
-      alpha: alpha, beta: beta, c: c, ldc: Int64(ldc), bias: bias, d: d, d_format: dFormat, ldd: Int64(ldd),
-      d_scale: dScale, amax_out: amax)
-    try check(cfp8_gemm_batched(&bt, Int64(m), Int64(n), Int64(k), &ca, &cb, &s, &e, isa, threads),
-              "batched GEMM \(batch.c.outer)×\(batch.c.inner) × (\(m)×\(k) · \(k)×\(n))")
-  }
-
-  /// `cfp8_gemm`: D = alpha·(scaled op(A)·op(B)) + beta·C + bias, see cfp8_gemm.h.
+  /// `cfp8_gemm`: D = alpha·(scaled op(A)·op(B)) + beta·C + bias, see cfp8_gemm.h. With `batch`,
+  /// `cfp8_gemm_batched`: that product for every (outer, inner) pair of the batch (scaling none or
+  /// tensor, the same scales, alpha, beta, bias and d_scale for every product; amax over all of them).
   package static func gemm(
-    m: Int, n: Int, k: Int, a: GEMMOperandDescriptor, b: GEMMOperandDescriptor,
+    batch: GEMMBatch? = nil, m: Int, n: Int, k: Int, a: GEMMOperandDescriptor, b: GEMMOperandDescriptor,
     mode: GEMMScalingMode, aScales: UnsafePointer<Float>?, bScales: UnsafePointer<Float>?,
-    aMX: UnsafePointer<UInt8>?, bMX: UnsafePointer<UInt8>?,
+    aMX: UnsafePointer<UInt8>? = nil, bMX: UnsafePointer<UInt8>? = nil,
     alpha: Float, beta: Float, c: UnsafePointer<Float>?, ldc: Int, bias: UnsafePointer<Float>?,
     d: UnsafeMutableRawPointer?, dFormat: Int32, ldd: Int, dScale: Float, amax: UnsafeMutablePointer<Float>?,
     isa: Int32, threads: Int32
@@ -66,7 +48,12 @@ extension CKernels {
     var e = cfp8_epilogue(
       alpha: alpha, beta: beta, c: c, ldc: Int64(ldc), bias: bias, d: d, d_format: dFormat, ldd: Int64(ldd),
       d_scale: dScale, amax_out: amax)
-    try check(cfp8_gemm(Int64(m), Int64(n), Int64(k), &ca, &cb, &s, &e, isa, threads), "GEMM \(m)×\(k) · \(k)×\(n)")
+    let product = "\(m)×\(k) · \(k)×\(n)"
+    guard var bt = batch?.c else {
+      return try check(cfp8_gemm(Int64(m), Int64(n), Int64(k), &ca, &cb, &s, &e, isa, threads), "GEMM " + product)
+    }
+    try check(cfp8_gemm_batched(&bt, Int64(m), Int64(n), Int64(k), &ca, &cb, &s, &e, isa, threads),
+              "batched GEMM \(bt.outer)×\(bt.inner) × (\(product))")
   }
 
   /// The micro-kernel register tile (MR, NR) of an ISA.
