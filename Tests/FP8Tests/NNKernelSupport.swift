@@ -29,77 +29,68 @@ enum NNData {
 
 /// One array-in, array-out call per kernel (ISA and thread count explicit).
 enum NN {
-  static func gelu(_ x: [Float], isa: ISA, threads: Int32) throws -> [Float] {
-    var y = [Float](repeating: 0, count: x.count)
-    try x.withUnsafeBufferPointer { px in
-      try y.withUnsafeMutableBufferPointer { py in
-        try CKernels.gelu(px.baseAddress, py.baseAddress, count: x.count, isa: isa.rawValue, threads: threads)
+  /// `body` with the base addresses of `inputs` and `outputs`, as `withUnsafe(Mutable)BufferPointer`
+  /// gives them (so an empty array passes what the kernels see from the Swift layers).
+  static func withBases<R>(_ inputs: [[Float]], _ outputs: inout [[Float]], ins: [UnsafePointer<Float>?] = [],
+                           outs: [UnsafeMutablePointer<Float>?] = [],
+                           _ body: ([UnsafePointer<Float>?], [UnsafeMutablePointer<Float>?]) throws -> R) rethrows -> R {
+    if let first = inputs.first {
+      return try first.withUnsafeBufferPointer { p in
+        try withBases(Array(inputs.dropFirst()), &outputs, ins: ins + [p.baseAddress], outs: outs, body)
       }
     }
-    return y
+    guard !outputs.isEmpty else { return try body(ins, outs) }
+    var head = outputs.removeFirst(), rest = outputs
+    defer { outputs = [head] + rest }
+    return try head.withUnsafeMutableBufferPointer { p in
+      try withBases([], &rest, ins: ins, outs: outs + [p.baseAddress], body)
+    }
+  }
+
+  static func gelu(_ x: [Float], isa: ISA, threads: Int32) throws -> [Float] {
+    var out = [[Float](repeating: 0, count: x.count)]
+    try withBases([x], &out) { i, o in try CKernels.gelu(i[0], o[0], count: x.count, isa: isa.rawValue, threads: threads) }
+    return out[0]
   }
 
   static func geluBackward(_ dy: [Float], _ x: [Float], isa: ISA, threads: Int32) throws -> [Float] {
-    var dx = [Float](repeating: 0, count: x.count)
-    try dy.withUnsafeBufferPointer { pd in
-      try x.withUnsafeBufferPointer { px in
-        try dx.withUnsafeMutableBufferPointer { po in
-          try CKernels.geluBackward(dy: pd.baseAddress, x: px.baseAddress, dx: po.baseAddress, count: x.count,
-                                    isa: isa.rawValue, threads: threads)
-        }
-      }
+    var out = [[Float](repeating: 0, count: x.count)]
+    try withBases([dy, x], &out) { i, o in
+      try CKernels.geluBackward(dy: i[0], x: i[1], dx: o[0], count: x.count, isa: isa.rawValue, threads: threads)
     }
-    return dx
+    return out[0]
   }
 
   static func softmax(_ x: [Float], rows: Int, cols: Int, scale: Float, causal: Bool, round: ElementFormat = .f32,
                       isa: ISA, threads: Int32) throws -> [Float] {
-    var y = [Float](repeating: 0, count: rows * cols)
-    try x.withUnsafeBufferPointer { px in
-      try y.withUnsafeMutableBufferPointer { py in
-        try CKernels.softmax(px.baseAddress, py.baseAddress, rows: rows, cols: cols, scale: scale, causal: causal,
-                             round: round.rawValue, isa: isa.rawValue, threads: threads)
-      }
+    var out = [[Float](repeating: 0, count: rows * cols)]
+    try withBases([x], &out) { i, o in
+      try CKernels.softmax(i[0], o[0], rows: rows, cols: cols, scale: scale, causal: causal, round: round.rawValue,
+                           isa: isa.rawValue, threads: threads)
     }
-    return y
+    return out[0]
   }
 
   static func softmaxBackward(p: [Float], dp: [Float], rows: Int, cols: Int, scale: Float, causal: Bool, isa: ISA,
                               threads: Int32) throws -> [Float] {
-    var dx = [Float](repeating: 0, count: rows * cols)
-    try p.withUnsafeBufferPointer { pp in
-      try dp.withUnsafeBufferPointer { pd in
-        try dx.withUnsafeMutableBufferPointer { po in
-          try CKernels.softmaxBackward(p: pp.baseAddress, dp: pd.baseAddress, dx: po.baseAddress, rows: rows,
-                                       cols: cols, scale: scale, causal: causal, isa: isa.rawValue, threads: threads)
-        }
-      }
+    var out = [[Float](repeating: 0, count: rows * cols)]
+    try withBases([p, dp], &out) { i, o in
+      try CKernels.softmaxBackward(p: i[0], dp: i[1], dx: o[0], rows: rows, cols: cols, scale: scale, causal: causal,
+                                   isa: isa.rawValue, threads: threads)
     }
-    return dx
+    return out[0]
   }
 
   struct LayerNormOut { var y: [Float], mean: [Float], rstd: [Float] }
 
   static func layerNorm(_ x: [Float], gamma: [Float], beta: [Float], rows: Int, d: Int, eps: Float = 1e-5,
                         round: ElementFormat = .f32, isa: ISA, threads: Int32) throws -> LayerNormOut {
-    var o = LayerNormOut(y: [Float](repeating: 0, count: rows * d), mean: [Float](repeating: 0, count: rows),
-                         rstd: [Float](repeating: 0, count: rows))
-    try x.withUnsafeBufferPointer { px in
-      try gamma.withUnsafeBufferPointer { pg in
-        try beta.withUnsafeBufferPointer { pb in
-          try o.y.withUnsafeMutableBufferPointer { py in
-            try o.mean.withUnsafeMutableBufferPointer { pm in
-              try o.rstd.withUnsafeMutableBufferPointer { pr in
-                try CKernels.layerNorm(x: px.baseAddress, gamma: pg.baseAddress, beta: pb.baseAddress, rows: rows,
-                                       d: d, eps: eps, y: py.baseAddress, mean: pm.baseAddress, rstd: pr.baseAddress,
-                                       round: round.rawValue, isa: isa.rawValue, threads: threads)
-              }
-            }
-          }
-        }
-      }
+    var out = [[Float](repeating: 0, count: rows * d), [Float](repeating: 0, count: rows), [Float](repeating: 0, count: rows)]
+    try withBases([x, gamma, beta], &out) { i, o in
+      try CKernels.layerNorm(x: i[0], gamma: i[1], beta: i[2], rows: rows, d: d, eps: eps, y: o[0], mean: o[1], rstd: o[2],
+                             round: round.rawValue, isa: isa.rawValue, threads: threads)
     }
-    return o
+    return LayerNormOut(y: out[0], mean: out[1], rstd: out[2])
   }
 
   struct LayerNormGrads { var dx: [Float], dgamma: [Float], dbeta: [Float] }
@@ -107,53 +98,29 @@ enum NN {
   /// dgamma and dbeta start from `start` (the kernel accumulates into them).
   static func layerNormBackward(dy: [Float], x: [Float], mean: [Float], rstd: [Float], gamma: [Float], rows: Int,
                                 d: Int, start: LayerNormGrads? = nil, isa: ISA, threads: Int32) throws -> LayerNormGrads {
-    var g = start ?? LayerNormGrads(dx: [], dgamma: [Float](repeating: 0, count: d), dbeta: [Float](repeating: 0, count: d))
-    g.dx = [Float](repeating: 0, count: rows * d)
-    try dy.withUnsafeBufferPointer { pdy in
-      try x.withUnsafeBufferPointer { px in
-        try mean.withUnsafeBufferPointer { pm in
-          try rstd.withUnsafeBufferPointer { pr in
-            try gamma.withUnsafeBufferPointer { pg in
-              try g.dx.withUnsafeMutableBufferPointer { pdx in
-                try g.dgamma.withUnsafeMutableBufferPointer { pdg in
-                  try g.dbeta.withUnsafeMutableBufferPointer { pdb in
-                    try CKernels.layerNormBackward(
-                      dy: pdy.baseAddress, x: px.baseAddress, mean: pm.baseAddress, rstd: pr.baseAddress,
-                      gamma: pg.baseAddress, rows: rows, d: d, dx: pdx.baseAddress, dgamma: pdg.baseAddress,
-                      dbeta: pdb.baseAddress, isa: isa.rawValue, threads: threads)
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
+    let g = start ?? LayerNormGrads(dx: [], dgamma: [Float](repeating: 0, count: d), dbeta: [Float](repeating: 0, count: d))
+    var out = [[Float](repeating: 0, count: rows * d), g.dgamma, g.dbeta]
+    try withBases([dy, x, mean, rstd, gamma], &out) { i, o in
+      try CKernels.layerNormBackward(dy: i[0], x: i[1], mean: i[2], rstd: i[3], gamma: i[4], rows: rows, d: d, dx: o[0],
+                                     dgamma: o[1], dbeta: o[2], isa: isa.rawValue, threads: threads)
     }
-    return g
+    return LayerNormGrads(dx: out[0], dgamma: out[1], dbeta: out[2])
   }
 
   static func biasBackward(_ dy: [Float], rows: Int, cols: Int, start: [Float], isa: ISA, threads: Int32) throws -> [Float] {
-    var db = start
-    try dy.withUnsafeBufferPointer { pd in
-      try db.withUnsafeMutableBufferPointer { pb in
-        try CKernels.biasBackward(dy: pd.baseAddress, rows: rows, cols: cols, dbias: pb.baseAddress, isa: isa.rawValue,
-                                  threads: threads)
-      }
+    var out = [start]
+    try withBases([dy], &out) { i, o in
+      try CKernels.biasBackward(dy: i[0], rows: rows, cols: cols, dbias: o[0], isa: isa.rawValue, threads: threads)
     }
-    return db
+    return out[0]
   }
 
   static func add(_ a: [Float], _ b: [Float], round: ElementFormat = .f32, isa: ISA, threads: Int32) throws -> [Float] {
-    var y = [Float](repeating: 0, count: a.count)
-    try a.withUnsafeBufferPointer { pa in
-      try b.withUnsafeBufferPointer { pb in
-        try y.withUnsafeMutableBufferPointer { py in
-          try CKernels.add(pa.baseAddress, pb.baseAddress, py.baseAddress, count: a.count, round: round.rawValue,
-                           isa: isa.rawValue, threads: threads)
-        }
-      }
+    var out = [[Float](repeating: 0, count: a.count)]
+    try withBases([a, b], &out) { i, o in
+      try CKernels.add(i[0], i[1], o[0], count: a.count, round: round.rawValue, isa: isa.rawValue, threads: threads)
     }
-    return y
+    return out[0]
   }
 
   static func roundToFormat(_ x: [Float], _ round: ElementFormat, isa: ISA, threads: Int32) throws -> [Float] {
@@ -189,17 +156,11 @@ enum NN {
   struct AdamWState: Equatable { var param: [Float], m: [Float], v: [Float] }
 
   static func adamW(_ s: AdamWState, grad: [Float], step: AdamWStep, isa: ISA, threads: Int32) throws -> AdamWState {
-    var o = s
-    try o.param.withUnsafeMutableBufferPointer { pp in
-      try o.m.withUnsafeMutableBufferPointer { pm in
-        try o.v.withUnsafeMutableBufferPointer { pv in
-          try grad.withUnsafeBufferPointer { pg in
-            try CKernels.adamW(param: pp.baseAddress, m: pm.baseAddress, v: pv.baseAddress, grad: pg.baseAddress,
-                               count: grad.count, step: step, isa: isa.rawValue, threads: threads)
-          }
-        }
-      }
+    var out = [s.param, s.m, s.v]
+    try withBases([grad], &out) { i, o in
+      try CKernels.adamW(param: o[0], m: o[1], v: o[2], grad: i[0], count: grad.count, step: step, isa: isa.rawValue,
+                         threads: threads)
     }
-    return o
+    return AdamWState(param: out[0], m: out[1], v: out[2])
   }
 }
