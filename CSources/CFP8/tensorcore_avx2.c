@@ -303,8 +303,18 @@ int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p) {
  * Measured on the 2-core Zen 3 VM (AVX2): about twice block8's speed (docs/tensor-cores.md). */
 #define ROWS 4
 
+/* What the accumulators c entering a block can hold, so that block16x4 skips the checks that cannot
+ * fire: C_ZERO, +0 in every lane (the first block of a promotion interval); C_CLEAN, +0 or a normal
+ * finite float in every lane (the result of a block with an FP32 accumulator in which no lane took
+ * the scalar block: |sum| < 2^21 integer units of 2^(E-F), E in [F - 126, F + 104], so the result
+ * is +0 or lies in [2^-126, 2^125)); C_ANY, anything (an initial accumulator, an FP16 accumulator,
+ * a lane of the scalar block). */
+enum { C_ZERO, C_CLEAN, C_ANY };
+
+/* Returns whether some lane took the scalar block. */
 CFP8_TARGET_AVX2
-static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, int64_t k0, int nb, __m256 c[ROWS][2]) {
+static int block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, int64_t k0, int nb, __m256 c[ROWS][2],
+                     int cstate) {
   const int64_t K = job->k;
   const int F = job->model->fraction_bits;
   const int elo = F - 126, ehi = F + 104;
@@ -345,14 +355,41 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
     for (int r = 0; r < ROWS; r++) {
       __m256i mm = _mm256_max_epi8(m[r], _mm256_srli_epi16(m[r], 8)); /* high byte shifted in: its max */
       mm = _mm256_shuffle_epi8(mm, even);
-      e8[r] = _mm_unpacklo_epi64(_mm256_castsi256_si128(mm), _mm256_extracti128_si256(mm, 1));
+      const __m128i m16 = _mm_unpacklo_epi64(_mm256_castsi256_si128(mm), _mm256_extracti128_si256(mm, 1));
+      /* -49 or less: no non-zero product; -128 from here on, below c's -127 in the C_CLEAN test */
+      e8[r] = _mm_blendv_epi8(m16, _mm_set1_epi8(-128), _mm_cmpgt_epi8(_mm_set1_epi8(-48), m16));
     }
   }
   /* c's exponent, the clamps and the rare lanes, as in block8 */
   __m256i shift[ROWS][2], E[ROWS][2], s[ROWS][2];
-  int rare[ROWS][2];
+  int rare[ROWS][2], any_rare = 0;
   for (int r = 0; r < ROWS; r++)
     for (int h = 0; h < 2; h++) {
+      __m256i e = _mm256_cvtepi8_epi32(h ? _mm_srli_si128(e8[r], 8) : e8[r]);
+      if (cstate != C_ANY) {
+        /* c is +0 or normal: its exponent is its biased exponent - 127, and a +0 c gives -127,
+           which loses to every product exponent and beats only the -128 of no product; the
+           reference's -30000 for both gives the same lanes and, where nothing is non-zero, the
+           same +0 result */
+        if (cstate == C_CLEAN)
+          e = _mm256_max_epi32(e, _mm256_sub_epi32(_mm256_srli_epi32(_mm256_slli_epi32(_mm256_castps_si256(c[r][h]), 1), 24),
+                                                   _mm256_set1_epi32(127)));
+        const __m256i nonzero = _mm256_cmpgt_epi32(e, _mm256_set1_epi32(-127));
+        e = _mm256_max_epi32(e, _mm256_set1_epi32(job->model->min_exponent));
+        const __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(elo), e), _mm256_cmpgt_epi32(e, _mm256_set1_epi32(ehi)));
+        rare[r][h] = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(nonzero, out)));
+        any_rare |= rare[r][h];
+        e = _mm256_min_epi32(_mm256_max_epi32(e, _mm256_set1_epi32(elo)), _mm256_set1_epi32(ehi));
+        E[r][h] = e;
+        shift[r][h] = _mm256_slli_epi32(_mm256_min_epi32(_mm256_max_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 64), e),
+                                                                          _mm256_setzero_si256()), _mm256_set1_epi32(126)), 23);
+        if (cstate == C_ZERO) s[r][h] = _mm256_setzero_si256();
+        else {
+          const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 127), e), 23));
+          s[r][h] = _mm256_cvttps_epi32(_mm256_mul_ps(c[r][h], scale));
+        }
+        continue;
+      }
       __m256 cv = c[r][h];
       if (f16acc) cv = _mm256_cvtph_ps(_mm256_cvtps_ph(cv, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
       c[r][h] = cv;
@@ -360,7 +397,6 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
       const __m256i biased = _mm256_and_si256(_mm256_srli_epi32(cb, 23), _mm256_set1_epi32(0xFF));
       const __m256 cnz = _mm256_cmp_ps(cv, _mm256_setzero_ps(), _CMP_NEQ_UQ);
       const __m256i csub = _mm256_and_si256(_mm256_castps_si256(cnz), _mm256_cmpeq_epi32(biased, _mm256_setzero_si256()));
-      __m256i e = _mm256_cvtepi8_epi32(h ? _mm_srli_si128(e8[r], 8) : e8[r]);
       e = _mm256_blendv_epi8(e, _mm256_set1_epi32(-30000), _mm256_cmpgt_epi32(_mm256_set1_epi32(-48), e));
       e = _mm256_max_epi32(e, _mm256_blendv_epi8(_mm256_set1_epi32(-30000), _mm256_sub_epi32(biased, _mm256_set1_epi32(127)),
                                                  _mm256_castps_si256(cnz)));
@@ -371,6 +407,7 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
       const __m256i cinf = _mm256_cmpeq_epi32(biased, _mm256_set1_epi32(0xFF));
       rare[r][h] = _mm256_movemask_ps(_mm256_castsi256_ps(
           _mm256_or_si256(_mm256_or_si256(_mm256_or_si256(_mm256_and_si256(nonzero, out), csub), cneg0), cinf)));
+      any_rare |= rare[r][h];
       e = _mm256_min_epi32(_mm256_max_epi32(e, _mm256_set1_epi32(elo)), _mm256_set1_epi32(ehi));
       E[r][h] = e;
       /* the term's shift F - E + 64, clamped to [0, 126] (see tensorcore_avx512.c: the clamps only
@@ -413,6 +450,7 @@ static void block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, in
       }
       c[r][h] = res;
     }
+  return any_rare != 0;
 }
 
 /* Rows i0..i0+3 of panel p: FP8 FAST/PROMOTED on block16x4, or IDEAL (FP32 FMA, any input);
@@ -468,13 +506,19 @@ int cfp8_tc_task_avx2_rows(const cfp8_tc_job *job, int64_t i0, int64_t p) {
   }
   const int L = ideal ? 1 : job->model->block_size;
   const int fast = job->accumulation == CFP8_TC_ACCUM_FAST;
+  const int f16acc = !ideal && job->model->accumulator == CFP8_TC_ACC_F16;
   const int64_t interval = ideal ? K + 1 : fast ? (K > 0 ? K : 1) : job->interval;
   for (int64_t s0 = 0; !ideal && s0 < K; s0 += interval) {
     const int64_t s1 = s0 + interval < K ? s0 + interval : K;
     __m256 part[ROWS][2];
     for (int r = 0; r < ROWS; r++)
       for (int h = 0; h < 2; h++) part[r][h] = fast ? acc[r][h] : _mm256_setzero_ps();
-    for (int64_t k0 = s0; k0 < s1; k0 += L) block16x4(job, rows, p, k0, (int)(s1 - k0 < L ? s1 - k0 : L), part);
+    /* a promoted interval starts from +0; the accumulator a FAST chain starts from is anything */
+    int cstate = fast ? C_ANY : C_ZERO;
+    for (int64_t k0 = s0; k0 < s1; k0 += L) {
+      const int rare = block16x4(job, rows, p, k0, (int)(s1 - k0 < L ? s1 - k0 : L), part, cstate);
+      cstate = rare || f16acc ? C_ANY : C_CLEAN;
+    }
     for (int r = 0; r < ROWS; r++)
       for (int h = 0; h < 2; h++) {
         if (fast) acc[r][h] = part[r][h];
@@ -492,9 +536,155 @@ int cfp8_tc_task_avx2_rows(const cfp8_tc_job *job, int64_t i0, int64_t p) {
 }
 #undef ROWS
 
+/* The packers of compact jobs: the byte tables' values computed from the bits, 8 bytes per step
+ * (the table loop costs about 4 cycles an element, as much as the products of a 64-column row).
+ * With e and m the byte's exponent and mantissa fields, w the mantissa width and b the bias (E4M3:
+ * 3, 7; E5M2: 2, 15), and 2^s the copy's scale (A's av_pre: 2^-64; B's bv: 1):
+ * - a normal value is (1 + m/2^w)·2^(e-b), so value·2^s has the FP32 bits
+ *   sign | (byte & 0x7F)<<(23-w) + (127+s-b)<<23;
+ * - a subnormal (e = 0) is m·2^(1-b-w): (float)m · 2^(1-b-w+s) is exact, the sign or'ed in (+0 and
+ *   -0 included);
+ * - the model exponent is e - b, raised to 1 - b (the format's emin) for subnormals; -64 for zeros.
+ * NaN and infinity (E4M3 0x7F/0xFF; E5M2 e = 31) make a packer decline: the table loop then packs
+ * the line or panel and flags it. */
+typedef struct {
+  int e4m3, w, bias, s;
+  __m256i mag, expf, special_at, mant, norm_bias, emin;
+  __m256 sub_scale;
+} fp8_unpack;
+
+CFP8_TARGET_AVX2
+static int fp8_unpack_init(fp8_unpack *u, int32_t format, int s) {
+  u->e4m3 = format == CFP8_FORMAT_E4M3;
+  if (!u->e4m3 && format != CFP8_FORMAT_E5M2) return 0;
+  u->w = u->e4m3 ? 3 : 2;
+  u->bias = u->e4m3 ? 7 : 15;
+  u->s = s;
+  u->mag = _mm256_set1_epi32(0x7F);
+  u->expf = _mm256_set1_epi32(u->e4m3 ? 0x78 : 0x7C);
+  u->special_at = _mm256_set1_epi32(u->e4m3 ? 0x7F : 0x7C);
+  u->mant = _mm256_set1_epi32((1 << u->w) - 1);
+  u->norm_bias = _mm256_set1_epi32((127 + s - u->bias) << 23);
+  u->emin = _mm256_set1_epi32(1 - u->bias);
+  u->sub_scale = _mm256_castsi256_ps(_mm256_set1_epi32((127 + 1 - u->bias - u->w + s) << 23));
+  return 1;
+}
+
+/* 8 bytes: the values' FP32 bits and the model exponents (int32); 0 when one is NaN or Inf */
+CFP8_TARGET_AVX2
+static inline int fp8_unpack8(const fp8_unpack *u, const uint8_t *src, __m256i *bits, __m256i *e) {
+  const __m256i x = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)src));
+  const __m256i xm = _mm256_and_si256(x, u->mag), xe = _mm256_and_si256(x, u->expf);
+  const __m256i spec = _mm256_cmpeq_epi32(u->e4m3 ? xm : xe, u->special_at);
+  if (_mm256_movemask_ps(_mm256_castsi256_ps(spec))) return 0;
+  const __m256i sign = _mm256_slli_epi32(_mm256_andnot_si256(u->mag, x), 24);
+  const __m256i nbits = _mm256_add_epi32(_mm256_slli_epi32(xm, 23 - u->w), u->norm_bias);
+  const __m256i sbits = _mm256_castps_si256(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(x, u->mant)), u->sub_scale));
+  *bits = _mm256_or_si256(_mm256_blendv_epi8(nbits, sbits, _mm256_cmpeq_epi32(xe, _mm256_setzero_si256())), sign);
+  const __m256i ex = _mm256_max_epi32(_mm256_sub_epi32(_mm256_srli_epi32(xm, u->w), _mm256_set1_epi32(u->bias)), u->emin);
+  *e = _mm256_blendv_epi8(ex, _mm256_set1_epi32(-64), _mm256_cmpeq_epi32(xm, _mm256_setzero_si256()));
+  return 1;
+}
+
+/* One byte by the same formulas (the tails); 0 for NaN or Inf */
+static int fp8_unpack1(const fp8_unpack *u, uint8_t byte, uint32_t *bits, int8_t *e) {
+  const uint32_t xm = byte & 0x7Fu, ef = xm >> u->w;
+  if (u->e4m3 ? xm == 0x7F : ef == 31) return 0;
+  if (ef) *bits = (xm << (23 - u->w)) + ((uint32_t)(127 + u->s - u->bias) << 23);
+  else {
+    const float v = (float)(byte & ((1u << u->w) - 1)) * cfp8_bits_f32((uint32_t)(127 + 1 - u->bias - u->w + u->s) << 23);
+    memcpy(bits, &v, 4);
+  }
+  *bits |= (uint32_t)(byte & 0x80u) << 24;
+  *e = (int8_t)(xm == 0 ? -64 : ef == 0 ? 1 - u->bias : (int)ef - u->bias);
+  return 1;
+}
+
+/* int32 exponents (each in [-64, 15]) of 8 elements to 8 int8 */
+CFP8_TARGET_AVX2
+static inline __m128i narrow8(__m256i e) {
+  const __m128i e16 = _mm_packs_epi32(_mm256_castsi256_si128(e), _mm256_extracti128_si256(e, 1));
+  return _mm_packs_epi16(e16, e16);
+}
+
+CFP8_TARGET_AVX2
+static int pack_a_line_avx2(const uint8_t *line, int64_t k, int32_t format, float *pre, int8_t *e8) {
+  fp8_unpack u;
+  if (!fp8_unpack_init(&u, format, -64)) return 0;
+  int64_t kk = 0;
+  for (; kk + 8 <= k; kk += 8) {
+    __m256i bits, e;
+    if (!fp8_unpack8(&u, line + kk, &bits, &e)) return 0;
+    _mm256_storeu_si256((__m256i *)(pre + kk), bits);
+    _mm_storel_epi64((__m128i *)(e8 + kk), narrow8(e));
+  }
+  for (; kk < k; kk++) {
+    uint32_t bits;
+    if (!fp8_unpack1(&u, line[kk], &bits, &e8[kk])) return 0;
+    memcpy(&pre[kk], &bits, 4);
+  }
+  return 1;
+}
+
+/* A full panel of B from 16 contiguous lines of k bytes (B transposed, columns j0..j0+15): bv rows
+ * of 16 values per k, be8 in pairs of k interleaved byte by byte (panel layout of tensorcore_gemm.c).
+ * Eight lines and eight k at a time: their value vectors transposed 8 × 8 in registers. */
+CFP8_TARGET_AVX2
+static int pack_b_panel_avx2(const uint8_t *const *lines, int64_t k, int32_t format, float *bv, int8_t *be8) {
+  fp8_unpack u;
+  if (!fp8_unpack_init(&u, format, 0)) return 0;
+  int64_t kk = 0;
+  for (; kk + 8 <= k; kk += 8)
+    for (int h = 0; h < 2; h++) {
+      __m256 v[8];
+      int16_t pairs[8][4]; /* line l: its exponents of k pairs (kk, kk+1) ... (kk+6, kk+7) */
+      for (int l = 0; l < 8; l++) {
+        __m256i bits, e;
+        if (!fp8_unpack8(&u, lines[8 * h + l] + kk, &bits, &e)) return 0;
+        v[l] = _mm256_castsi256_ps(bits);
+        _mm_storel_epi64((__m128i *)pairs[l], narrow8(e));
+      }
+      /* 8 × 8 transpose: row kk+t of the panel half */
+      const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+      const __m256 q0 = _mm256_shuffle_ps(t0, t2, 0x44), q1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      const __m256 q2 = _mm256_shuffle_ps(t1, t3, 0x44), q3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      const __m256 q4 = _mm256_shuffle_ps(t4, t6, 0x44), q5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      const __m256 q6 = _mm256_shuffle_ps(t5, t7, 0x44), q7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      const __m256 r[8] = {
+        _mm256_permute2f128_ps(q0, q4, 0x20), _mm256_permute2f128_ps(q1, q5, 0x20),
+        _mm256_permute2f128_ps(q2, q6, 0x20), _mm256_permute2f128_ps(q3, q7, 0x20),
+        _mm256_permute2f128_ps(q0, q4, 0x31), _mm256_permute2f128_ps(q1, q5, 0x31),
+        _mm256_permute2f128_ps(q2, q6, 0x31), _mm256_permute2f128_ps(q3, q7, 0x31),
+      };
+      for (int t = 0; t < 8; t++) _mm256_storeu_ps(bv + (kk + t) * CFP8_TC_PANEL + 8 * h, r[t]);
+      for (int q = 0; q < 4; q++)
+        for (int l = 0; l < 8; l++) memcpy(be8 + (kk + 2 * q) * CFP8_TC_PANEL + 2 * (8 * h + l), &pairs[l][q], 2);
+    }
+  for (; kk < k; kk++)
+    for (int l = 0; l < CFP8_TC_PANEL; l++) {
+      uint32_t bits;
+      if (!fp8_unpack1(&u, lines[l][kk], &bits, &be8[(kk & ~(int64_t)1) * CFP8_TC_PANEL + 2 * l + (kk & 1)])) return 0;
+      memcpy(&bv[kk * CFP8_TC_PANEL + l], &bits, 4);
+    }
+  return 1;
+}
+
+/* The FP8 jobs block16x4 takes (an FP32-lane model, FAST or PROMOTED, no MX) read A only as
+ * av_pre and ae8, and B as bv and be8; every other job is packed in full. */
+static int compact_avx2(const cfp8_tc_job *job) {
+  return (job->accumulation == CFP8_TC_ACCUM_FAST || job->accumulation == CFP8_TC_ACCUM_PROMOTED) &&
+         job->scaling != CFP8_SCALING_MX && cfp8_tc_simd_model_ok(job) == CFP8_TC_SIMD_F32;
+}
+
 void cfp8_tc_init_avx2(cfp8_tc_kernels *k) {
   k->task_rows = cfp8_tc_task_avx2_rows;
   k->task_row = cfp8_tc_task_avx2;
+  k->compact = compact_avx2;
+  k->pack_a_line = pack_a_line_avx2;
+  k->pack_b_panel = pack_b_panel_avx2;
 }
 
 #endif

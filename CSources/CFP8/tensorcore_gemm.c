@@ -140,6 +140,20 @@ static int pack_fp8_line(const uint8_t *restrict line, int64_t step, int64_t k, 
                          float *restrict v, float *restrict pre, int32_t *restrict e, int8_t *restrict e8, int64_t stride,
                          int a_layout) {
   uint8_t special = 0;
+  if (!e) { /* compact job: A's pre-scaled values, B's values, and the int8 exponents */
+    for (int64_t kk = 0; kk < k; kk++) {
+      const uint8_t byte = line[kk * step];
+      if (a_layout) {
+        pre[kk * stride] = t->pre[byte];
+        e8[kk * stride] = t->e8[byte];
+      } else {
+        v[kk * stride] = t->v[byte];
+        e8[(kk & ~(int64_t)1) * stride + (kk & 1)] = t->e8[byte];
+      }
+      special |= t->special[byte];
+    }
+    return special != 0;
+  }
   for (int64_t kk = 0; kk < k; kk++) {
     const uint8_t byte = line[kk * step];
     v[kk * stride] = t->v[byte];
@@ -156,7 +170,8 @@ static int pack_fp8_line(const uint8_t *restrict line, int64_t step, int64_t k, 
  * 0x7FFFFFFF (NVIDIA's): a NaN made by an invalid FP32 operation outside the block model (Inf − Inf
  * when promoting or in the IDEAL/EXACT sums) is the CPU's default NaN, negative on x86-64 and
  * positive on AArch64, so the bits agree on every CPU and every accumulation scheme. Returns
- * whether a NaN was seen; *amax receives max |v| over the other values. Written as simple loops
+ * whether a NaN was seen; *amax receives max |v| when none was (the caller's amax is then NaN,
+ * whatever *amax holds). Written as simple loops
  * over the row so that the common F32 case vectorises. */
 static int epilogue_row(const float *restrict acc, int64_t i, int64_t n, int32_t mode, const cfp8_scaling *scaling,
                         const cfp8_epilogue *ep, float *amax) {
@@ -183,12 +198,18 @@ static int epilogue_row(const float *restrict acc, int64_t i, int64_t n, int32_t
       for (int64_t j = 0; j < len; j++) t[j] = fmaf(beta, c[j0 + j], t[j]);
     if (bias)
       for (int64_t j = 0; j < len; j++) t[j] = t[j] + bias[j0 + j];
-    int chunk_nan = 0;
+    /* max |v| on the bits: below 0x7F800000 (Inf) their integer order is the values' order, and a
+       NaN is above; with a NaN the returned amax is NaN, so the other values' maximum is not needed.
+       An integer loop the compiler vectorises. */
+    uint32_t top = 0;
     for (int64_t j = 0; j < len; j++) {
-      const float a = fabsf(t[j]);
-      chunk_nan |= a != a;
-      mx = a > mx ? a : mx; /* a NaN compares false */
+      uint32_t u;
+      memcpy(&u, &t[j], 4);
+      u &= 0x7FFFFFFFu;
+      top = u > top ? u : top;
     }
+    const int chunk_nan = top > 0x7F800000u;
+    if (!chunk_nan && cfp8_bits_f32(top) > mx) mx = cfp8_bits_f32(top);
     if (chunk_nan) {
       nan = 1;
       for (int64_t j = 0; j < len; j++)
@@ -274,8 +295,14 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
       nbp > INT64_MAX / 8 || nacc > INT64_MAX / 8) return CFP8_ERR_SIZE_OVERFLOW;
   int64_t nmx_a = 0, nmx_b = 0;
   if (mode == CFP8_SCALING_MX && (!mul_ok(m, kb32, &nmx_a) || !mul_ok(kb32, n, &nmx_b))) return CFP8_ERR_SIZE_OVERFLOW;
-  float *av = malloc((size_t)(na ? na : 1) * 4), *av_pre = is_fp8_in(a->format) ? malloc((size_t)(na ? na : 1) * 4) : NULL, *bv = malloc((size_t)(nbp ? nbp : 1) * 4), *acc = malloc((size_t)nacc * 4);
-  int32_t *ae = malloc((size_t)(na ? na : 1) * 4), *be = malloc((size_t)(nbp ? nbp : 1) * 4);
+  /* What decides the kernels' path, for the ISA's compact test before anything is packed */
+  const cfp8_tc_job probe = {
+    .m = m, .n = n, .k = k, .scaling = mode, .fp8_inputs = is_fp8_in(a->format), .model = model,
+    .accumulation = accumulation, .interval = promotion_interval,
+  };
+  const int compact = is_fp8_in(a->format) && tk->compact && tk->compact(&probe);
+  float *av = compact ? NULL : malloc((size_t)(na ? na : 1) * 4), *av_pre = is_fp8_in(a->format) ? malloc((size_t)(na ? na : 1) * 4) : NULL, *bv = malloc((size_t)(nbp ? nbp : 1) * 4), *acc = malloc((size_t)nacc * 4);
+  int32_t *ae = compact ? NULL : malloc((size_t)(na ? na : 1) * 4), *be = compact ? NULL : malloc((size_t)(nbp ? nbp : 1) * 4);
   int8_t *ae8 = is_fp8_in(a->format) ? malloc((size_t)(na ? na : 1)) : NULL;
   /* be8: per panel, K rounded up to even, each pair of k interleaved byte by byte (see
      tensorcore_avx2.c); the pad is a zero operand's -64 */
@@ -283,7 +310,7 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
   int8_t *be8 = is_fp8_in(a->format) ? malloc((size_t)(npanels * kp * CFP8_TC_PANEL + 1)) : NULL;
   uint8_t *asp = calloc((size_t)m, 1), *bsp = calloc((size_t)npanels, 1);
   int16_t *amx = nmx_a ? malloc((size_t)nmx_a * 2) : NULL, *bmx = nmx_b ? malloc((size_t)nmx_b * 2) : NULL;
-  if (!av || !bv || !acc || !ae || !be || !asp || !bsp || (nmx_a && !amx) || (nmx_b && !bmx) ||
+  if ((!compact && (!av || !ae || !be)) || !bv || !acc || !asp || !bsp || (nmx_a && !amx) || (nmx_b && !bmx) ||
       (is_fp8_in(a->format) && (!av_pre || !ae8 || !be8))) {
     free(av); free(av_pre); free(bv); free(acc); free(ae); free(be); free(ae8); free(be8); free(asp); free(bsp); free(amx); free(bmx);
     return CFP8_ERR_NO_MEMORY;
@@ -296,7 +323,10 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
   for (int64_t i = 0; i < m; i++) {
     if (ta) {
       const uint8_t *line = (const uint8_t *)a->data + (a->transposed ? i : i * a->ld);
-      if (pack_fp8_line(line, a->transposed ? a->ld : 1, k, ta, av + i * k, av_pre + i * k, ae + i * k, ae8 + i * k, 1, 1))
+      if (compact && !a->transposed && tk->pack_a_line && tk->pack_a_line(line, k, a->format, av_pre + i * k, ae8 + i * k))
+        continue;
+      if (pack_fp8_line(line, a->transposed ? a->ld : 1, k, ta, compact ? NULL : av + i * k, av_pre + i * k,
+                        compact ? NULL : ae + i * k, ae8 + i * k, 1, 1))
         asp[i] = 1;
       continue;
     }
@@ -311,6 +341,15 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
   }
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
   for (int64_t p = 0; p < npanels; p++) {
+    if (compact && b->transposed && tk->pack_b_panel && (p + 1) * CFP8_TC_PANEL <= n) {
+      const uint8_t *lines[CFP8_TC_PANEL];
+      for (int jj = 0; jj < CFP8_TC_PANEL; jj++) lines[jj] = (const uint8_t *)b->data + (p * CFP8_TC_PANEL + jj) * b->ld;
+      if (tk->pack_b_panel(lines, k, b->format, bv + p * k * CFP8_TC_PANEL, be8 + p * kp * CFP8_TC_PANEL)) {
+        if (k & 1) /* the pad of an odd K */
+          for (int jj = 0; jj < CFP8_TC_PANEL; jj++) be8[p * kp * CFP8_TC_PANEL + (k - 1) * CFP8_TC_PANEL + 2 * jj + 1] = -64;
+        continue;
+      }
+    }
     for (int jj = 0; jj < CFP8_TC_PANEL; jj++) {
       const int64_t j = p * CFP8_TC_PANEL + jj;
       /* be8: per panel, pairs of k interleaved byte by byte (see tensorcore_avx2.c) */
@@ -318,12 +357,13 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
       if (j >= n) {
         for (int64_t kk = 0; kk < k; kk++) {
           bv[(p * k + kk) * CFP8_TC_PANEL + jj] = 0.0f;
-          be[(p * k + kk) * CFP8_TC_PANEL + jj] = CFP8_TC_EXP_ZERO;
+          if (be) be[(p * k + kk) * CFP8_TC_PANEL + jj] = CFP8_TC_EXP_ZERO;
         }
       } else if (tb) {
         const uint8_t *line = (const uint8_t *)b->data + (b->transposed ? j * b->ld : j);
         const int64_t at = p * k * CFP8_TC_PANEL + jj;
-        if (pack_fp8_line(line, b->transposed ? 1 : b->ld, k, tb, bv + at, NULL, be + at, pairs, CFP8_TC_PANEL, 0)) bsp[p] = 1;
+        if (pack_fp8_line(line, b->transposed ? 1 : b->ld, k, tb, bv + at, NULL, compact ? NULL : be + at, pairs, CFP8_TC_PANEL, 0))
+          bsp[p] = 1;
       } else {
         for (int64_t kk = 0; kk < k; kk++) {
           float v;
@@ -361,7 +401,7 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
     int64_t p = tsk / rblocks, i0 = (tsk % rblocks) * 4; /* a B panel stays in cache across row blocks */
     const int done = tk->task_rows && tk->task_rows(&job, i0, p);
     for (int64_t i = i0; !done && i < i0 + 4 && i < m; i++)
-      if (!(tk->task_row && tk->task_row(&job, i, p))) cfp8_tc_task_scalar(&job, i, p);
+      if (!(!compact && tk->task_row && tk->task_row(&job, i, p))) cfp8_tc_task_scalar(&job, i, p);
   }
 
   /* ---- epilogue ---- */

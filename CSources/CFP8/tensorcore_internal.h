@@ -70,6 +70,17 @@ int cfp8_tc_task_neon(const cfp8_tc_job *job, int64_t i, int64_t p);
 typedef struct cfp8_tc_kernels {
   int (*task_rows)(const cfp8_tc_job *job, int64_t i0, int64_t p);
   int (*task_row)(const cfp8_tc_job *job, int64_t i, int64_t p);
+  /* 1 when task_rows reads only av_pre, ae8, bv and be8 of this job (FP8 inputs): the driver then
+     packs only those (av, ae and be stay NULL), offers declined rows straight to the scalar task,
+     and the scalar reference reads A through cfp8_tc_a_value/cfp8_tc_a_exp. NULL: never. */
+  int (*compact)(const cfp8_tc_job *job);
+  /* A compact job's line of A, k contiguous E4M3/E5M2 bytes, into av_pre and ae8 (the byte tables'
+     values). Returns 0 when the line holds a NaN or an infinity, or the format is not handled: the
+     table loop then packs it and flags the row. NULL: the table loop always. */
+  int (*pack_a_line)(const uint8_t *line, int64_t k, int32_t format, float *pre, int8_t *e8);
+  /* Likewise a full panel of B (16 columns below n) from its 16 contiguous lines (B transposed)
+     into bv and be8, the odd-K pad excepted. */
+  int (*pack_b_panel)(const uint8_t *const *lines, int64_t k, int32_t format, float *bv, int8_t *be8);
 } cfp8_tc_kernels;
 /* Each ISA's registration (tensorcore_<isa>.c; defined on its platform only). */
 void cfp8_tc_init_avx2(cfp8_tc_kernels *k);
@@ -86,6 +97,22 @@ int cfp8_tc_simd_model_ok(const cfp8_tc_job *job);
 int cfp8_tc_exact_init_ok(const cfp8_tc_job *job, int64_t i, int64_t p);
 /* MX: 1 when an E8M0 NaN scale (0xFF) touches rows i0..i1-1 or panel p (the scalar task runs). */
 int cfp8_tc_mx_nan(const cfp8_tc_job *job, int64_t i0, int64_t i1, int64_t p);
+
+/* A's value and model exponent, B's model exponent, from the full arrays or, in a compact job,
+ * from the FP8 copies: av_pre is av · 2^-64 exactly, and ae8/be8 hold ae/be with -64 for
+ * CFP8_TC_EXP_ZERO (real FP8 exponents lie in [-14, 15]). */
+static inline float cfp8_tc_a_value(const cfp8_tc_job *job, int64_t i, int64_t kk) {
+  return job->av ? job->av[i * job->k + kk] : job->av_pre[i * job->k + kk] * 0x1p64f;
+}
+static inline int32_t cfp8_tc_exp8(int8_t e) { return e == -64 ? CFP8_TC_EXP_ZERO : e; }
+static inline int32_t cfp8_tc_a_exp(const cfp8_tc_job *job, int64_t i, int64_t kk) {
+  return job->ae ? job->ae[i * job->k + kk] : cfp8_tc_exp8(job->ae8[i * job->k + kk]);
+}
+static inline int32_t cfp8_tc_b_exp(const cfp8_tc_job *job, int64_t pnl, int64_t kk, int jj) {
+  if (job->be) return job->be[(pnl * job->k + kk) * CFP8_TC_PANEL + jj];
+  const int64_t kp = (job->k + 1) & ~(int64_t)1;
+  return cfp8_tc_exp8(job->be8[pnl * kp * CFP8_TC_PANEL + (kk & ~(int64_t)1) * CFP8_TC_PANEL + 2 * jj + (kk & 1)]);
+}
 
 static inline float cfp8_tc_init(const cfp8_tc_job *job, int64_t i, int64_t j) {
   return job->acc_init ? job->acc_init[i * job->n + j] : 0.0f;

@@ -12,10 +12,10 @@ float cfp8_tc_job_block(const cfp8_tc_job *job, int64_t i, int64_t j, int64_t k0
   const int64_t pnl = j / CFP8_TC_PANEL, jj = j % CFP8_TC_PANEL;
   for (int t = 0; t < nb; t++) {
     int64_t kk = k0 + t;
-    float a = job->av[i * job->k + kk];
+    float a = cfp8_tc_a_value(job, i, kk);
     float b = job->bv[(pnl * job->k + kk) * CFP8_TC_PANEL + jj];
     p[t] = (double)a * (double)b;
-    pe[t] = job->ae[i * job->k + kk] + job->be[(pnl * job->k + kk) * CFP8_TC_PANEL + jj];
+    pe[t] = cfp8_tc_a_exp(job, i, kk) + cfp8_tc_b_exp(job, pnl, kk, (int)jj);
     if (job->scaling == CFP8_SCALING_MX) {
       int16_t xa = job->a_mx[i * job->kb32 + kk / 32], xb = job->b_mx[(kk / 32) * job->n + j];
       if (xa == INT16_MIN || xb == INT16_MIN) p[t] = NAN;

@@ -4,8 +4,7 @@
 #include "tensorcore_internal.h"
 #include <math.h>
 
-static float scaled_value(const cfp8_tc_job *job, const float *v, int64_t idx, int64_t i_or_kb, int is_a, int64_t kk, int64_t j) {
-  float x = v[idx];
+static float scaled_value(const cfp8_tc_job *job, float x, int64_t i_or_kb, int is_a, int64_t kk, int64_t j) {
   if (job->scaling == CFP8_SCALING_MX) {
     int16_t e = is_a ? job->a_mx[i_or_kb * job->kb32 + kk / 32] : job->b_mx[(kk / 32) * job->n + j];
     x = e == INT16_MIN ? NAN : ldexpf(x, e);
@@ -45,8 +44,8 @@ void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t pnl) {
         int64_t s1 = s0 + 128 < K ? s0 + 128 : K;
         float part = block_scaled ? 0.0f : acc;
         for (int64_t kk = s0; kk < s1; kk++)
-          part = fmaf(scaled_value(job, job->av, i * K + kk, i, 1, kk, j),
-                      scaled_value(job, brow, kk * CFP8_TC_PANEL, kk, 0, kk, j), part);
+          part = fmaf(scaled_value(job, cfp8_tc_a_value(job, i, kk), i, 1, kk, j),
+                      scaled_value(job, brow[kk * CFP8_TC_PANEL], kk, 0, kk, j), part);
         acc = block_scaled ? fmaf(block_scale(job, i, j, s0 / 128), part, acc) : part;
       }
       break;
@@ -56,7 +55,7 @@ void cfp8_tc_task_scalar(const cfp8_tc_job *job, int64_t i, int64_t pnl) {
         int64_t s1 = s0 + 128 < K ? s0 + 128 : K;
         double part = 0.0;
         for (int64_t kk = s0; kk < s1; kk++) {
-          double a = job->av[i * K + kk], b = brow[kk * CFP8_TC_PANEL];
+          double a = cfp8_tc_a_value(job, i, kk), b = brow[kk * CFP8_TC_PANEL];
           if (job->scaling == CFP8_SCALING_MX) {
             int16_t xa = job->a_mx[i * job->kb32 + kk / 32], xb = job->b_mx[(kk / 32) * job->n + j];
             a = xa == INT16_MIN ? NAN : ldexp(a, xa);
