@@ -157,13 +157,19 @@ cfp8_status cfp8_quantize(const void *x, int32_t fmt, int64_t rows, int64_t cols
 
 /* ---- dequantise ------------------------------------------------------------------------------- */
 
-static void build_table16(cfp8_deq_table16 *tb, const float *t, float s, int32_t of) {
-  for (int b = 0; b < 256; b++) {
-    float v = t[b] * s;
-    uint16_t h = of == CFP8_FORMAT_BF16 ? cfp8_f32_to_bf16_rne(v) : cfp8_quant_f32_to_f16_rne(v);
-    tb->lo[b] = (uint8_t)h;
-    tb->hi[b] = (uint8_t)(h >> 8);
-  }
+/* One table per scale of scales[0..sc), in the kernel's layout: byte planes (VBMI) or 16-bit values. */
+static void build_tables16(void *tabs, int planes, const float *t, const float *scales, int64_t sc, int32_t of) {
+  for (int64_t k = 0; k < sc; k++)
+    for (int b = 0; b < 256; b++) {
+      float v = t[b] * scales[k];
+      uint16_t h = of == CFP8_FORMAT_BF16 ? cfp8_f32_to_bf16_rne(v) : cfp8_quant_f32_to_f16_rne(v);
+      if (planes) {
+        ((cfp8_deq_table16 *)tabs)[k].lo[b] = (uint8_t)h;
+        ((cfp8_deq_table16 *)tabs)[k].hi[b] = (uint8_t)(h >> 8);
+      } else {
+        ((uint16_t *)tabs)[256 * k + b] = h;
+      }
+    }
 }
 
 cfp8_status cfp8_dequantize(const uint8_t *q, int32_t format, int64_t rows, int64_t cols, int32_t g, const float *scales,
@@ -187,11 +193,13 @@ cfp8_status cfp8_dequantize(const uint8_t *q, int32_t format, int64_t rows, int6
                        : g == CFP8_GRANULARITY_BLOCK128                          ? 128
                                                                                  : 32;
   int err = 0;
-  if (kern->quantize.deq_row_table16 && of != CFP8_FORMAT_F32 &&
+  const int planes = kern->quantize.deq_row_table16 != NULL;
+  if ((planes || kern->quantize.deq_row_lookup16) && of != CFP8_FORMAT_F32 &&
       (g == CFP8_GRANULARITY_TENSOR || g == CFP8_GRANULARITY_BLOCK128 || (g == CFP8_GRANULARITY_ROW && cols >= 1024))) {
+    const size_t tab_bytes = (planes ? sizeof(cfp8_deq_table16) : 256 * sizeof(uint16_t)) * (size_t)(sc > 0 ? sc : 1);
 #pragma omp parallel num_threads(cfp8_threads(threads)) if (rows * cols > (1 << 16))
     {
-      cfp8_deq_table16 *tabs = (cfp8_deq_table16 *)malloc(sizeof(cfp8_deq_table16) * (size_t)(sc > 0 ? sc : 1));
+      void *tabs = malloc(tab_bytes);
       if (!tabs) {
 #pragma omp atomic write
         err = CFP8_ERR_NO_MEMORY;
@@ -202,11 +210,15 @@ cfp8_status cfp8_dequantize(const uint8_t *q, int32_t format, int64_t rows, int6
         if (!tabs) continue;
         int64_t band = g == CFP8_GRANULARITY_BLOCK128 ? i / 128 : (g == CFP8_GRANULARITY_ROW ? i : 0);
         if (band != band_of_tables) {
-          for (int64_t b = 0; b < sc; b++)
-            build_table16(&tabs[b], t, g == CFP8_GRANULARITY_TENSOR ? scales[0] : scales[band * sc + b], of);
+          build_tables16(tabs, planes, t, scales + band * sc, sc, of);
           band_of_tables = band;
         }
-        kern->quantize.deq_row_table16(q + (size_t)(i * cols), tabs, span, (uint16_t *)out + (size_t)(i * cols), cols);
+        if (planes)
+          kern->quantize.deq_row_table16(q + (size_t)(i * cols), (const cfp8_deq_table16 *)tabs, span,
+                                         (uint16_t *)out + (size_t)(i * cols), cols);
+        else
+          kern->quantize.deq_row_lookup16(q + (size_t)(i * cols), (const uint16_t *)tabs, span,
+                                          (uint16_t *)out + (size_t)(i * cols), cols);
       }
       free(tabs);
     }

@@ -1,5 +1,6 @@
 /* The quantiser's AVX2 kernel: amax of a run (FP32 and BF16). max is exact, so any order of the
- * lanes gives the scalar run's value; a NaN anywhere gives NaN, as the scalar run does. */
+ * lanes gives the scalar run's value; a NaN anywhere gives NaN, as the scalar run does. 16-bit
+ * dequantisation takes the per-scale tables read in plain C (faster here than gathers). */
 #include "internal.h"
 #include "quantize_internal.h"
 #if defined(CFP8_X86)
@@ -28,5 +29,8 @@ CFP8_TARGET_AVX2 static float amax_run_avx2(const void *x, int32_t fmt, size_t o
   return r;
 }
 
-void cfp8_quantize_init_avx2(cfp8_quantize_kernels *k) { k->amax_run = amax_run_avx2; }
+void cfp8_quantize_init_avx2(cfp8_quantize_kernels *k) {
+  k->amax_run = amax_run_avx2;
+  k->deq_row_lookup16 = cfp8_deq_row_lookup16;
+}
 #endif

@@ -1,5 +1,6 @@
 /* The quantiser's scalar kernels, the reference of every path: amax of a run, dequantisation of a
- * row, and the rounding of FP32 to BF16 and F16. */
+ * row, and the rounding of FP32 to BF16 and F16; and the per-scale table lookup that SIMD paths
+ * without byte permutes use for 16-bit outputs (the scalar path keeps the formula). */
 #include "internal.h"
 #include "quantize_internal.h"
 #include "cfp8_quantize.h"
@@ -44,6 +45,14 @@ void cfp8_deq_run_scalar(const uint8_t *q, const float *t, const float *rs, int6
       for (size_t i = i0; i < i1; i++) ((uint16_t *)out)[i] = cfp8_f32_to_bf16_rne(t[q[i]] * s);
     else
       for (size_t i = i0; i < i1; i++) ((uint16_t *)out)[i] = cfp8_quant_f32_to_f16_rne(t[q[i]] * s);
+  }
+}
+
+void cfp8_deq_row_lookup16(const uint8_t *q, const uint16_t *tabs, int64_t span, uint16_t *out, int64_t n) {
+  for (int64_t c0 = 0; c0 < n; c0 += span) {
+    const uint16_t *tb = tabs + 256 * (c0 / span);
+    const int64_t end = c0 + span < n ? c0 + span : n;
+    for (int64_t c = c0; c < end; c++) out[c] = tb[q[c]];
   }
 }
 

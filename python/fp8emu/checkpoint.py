@@ -1,10 +1,12 @@
 """Dequantisation of DeepSeek-style FP8 checkpoints (safetensors, 128x128 block scales), streaming
 and multithreaded, bit-identical to the reference arithmetic: fp8 * scale in FP32, then rounded
 to nearest even to BF16 (or F16), or kept in F32."""
+import collections
 import json
 import mmap
 import os
 import struct
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -15,8 +17,9 @@ from .cast import isa_code
 _FP8 = {"F8_E4M3": C.FORMAT_E4M3, "F8_E5M2": C.FORMAT_E5M2}
 _OUT = {"bf16": ("BF16", C.FORMAT_BF16, 2), "f16": ("F16", C.FORMAT_F16, 2), "f32": ("F32", C.FORMAT_F32, 4)}
 _SCALE_DTYPES = {"F32": np.dtype("<f4")}
-# Rows per call: a multiple of 128 (whole scale blocks) and about 4 Mi elements.
-_CHUNK_ELEMENTS = 1 << 22
+# Rows per piece: a multiple of 128 (whole scale blocks) and about 1 Mi elements, so that a piece's
+# output (2 MiB in BF16) is still in the last-level cache when pwrite copies it into the file.
+_CHUNK_ELEMENTS = 1 << 20
 
 
 class _Safetensors:
@@ -49,7 +52,10 @@ class _Safetensors:
         return memoryview(self.map)[self.data_start + b:self.data_start + e]
 
     def close(self):
-        self.map.close()
+        try:
+            self.map.close()
+        except BufferError:
+            pass  # an error's traceback still holds views of tensors: the map goes with them
         self._file.close()
 
 
@@ -91,28 +97,74 @@ def _header(entries, order, metadata):
     return struct.pack("<Q", len(raw)) + raw
 
 
-def _dequantize_into(out, src, name, scale, out_format, isa, threads, writer):
-    """Dequantises one tensor chunk by chunk; each chunk is written by `writer` (one background
-    thread) while the next one is computed, in two alternating buffers."""
-    t = src.tensors[name]
-    rows, cols = t["shape"]
-    q = np.frombuffer(src.bytes_of(name), dtype=np.uint8)
-    s = np.frombuffer(src.bytes_of(scale), dtype="<f4").reshape((rows + 127) // 128, (cols + 127) // 128)
-    _, code, size = _OUT[out_format]
-    step = max(128, (_CHUNK_ELEMENTS // max(cols, 1)) // 128 * 128)
-    buffers = [np.empty(min(rows, step) * cols * size, dtype=np.uint8) for _ in range(2)]
-    pending = [None, None]
-    for i, r0 in enumerate(range(0, rows, step)):
-        r = min(step, rows - r0)
-        if pending[i % 2] is not None:
-            pending[i % 2].result()  # this buffer's previous chunk is on disk
-        chunk = buffers[i % 2][:r * cols * size]
-        C.dequantize(q[r0 * cols:(r0 + r) * cols], _FP8[t["dtype"]], r, cols, C.GRANULARITY_BLOCK128,
-                     np.ascontiguousarray(s[r0 // 128:(r0 + r + 127) // 128]), None, chunk, code, isa, threads)
-        pending[i % 2] = writer.submit(out.write, chunk)
-    for p in pending:
-        if p is not None:
-            p.result()
+def _jobs(src, entries, order, data_start, out_dtype):
+    """The output's data as independent pieces, each with its byte offset in the file:
+    (offset, "copy", bytes, None) or (offset, "dequant", (q, format, rows, cols, scales), nbytes)."""
+    size = _OUT[out_dtype][2]
+    offset = data_start
+    for w in order:
+        if w[0] == "copy":
+            data = src.bytes_of(w[1])
+            step = 4 * _CHUNK_ELEMENTS  # bytes: no more than a dequantised piece
+            for b in range(0, len(data), step):
+                yield offset + b, "copy", data[b:b + step], None
+        else:
+            t = src.tensors[w[1]]
+            rows, cols = t["shape"]
+            q = np.frombuffer(src.bytes_of(w[1]), dtype=np.uint8)
+            s = np.frombuffer(src.bytes_of(w[2]), dtype="<f4").reshape((rows + 127) // 128, (cols + 127) // 128)
+            step = max(128, (_CHUNK_ELEMENTS // max(cols, 1)) // 128 * 128)
+            for r0 in range(0, rows, step):
+                r = min(step, rows - r0)
+                yield (offset + r0 * cols * size, "dequant",
+                       (q[r0 * cols:(r0 + r) * cols], _FP8[t["dtype"]], r, cols, s[r0 // 128:(r0 + r + 127) // 128]),
+                       r * cols * size)
+        offset += entries[w[1]][2]
+
+
+def _pwrite_all(fd, data, offset):
+    view = memoryview(data).cast("B")
+    while len(view):
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+def _write_data(fd, jobs, out_dtype, isa, threads):
+    """Runs the jobs on threads + 1 workers, at most `threads` of them decoding at a time. Each
+    worker decodes its piece into its own buffer and pwrites it at its offset: no buffers handed
+    to a writer thread, no OpenMP team idling at a barrier while one writes. The kernel serialises
+    writes to one file (the inode's lock), so the spare worker keeps a write going while the
+    others decode. Queued: about two pieces per worker."""
+    code = _OUT[out_dtype][1]
+    decoding = threading.BoundedSemaphore(threads)
+    local = threading.local()
+
+    def run(job):
+        offset, kind, data, nbytes = job
+        if kind == "copy":
+            _pwrite_all(fd, data, offset)
+            return
+        q, fmt, rows, cols, scales = data
+        buf = getattr(local, "buf", None)
+        if buf is None or len(buf) < nbytes:
+            buf = local.buf = np.empty(nbytes, dtype=np.uint8)
+        with decoding:
+            C.dequantize(q, fmt, rows, cols, C.GRANULARITY_BLOCK128, np.ascontiguousarray(scales), None, buf[:nbytes],
+                         code, isa, 1)
+        _pwrite_all(fd, buf[:nbytes], offset)
+
+    pool = ThreadPoolExecutor(threads + 1)
+    try:
+        pending = collections.deque()
+        for job in jobs:
+            pending.append(pool.submit(run, job))
+            if len(pending) > 2 * (threads + 1):
+                pending.popleft().result()
+        while pending:
+            pending.popleft().result()
+    finally:
+        # on an error, no queued piece starts and the running ones finish before the file closes
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def dequantize_checkpoint(in_path, out_path, dtype="bf16", *, isa="auto", threads=0):
@@ -121,27 +173,25 @@ def dequantize_checkpoint(in_path, out_path, dtype="bf16", *, isa="auto", thread
     ceil(cols/128): DeepSeek-V3's multipliers, despite the name) is replaced by
     W[i, j] * scale_inv[i // 128, j // 128] computed in FP32 and stored as `dtype` ("bf16" or "f16"
     rounded to nearest even, or "f32"). The scale tensors are dropped; every other tensor, the
-    names and the metadata are copied. Reads through a memory map and writes tensor by tensor in
-    chunks of about 4 Mi elements (two in memory: one is written while the next is computed), on
-    `threads` OpenMP threads (0: all).
+    names and the metadata are copied. Reads through a memory map and writes in pieces of about
+    1 Mi elements, each decoded and written at its place in the file by one of `threads` + 1
+    workers, `threads` of them decoding at a time (0: as many as OpenMP's thread count).
     The output is written to a temporary file beside `out_path` and renamed, so it is whole or
     absent. Returns the names of the dequantised tensors."""
     if dtype not in _OUT:
         raise ValueError(f"dtype must be one of {', '.join(_OUT)}, got {dtype!r}")
     isa = isa_code(isa)
+    threads = max(int(threads), 0) or C.max_threads()
     if os.path.exists(out_path) and os.path.samefile(in_path, out_path):
         raise ValueError("out_path must differ from in_path")
     src = _Safetensors(os.fspath(in_path))
     tmp = os.fspath(out_path) + ".partial"
     try:
         entries, order = _plan(src, dtype)
-        with open(tmp, "wb") as out, ThreadPoolExecutor(1) as writer:
-            out.write(_header(entries, order, src.metadata))
-            for w in order:
-                if w[0] == "copy":
-                    out.write(src.bytes_of(w[1]))
-                else:
-                    _dequantize_into(out, src, w[1], w[2], dtype, isa, int(threads), writer)
+        header = _header(entries, order, src.metadata)
+        with open(tmp, "wb", buffering=0) as out:
+            _pwrite_all(out.fileno(), header, 0)
+            _write_data(out.fileno(), _jobs(src, entries, order, len(header), dtype), dtype, isa, threads)
         os.replace(tmp, out_path)
     except BaseException:
         if os.path.exists(tmp):

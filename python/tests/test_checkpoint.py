@@ -87,6 +87,22 @@ def test_a_bad_scale_leaves_no_output(tmp_path):
         fp8emu.dequantize_checkpoint(tmp_path / "in.safetensors", tmp_path / "in.safetensors")
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_an_error_while_writing_leaves_no_output(tmp_path, threads, monkeypatch):
+    """A non-finite scale in the last block fails that piece after others are written: the
+    kernel's error reaches the caller, the existing file is kept and the partial one removed."""
+    monkeypatch.setattr(ckpt, "_CHUNK_ELEMENTS", 256 * 128)
+    s = torch.ones(4, 2)
+    s[3, 1] = float("nan")
+    save_file({"norm": torch.ones(3000, dtype=torch.bfloat16), "w": torch.zeros(512, 256, dtype=torch.float8_e4m3fn),
+               "w_scale_inv": s}, str(tmp_path / "in.safetensors"))
+    (tmp_path / "out.safetensors").write_bytes(b"keep me")
+    with pytest.raises(ValueError, match="not finite"):
+        fp8emu.dequantize_checkpoint(tmp_path / "in.safetensors", tmp_path / "out.safetensors", threads=threads)
+    assert (tmp_path / "out.safetensors").read_bytes() == b"keep me"
+    assert sorted(os.listdir(tmp_path)) == ["in.safetensors", "out.safetensors"]
+
+
 @pytest.mark.parametrize("granularity", ["tensor", "row", "block128", "mx32"])
 @pytest.mark.parametrize("out", ["f32", "bf16", "f16"])
 def test_dequantize_kernel_every_granularity(granularity, out, isa):
