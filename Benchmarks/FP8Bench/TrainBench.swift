@@ -83,9 +83,6 @@ struct TrainBench: ParsableCommand {
       guard let m = ModelSize(rawValue: String(s)) else { throw ValidationError("unknown model size '\(s)'") }
       return m
     }
-    guard let trainingGPU = TrainingGPU(name: gpu) else {
-      throw ValidationError("--gpu: \(TrainingGPU.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
     let threadCounts = try threads.split(separator: ",").map { s -> Int in
       guard let t = Int(s), t > 0 else { throw ValidationError("--threads: positive integers") }
       return t
