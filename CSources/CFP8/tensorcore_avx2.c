@@ -311,13 +311,38 @@ int cfp8_tc_task_avx2(const cfp8_tc_job *job, int64_t i, int64_t p) {
  * a lane of the scalar block). */
 enum { C_ZERO, C_CLEAN, C_ANY };
 
+/* The rest of a block's set-up for 8 lanes, from the alignment point e of products and c: the
+ * minimum exponent, the rare lanes (non-zero ones outside the exact range, or c_rare), E clamped to
+ * that range, the terms' shift F - E + 64 clamped to [0, 126] (see tensorcore_avx512.c: the clamps
+ * only meet zero products and terms below 1), and c's term trunc(c · 2^(F-E)) (0 without c: a
+ * C_ZERO block). Inlined into each caller, so that each accumulator state keeps its own code. */
+CFP8_TARGET_AVX2
+static inline __attribute__((always_inline)) int block_alignment(const cfp8_tc_job *job, __m256i e, __m256i nonzero,
+                                                                 __m256i c_rare, const __m256 *c, __m256i *E,
+                                                                 __m256i *shift, __m256i *s) {
+  const int F = job->model->fraction_bits;
+  const int elo = F - 126, ehi = F + 104;
+  e = _mm256_max_epi32(e, _mm256_set1_epi32(job->model->min_exponent));
+  const __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(elo), e), _mm256_cmpgt_epi32(e, _mm256_set1_epi32(ehi)));
+  const int rare = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(nonzero, out), c_rare)));
+  e = _mm256_min_epi32(_mm256_max_epi32(e, _mm256_set1_epi32(elo)), _mm256_set1_epi32(ehi));
+  *E = e;
+  *shift = _mm256_slli_epi32(_mm256_min_epi32(_mm256_max_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 64), e),
+                                                               _mm256_setzero_si256()), _mm256_set1_epi32(126)), 23);
+  if (!c) *s = _mm256_setzero_si256();
+  else {
+    const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 127), e), 23));
+    *s = _mm256_cvttps_epi32(_mm256_mul_ps(*c, scale)); /* c · 2^(F-E), below 2^(F+1) */
+  }
+  return rare;
+}
+
 /* Returns whether some lane took the scalar block. */
 CFP8_TARGET_AVX2
 static int block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, int64_t k0, int nb, __m256 c[ROWS][2],
                      int cstate) {
   const int64_t K = job->k;
   const int F = job->model->fraction_bits;
-  const int elo = F - 126, ehi = F + 104;
   const int f16acc = job->model->accumulator == CFP8_TC_ACC_F16;
   const float *bv = job->bv + (p * K + k0) * CFP8_TC_PANEL;
   /* (1) products' alignment point, int8, two k per operation */
@@ -374,48 +399,26 @@ static int block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, int
         if (cstate == C_CLEAN)
           e = _mm256_max_epi32(e, _mm256_sub_epi32(_mm256_srli_epi32(_mm256_slli_epi32(_mm256_castps_si256(c[r][h]), 1), 24),
                                                    _mm256_set1_epi32(127)));
-        const __m256i nonzero = _mm256_cmpgt_epi32(e, _mm256_set1_epi32(-127));
-        e = _mm256_max_epi32(e, _mm256_set1_epi32(job->model->min_exponent));
-        const __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(elo), e), _mm256_cmpgt_epi32(e, _mm256_set1_epi32(ehi)));
-        rare[r][h] = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(nonzero, out)));
-        any_rare |= rare[r][h];
-        e = _mm256_min_epi32(_mm256_max_epi32(e, _mm256_set1_epi32(elo)), _mm256_set1_epi32(ehi));
-        E[r][h] = e;
-        shift[r][h] = _mm256_slli_epi32(_mm256_min_epi32(_mm256_max_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 64), e),
-                                                                          _mm256_setzero_si256()), _mm256_set1_epi32(126)), 23);
-        if (cstate == C_ZERO) s[r][h] = _mm256_setzero_si256();
-        else {
-          const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 127), e), 23));
-          s[r][h] = _mm256_cvttps_epi32(_mm256_mul_ps(c[r][h], scale));
-        }
-        continue;
+        rare[r][h] = block_alignment(job, e, _mm256_cmpgt_epi32(e, _mm256_set1_epi32(-127)), _mm256_setzero_si256(),
+                                     cstate == C_ZERO ? NULL : &c[r][h], &E[r][h], &shift[r][h], &s[r][h]);
+      } else {
+        __m256 cv = c[r][h];
+        if (f16acc) cv = _mm256_cvtph_ps(_mm256_cvtps_ph(cv, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        c[r][h] = cv;
+        const __m256i cb = _mm256_castps_si256(cv);
+        const __m256i biased = _mm256_and_si256(_mm256_srli_epi32(cb, 23), _mm256_set1_epi32(0xFF));
+        const __m256 cnz = _mm256_cmp_ps(cv, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+        e = _mm256_blendv_epi8(e, _mm256_set1_epi32(-30000), _mm256_cmpgt_epi32(_mm256_set1_epi32(-48), e));
+        e = _mm256_max_epi32(e, _mm256_blendv_epi8(_mm256_set1_epi32(-30000), _mm256_sub_epi32(biased, _mm256_set1_epi32(127)),
+                                                   _mm256_castps_si256(cnz)));
+        /* a subnormal c (its exponent is not in its bits), a -0 c (keeps its sign), NaN/Inf */
+        const __m256i csub = _mm256_and_si256(_mm256_castps_si256(cnz), _mm256_cmpeq_epi32(biased, _mm256_setzero_si256()));
+        const __m256i cneg0 = _mm256_cmpeq_epi32(cb, _mm256_set1_epi32(INT32_MIN));
+        const __m256i cinf = _mm256_cmpeq_epi32(biased, _mm256_set1_epi32(0xFF));
+        rare[r][h] = block_alignment(job, e, _mm256_cmpgt_epi32(e, _mm256_set1_epi32(EXP_NONE)),
+                                     _mm256_or_si256(_mm256_or_si256(csub, cneg0), cinf), &c[r][h], &E[r][h], &shift[r][h], &s[r][h]);
       }
-      __m256 cv = c[r][h];
-      if (f16acc) cv = _mm256_cvtph_ps(_mm256_cvtps_ph(cv, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-      c[r][h] = cv;
-      const __m256i cb = _mm256_castps_si256(cv);
-      const __m256i biased = _mm256_and_si256(_mm256_srli_epi32(cb, 23), _mm256_set1_epi32(0xFF));
-      const __m256 cnz = _mm256_cmp_ps(cv, _mm256_setzero_ps(), _CMP_NEQ_UQ);
-      const __m256i csub = _mm256_and_si256(_mm256_castps_si256(cnz), _mm256_cmpeq_epi32(biased, _mm256_setzero_si256()));
-      e = _mm256_blendv_epi8(e, _mm256_set1_epi32(-30000), _mm256_cmpgt_epi32(_mm256_set1_epi32(-48), e));
-      e = _mm256_max_epi32(e, _mm256_blendv_epi8(_mm256_set1_epi32(-30000), _mm256_sub_epi32(biased, _mm256_set1_epi32(127)),
-                                                 _mm256_castps_si256(cnz)));
-      const __m256i nonzero = _mm256_cmpgt_epi32(e, _mm256_set1_epi32(EXP_NONE));
-      e = _mm256_max_epi32(e, _mm256_set1_epi32(job->model->min_exponent));
-      const __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(elo), e), _mm256_cmpgt_epi32(e, _mm256_set1_epi32(ehi)));
-      const __m256i cneg0 = _mm256_cmpeq_epi32(cb, _mm256_set1_epi32(INT32_MIN));
-      const __m256i cinf = _mm256_cmpeq_epi32(biased, _mm256_set1_epi32(0xFF));
-      rare[r][h] = _mm256_movemask_ps(_mm256_castsi256_ps(
-          _mm256_or_si256(_mm256_or_si256(_mm256_or_si256(_mm256_and_si256(nonzero, out), csub), cneg0), cinf)));
       any_rare |= rare[r][h];
-      e = _mm256_min_epi32(_mm256_max_epi32(e, _mm256_set1_epi32(elo)), _mm256_set1_epi32(ehi));
-      E[r][h] = e;
-      /* the term's shift F - E + 64, clamped to [0, 126] (see tensorcore_avx512.c: the clamps only
-         meet zero products and terms below 1) */
-      shift[r][h] = _mm256_slli_epi32(_mm256_min_epi32(_mm256_max_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 64), e),
-                                                                        _mm256_setzero_si256()), _mm256_set1_epi32(126)), 23);
-      const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_set1_epi32(F + 127), e), 23));
-      s[r][h] = _mm256_cvttps_epi32(_mm256_mul_ps(cv, scale)); /* c · 2^(F-E), below 2^(F+1) */
     }
   /* (2) truncated terms, summed in int32 */
   const float *av[ROWS];
@@ -453,13 +456,20 @@ static int block16x4(const cfp8_tc_job *job, const int64_t *rows, int64_t p, int
   return any_rare != 0;
 }
 
+/* The FP8 jobs block16x4 takes (an FP32-lane model, FAST or PROMOTED, no MX) read A only as
+ * av_pre and ae8, and B as bv and be8; every other job is packed in full. */
+static int compact_avx2(const cfp8_tc_job *job) {
+  return (job->accumulation == CFP8_TC_ACCUM_FAST || job->accumulation == CFP8_TC_ACCUM_PROMOTED) &&
+         job->scaling != CFP8_SCALING_MX && cfp8_tc_simd_model_ok(job) == CFP8_TC_SIMD_F32;
+}
+
 /* Rows i0..i0+3 of panel p: FP8 FAST/PROMOTED on block16x4, or IDEAL (FP32 FMA, any input);
  * 0 when the job is neither (the per-row task runs). */
 CFP8_TARGET_AVX2
 int cfp8_tc_task_avx2_rows(const cfp8_tc_job *job, int64_t i0, int64_t p) {
   const int ideal = job->accumulation == CFP8_TC_ACCUM_IDEAL;
-  if (cfp8_tc_simd_model_ok(job) != CFP8_TC_SIMD_F32 || job->scaling == CFP8_SCALING_MX || job->b_special[p] ||
-      !(ideal || (job->ae8 && (job->accumulation == CFP8_TC_ACCUM_FAST || job->accumulation == CFP8_TC_ACCUM_PROMOTED))))
+  if (job->b_special[p] ||
+      !(ideal ? cfp8_tc_simd_model_ok(job) == CFP8_TC_SIMD_F32 && job->scaling != CFP8_SCALING_MX : job->ae8 && compact_avx2(job)))
     return 0;
   const int64_t K = job->k;
   int64_t rows[ROWS];
@@ -548,7 +558,7 @@ int cfp8_tc_task_avx2_rows(const cfp8_tc_job *job, int64_t i0, int64_t p) {
  * NaN and infinity (E4M3 0x7F/0xFF; E5M2 e = 31) make a packer decline: the table loop then packs
  * the line or panel and flags it. */
 typedef struct {
-  int e4m3, w, bias, s;
+  int e4m3, w, bias;
   __m256i mag, expf, special_at, mant, norm_bias, emin;
   __m256 sub_scale;
 } fp8_unpack;
@@ -559,7 +569,6 @@ static int fp8_unpack_init(fp8_unpack *u, int32_t format, int s) {
   if (!u->e4m3 && format != CFP8_FORMAT_E5M2) return 0;
   u->w = u->e4m3 ? 3 : 2;
   u->bias = u->e4m3 ? 7 : 15;
-  u->s = s;
   u->mag = _mm256_set1_epi32(0x7F);
   u->expf = _mm256_set1_epi32(u->e4m3 ? 0x78 : 0x7C);
   u->special_at = _mm256_set1_epi32(u->e4m3 ? 0x7F : 0x7C);
@@ -586,25 +595,24 @@ static inline int fp8_unpack8(const fp8_unpack *u, const uint8_t *src, __m256i *
   return 1;
 }
 
-/* One byte by the same formulas (the tails); 0 for NaN or Inf */
-static int fp8_unpack1(const fp8_unpack *u, uint8_t byte, uint32_t *bits, int8_t *e) {
-  const uint32_t xm = byte & 0x7Fu, ef = xm >> u->w;
-  if (u->e4m3 ? xm == 0x7F : ef == 31) return 0;
-  if (ef) *bits = (xm << (23 - u->w)) + ((uint32_t)(127 + u->s - u->bias) << 23);
-  else {
-    const float v = (float)(byte & ((1u << u->w) - 1)) * cfp8_bits_f32((uint32_t)(127 + 1 - u->bias - u->w + u->s) << 23);
-    memcpy(bits, &v, 4);
-  }
-  *bits |= (uint32_t)(byte & 0x80u) << 24;
-  *e = (int8_t)(xm == 0 ? -64 : ef == 0 ? 1 - u->bias : (int)ef - u->bias);
-  return 1;
-}
-
 /* int32 exponents (each in [-64, 15]) of 8 elements to 8 int8 */
 CFP8_TARGET_AVX2
 static inline __m128i narrow8(__m256i e) {
   const __m128i e16 = _mm_packs_epi32(_mm256_castsi256_si128(e), _mm256_extracti128_si256(e, 1));
   return _mm_packs_epi16(e16, e16);
+}
+
+/* The last n < 8 bytes of a line, through a zero-padded copy: values (as floats) and int8
+ * exponents in v[0..n) and e8[0..n); 0 when one is NaN or Inf */
+CFP8_TARGET_AVX2
+static int fp8_unpack_tail(const fp8_unpack *u, const uint8_t *src, int n, float v[8], int8_t e8[8]) {
+  uint8_t tail[8] = {0};
+  memcpy(tail, src, (size_t)n);
+  __m256i bits, e;
+  if (!fp8_unpack8(u, tail, &bits, &e)) return 0;
+  _mm256_storeu_si256((__m256i *)v, bits);
+  _mm_storel_epi64((__m128i *)e8, narrow8(e));
+  return 1;
 }
 
 CFP8_TARGET_AVX2
@@ -618,10 +626,12 @@ static int pack_a_line_avx2(const uint8_t *line, int64_t k, int32_t format, floa
     _mm256_storeu_si256((__m256i *)(pre + kk), bits);
     _mm_storel_epi64((__m128i *)(e8 + kk), narrow8(e));
   }
-  for (; kk < k; kk++) {
-    uint32_t bits;
-    if (!fp8_unpack1(&u, line[kk], &bits, &e8[kk])) return 0;
-    memcpy(&pre[kk], &bits, 4);
+  if (kk < k) {
+    float v[8];
+    int8_t e8t[8];
+    if (!fp8_unpack_tail(&u, line + kk, (int)(k - kk), v, e8t)) return 0;
+    memcpy(pre + kk, v, (size_t)(k - kk) * 4);
+    memcpy(e8 + kk, e8t, (size_t)(k - kk));
   }
   return 1;
 }
@@ -663,20 +673,17 @@ static int pack_b_panel_avx2(const uint8_t *const *lines, int64_t k, int32_t for
       for (int q = 0; q < 4; q++)
         for (int l = 0; l < 8; l++) memcpy(be8 + (kk + 2 * q) * CFP8_TC_PANEL + 2 * (8 * h + l), &pairs[l][q], 2);
     }
-  for (; kk < k; kk++)
+  if (kk < k)
     for (int l = 0; l < CFP8_TC_PANEL; l++) {
-      uint32_t bits;
-      if (!fp8_unpack1(&u, lines[l][kk], &bits, &be8[(kk & ~(int64_t)1) * CFP8_TC_PANEL + 2 * l + (kk & 1)])) return 0;
-      memcpy(&bv[kk * CFP8_TC_PANEL + l], &bits, 4);
+      float v[8];
+      int8_t e8t[8];
+      if (!fp8_unpack_tail(&u, lines[l] + kk, (int)(k - kk), v, e8t)) return 0;
+      for (int64_t t = kk; t < k; t++) {
+        bv[t * CFP8_TC_PANEL + l] = v[t - kk];
+        be8[(t & ~(int64_t)1) * CFP8_TC_PANEL + 2 * l + (t & 1)] = e8t[t - kk];
+      }
     }
   return 1;
-}
-
-/* The FP8 jobs block16x4 takes (an FP32-lane model, FAST or PROMOTED, no MX) read A only as
- * av_pre and ae8, and B as bv and be8; every other job is packed in full. */
-static int compact_avx2(const cfp8_tc_job *job) {
-  return (job->accumulation == CFP8_TC_ACCUM_FAST || job->accumulation == CFP8_TC_ACCUM_PROMOTED) &&
-         job->scaling != CFP8_SCALING_MX && cfp8_tc_simd_model_ok(job) == CFP8_TC_SIMD_F32;
 }
 
 void cfp8_tc_init_avx2(cfp8_tc_kernels *k) {

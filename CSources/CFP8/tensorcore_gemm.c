@@ -132,7 +132,8 @@ static int d_format_ok(int32_t f) {
 }
 
 /* One stored line of an FP8 operand (k bytes, `step` apart) through the byte tables: element kk
- * goes to v[kk·stride], pre[kk·stride] (when pre is not NULL), e[kk·stride], and its int8
+ * goes to v[kk·stride], pre[kk·stride] and e[kk·stride] (each when not NULL: a compact job
+ * leaves out A's v and e and B's e), and its int8
  * exponent to e8[kk·stride] (a_layout) or, for B's pair-interleaved layout, to
  * e8[(kk & ~1)·stride + (kk & 1)]. Returns whether a value is NaN or infinite. Local restrict
  * pointers: the int8 stores would otherwise make the compiler reload every pointer per element. */
@@ -140,25 +141,11 @@ static int pack_fp8_line(const uint8_t *restrict line, int64_t step, int64_t k, 
                          float *restrict v, float *restrict pre, int32_t *restrict e, int8_t *restrict e8, int64_t stride,
                          int a_layout) {
   uint8_t special = 0;
-  if (!e) { /* compact job: A's pre-scaled values, B's values, and the int8 exponents */
-    for (int64_t kk = 0; kk < k; kk++) {
-      const uint8_t byte = line[kk * step];
-      if (a_layout) {
-        pre[kk * stride] = t->pre[byte];
-        e8[kk * stride] = t->e8[byte];
-      } else {
-        v[kk * stride] = t->v[byte];
-        e8[(kk & ~(int64_t)1) * stride + (kk & 1)] = t->e8[byte];
-      }
-      special |= t->special[byte];
-    }
-    return special != 0;
-  }
   for (int64_t kk = 0; kk < k; kk++) {
     const uint8_t byte = line[kk * step];
-    v[kk * stride] = t->v[byte];
+    if (v) v[kk * stride] = t->v[byte];
     if (pre) pre[kk * stride] = t->pre[byte];
-    e[kk * stride] = t->e[byte];
+    if (e) e[kk * stride] = t->e[byte];
     e8[a_layout ? kk * stride : (kk & ~(int64_t)1) * stride + (kk & 1)] = t->e8[byte];
     special |= t->special[byte];
   }
@@ -341,16 +328,13 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
   }
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
   for (int64_t p = 0; p < npanels; p++) {
+    int packed = 0;
     if (compact && b->transposed && tk->pack_b_panel && (p + 1) * CFP8_TC_PANEL <= n) {
       const uint8_t *lines[CFP8_TC_PANEL];
       for (int jj = 0; jj < CFP8_TC_PANEL; jj++) lines[jj] = (const uint8_t *)b->data + (p * CFP8_TC_PANEL + jj) * b->ld;
-      if (tk->pack_b_panel(lines, k, b->format, bv + p * k * CFP8_TC_PANEL, be8 + p * kp * CFP8_TC_PANEL)) {
-        if (k & 1) /* the pad of an odd K */
-          for (int jj = 0; jj < CFP8_TC_PANEL; jj++) be8[p * kp * CFP8_TC_PANEL + (k - 1) * CFP8_TC_PANEL + 2 * jj + 1] = -64;
-        continue;
-      }
+      packed = tk->pack_b_panel(lines, k, b->format, bv + p * k * CFP8_TC_PANEL, be8 + p * kp * CFP8_TC_PANEL);
     }
-    for (int jj = 0; jj < CFP8_TC_PANEL; jj++) {
+    for (int jj = 0; !packed && jj < CFP8_TC_PANEL; jj++) {
       const int64_t j = p * CFP8_TC_PANEL + jj;
       /* be8: per panel, pairs of k interleaved byte by byte (see tensorcore_avx2.c) */
       int8_t *pairs = be8 ? be8 + p * kp * CFP8_TC_PANEL + 2 * jj : NULL;
@@ -374,12 +358,11 @@ cfp8_status cfp8_tc_gemm(int64_t m, int64_t n, int64_t k, const cfp8_operand *a,
           if (!isfinite(v)) bsp[p] = 1;
         }
       }
-      if (pairs) {
-        if (j >= n)
-          for (int64_t kk = 0; kk < kp; kk++) pairs[(kk & ~(int64_t)1) * CFP8_TC_PANEL + (kk & 1)] = -64;
-        else if (k & 1) pairs[(k - 1) * CFP8_TC_PANEL + 1] = -64; /* the pad of an odd K */
-      }
+      if (pairs && j >= n)
+        for (int64_t kk = 0; kk < kp; kk++) pairs[(kk & ~(int64_t)1) * CFP8_TC_PANEL + (kk & 1)] = -64;
     }
+    if (be8 && (k & 1)) /* the pad of an odd K, whichever way the panel was packed */
+      for (int jj = 0; jj < CFP8_TC_PANEL; jj++) be8[p * kp * CFP8_TC_PANEL + (k - 1) * CFP8_TC_PANEL + 2 * jj + 1] = -64;
   }
   for (int64_t x = 0; x < nmx_a; x++) amx[x] = mx_exp(scaling->a_mx[x]);
   for (int64_t x = 0; x < nmx_b; x++) bmx[x] = mx_exp(scaling->b_mx[x]);

@@ -79,7 +79,7 @@ typedef struct cfp8_tc_kernels {
      table loop then packs it and flags the row. NULL: the table loop always. */
   int (*pack_a_line)(const uint8_t *line, int64_t k, int32_t format, float *pre, int8_t *e8);
   /* Likewise a full panel of B (16 columns below n) from its 16 contiguous lines (B transposed)
-     into bv and be8, the odd-K pad excepted. */
+     into bv and be8 (the driver writes the pad of an odd K). */
   int (*pack_b_panel)(const uint8_t *const *lines, int64_t k, int32_t format, float *bv, int8_t *be8);
 } cfp8_tc_kernels;
 /* Each ISA's registration (tensorcore_<isa>.c; defined on its platform only). */
