@@ -3,6 +3,8 @@
 // gradients of the parameters. Matrix products of the linear layers go through a `MatmulHook`,
 // so that the training run can quantise them and send them to a `MatmulEngine`.
 
+import FP8
+
 /// Which product of a linear layer y = x Wᵀ + b is being computed.
 package enum GemmRole: String, Sendable, CaseIterable {
   /// y = x · Wᵀ (A = x: N × in, B = Wᵀ: in × out).

@@ -23,9 +23,9 @@ extension TensorCoreScaling {
     case (.perChannel, .perChannel):
       self = .rowwise(a: a.scales, b: b.scales)
     case (.tile128, .block128):
-      self = .block(a: a.scales, b: transposed(b.scales, rows: (n + 127) / 128, cols: (k + 127) / 128))
+      self = .block(a: a.scales, b: transpose(b.scales, rows: (n + 127) / 128, cols: (k + 127) / 128))
     case (.mxfp8, .mxfp8):
-      self = .mx(a: a.mxScales, b: transposed(b.mxScales, rows: n, cols: (k + 31) / 32))
+      self = .mx(a: a.mxScales, b: transpose(b.mxScales, rows: n, cols: (k + 31) / 32))
     default:
       throw .badScale("no tensor-core scaling pairs \(a.granularity) A with \(b.granularity) B")
     }
@@ -47,8 +47,3 @@ extension TensorCoreGEMM {
   }
 }
 
-/// Row-major transpose of a rows × cols grid.
-private func transposed<T>(_ x: [T], rows: Int, cols: Int) -> [T] {
-  guard rows > 1 && cols > 1 else { return x }
-  return (0..<rows * cols).map { i in x[(i % rows) * cols + i / rows] }
-}
